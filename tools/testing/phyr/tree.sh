@@ -1,0 +1,59 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Prepare build/linux: extract the pinned base once, apply patches/series
+# with quilt, and symlink the project's new files at their kernel paths.
+# Re-running after an edit only re-applies the series if it changed and
+# refreshes the links.
+
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
+TREE=$ROOT/build/linux
+TARBALL=/usr/src/linux-source-6.12.tar.xz
+
+"$ROOT/tools/testing/phyr/deps.sh"
+
+if [ ! -f "$TREE/.phyr-base" ]; then
+	echo "tree: extracting $TARBALL into build/linux (about a minute)"
+	rm -rf "$TREE" "$TREE.tmp"
+	mkdir -p "$TREE.tmp"
+	tar -C "$TREE.tmp" --strip-components=1 -xaf "$TARBALL"
+	touch "$TREE.tmp/.phyr-base"
+	mv "$TREE.tmp" "$TREE"
+fi
+
+cd "$TREE"
+export QUILT_PATCHES=patches QUILT_PC=.pc
+[ -L patches ] || ln -sfn "$ROOT/patches" patches
+
+# Re-apply the series only when it changed since the last application.
+sum=$(cat "$ROOT/patches/series" "$ROOT"/patches/*.patch 2>/dev/null | sha1sum)
+if [ "$(cat .phyr-series 2>/dev/null)" != "$sum" ]; then
+	if [ -d .pc ] && quilt applied >/dev/null 2>&1; then
+		quilt pop -a -f -q >/dev/null
+	fi
+	if [ -s patches/series ]; then
+		echo "tree: applying patches/series"
+		quilt push -a -q >/dev/null || { quilt push -a; exit 1; }
+	fi
+	echo "$sum" > .phyr-series
+fi
+
+# Link the project's new files in, and drop links whose target is gone.
+find . -path ./patches -prune -o -type l -lname "$ROOT/*" -print |
+while read -r l; do [ -e "$l" ] || rm -f "$l"; done
+cd "$ROOT"
+for dir in include lib drivers virt Documentation scripts tools/testing/selftests; do
+	[ -d "$dir" ] || continue
+	find "$dir" -type f
+done | while read -r f; do
+	dst=$TREE/$f
+	[ "$(readlink "$dst" 2>/dev/null)" = "$ROOT/$f" ] && continue
+	if [ -e "$dst" ] && [ ! -L "$dst" ]; then
+		echo "tree: $f exists in the base; change it with a patch" >&2
+		exit 1
+	fi
+	mkdir -p "$(dirname "$dst")"
+	ln -sfn "$ROOT/$f" "$dst"
+done
