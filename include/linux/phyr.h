@@ -1,0 +1,338 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * phyr: a list of physical address ranges grouped by the provider that owns
+ * them, replacing the scatterlist for exchanging memory between drivers.
+ *
+ * A scatterlist can only describe struct page backed CPU memory. P2P MMIO,
+ * private interconnect addresses and confidential (TDISP T=1) memory have no
+ * struct page and need rules a page cannot carry, so a phyr names, for each
+ * chunk of ranges, the provider owning the memory and the attributes it must
+ * be accessed with. See Documentation/core-api/phyr.rst.
+ */
+#ifndef _LINUX_PHYR_H
+#define _LINUX_PHYR_H
+
+#include <linux/bitfield.h>
+#include <linux/bits.h>
+#include <linux/errno.h>
+#include <linux/gfp_types.h>
+#include <linux/minmax.h>
+#include <linux/types.h>
+
+struct bio_vec;
+struct page;
+struct pci_dev;
+struct sg_table;
+
+/**
+ * struct phys_vec - a contiguous range of physical addresses
+ * @paddr: first byte of the range. A CPU physical address, except for a
+ *	   %PHYR_PROVIDER_PRIVATE provider where it is an address in that
+ *	   interconnect's own space.
+ * @len: length of the range in bytes.
+ *
+ * The physical form of a &struct bio_vec, for memory that has no struct page
+ * (upstream adds the same type to <linux/types.h> in 7.0). In a phyr, @len is
+ * never 0 and @paddr + @len - 1 never wraps around.
+ */
+struct phys_vec {
+	phys_addr_t	paddr;
+	size_t		len;
+};
+
+/**
+ * enum phyr_provider_kind - who owns a range, and so which rules apply
+ * @PHYR_PROVIDER_RAM: system RAM with a struct page for every page; there
+ *	is a single provider of this kind, &phyr_provider_ram.
+ * @PHYR_PROVIDER_P2P: MMIO of one PCI BAR, reached by peer-to-peer DMA
+ *	(PCI P2PDMA) at the range's bus address, or through the host bridge.
+ * @PHYR_PROVIDER_PRIVATE: addresses of a private interconnect; only an
+ *	importer attached to the same interconnect may use them.
+ */
+enum phyr_provider_kind {
+	PHYR_PROVIDER_RAM,
+	PHYR_PROVIDER_P2P,
+	PHYR_PROVIDER_PRIVATE,
+};
+
+/**
+ * struct phyr_provider - the owner of a set of physical ranges
+ * @kind: the kind of memory, see &enum phyr_provider_kind.
+ * @p2p: for %PHYR_PROVIDER_P2P.
+ * @p2p.pdev: the PCI device whose BAR holds the memory (the P2PDMA provider).
+ * @p2p.bar: the BAR index.
+ * @p2p.bus_offset: PCI bus address minus CPU physical address for this BAR,
+ *	as computed by pci_bus_address(); added modulo 2^64.
+ * @priv: for %PHYR_PROVIDER_PRIVATE.
+ * @priv.interconnect_id: which private interconnect the addresses belong to.
+ *
+ * A provider is owned by the exporter (for P2P, the driver of @p2p.pdev) and
+ * outlives every phyr naming it: a phyr holds a plain pointer and never
+ * takes a reference or writes to the provider.
+ */
+struct phyr_provider {
+	enum phyr_provider_kind kind;
+	union {
+		struct {
+			struct pci_dev	*pdev;
+			int		bar;
+			u64		bus_offset;
+		} p2p;
+		struct {
+			u32		interconnect_id;
+		} priv;
+	};
+};
+
+extern const struct phyr_provider phyr_provider_ram;
+
+/**
+ * phyr_provider_init_p2p - initialise a PCI P2P MMIO provider
+ * @provider: the provider to initialise.
+ * @pdev: the PCI device exposing the memory.
+ * @bar: the BAR index.
+ * @bus_offset: PCI bus address minus CPU physical address of the BAR.
+ *
+ * Use phyr_provider_init_pci_bar() to compute @bus_offset from the device.
+ *
+ * Context: any context.
+ */
+static inline void phyr_provider_init_p2p(struct phyr_provider *provider,
+					  struct pci_dev *pdev, int bar,
+					  u64 bus_offset)
+{
+	provider->kind = PHYR_PROVIDER_P2P;
+	provider->p2p.pdev = pdev;
+	provider->p2p.bar = bar;
+	provider->p2p.bus_offset = bus_offset;
+}
+
+/**
+ * phyr_provider_init_private - initialise a private interconnect provider
+ * @provider: the provider to initialise.
+ * @interconnect_id: the interconnect the addresses belong to.
+ *
+ * Context: any context.
+ */
+static inline void phyr_provider_init_private(struct phyr_provider *provider,
+					      u32 interconnect_id)
+{
+	provider->kind = PHYR_PROVIDER_PRIVATE;
+	provider->priv.interconnect_id = interconnect_id;
+}
+
+int phyr_provider_init_pci_bar(struct phyr_provider *provider,
+			       struct pci_dev *pdev, int bar);
+
+/*
+ * Per-chunk attributes, a u32 bit field. Two ranges merge only when provider
+ * and all attributes are equal.
+ */
+/* Device memory: no struct page, never cached by the IOMMU, never bounced. */
+#define PHYR_ATTR_MMIO		BIT(0)
+/* The host CPU must not map the range (TDISP private, private interconnect). */
+#define PHYR_ATTR_NO_CPU_MAP	BIT(1)
+/* Cache mode, an &enum phyr_cache_mode. */
+#define PHYR_ATTR_CACHE		GENMASK(3, 2)
+/* Confidential state, an &enum phyr_cc_state. */
+#define PHYR_ATTR_CC		GENMASK(5, 4)
+#define PHYR_ATTR_ALL		GENMASK(5, 0)
+
+/**
+ * enum phyr_cache_mode - how a CPU or device mapping may cache the range
+ * @PHYR_CACHE_WB: write-back cacheable (RAM).
+ * @PHYR_CACHE_WC: write-combined.
+ * @PHYR_CACHE_UC: uncached (MMIO registers and BARs by default).
+ */
+enum phyr_cache_mode {
+	PHYR_CACHE_WB,
+	PHYR_CACHE_WC,
+	PHYR_CACHE_UC,
+};
+
+/**
+ * enum phyr_cc_state - confidential computing state of the memory
+ * @PHYR_CC_SHARED: shared (T=0) memory, accessible by the host.
+ * @PHYR_CC_IDE: shared (T=0) traffic protected on the link by PCIe IDE.
+ * @PHYR_CC_PRIVATE: private memory of a TDI in the RUN state, reached only
+ *	with T=1 requests from the trusted VM (PCIe TDISP); the host must not
+ *	map it, so %PHYR_ATTR_NO_CPU_MAP is required with it.
+ */
+enum phyr_cc_state {
+	PHYR_CC_SHARED,
+	PHYR_CC_IDE,
+	PHYR_CC_PRIVATE,
+};
+
+/* Build an attribute word from its fields. */
+#define PHYR_ATTRS(flags, cache, cc)					\
+	((flags) | FIELD_PREP(PHYR_ATTR_CACHE, (cache)) |		\
+	 FIELD_PREP(PHYR_ATTR_CC, (cc)))
+/* Cacheable shared RAM. */
+#define PHYR_ATTRS_RAM		PHYR_ATTRS(0, PHYR_CACHE_WB, PHYR_CC_SHARED)
+/* An uncached, shared PCI BAR. */
+#define PHYR_ATTRS_MMIO		PHYR_ATTRS(PHYR_ATTR_MMIO, PHYR_CACHE_UC, \
+					   PHYR_CC_SHARED)
+
+static inline enum phyr_cache_mode phyr_attrs_cache(u32 attrs)
+{
+	return FIELD_GET(PHYR_ATTR_CACHE, attrs);
+}
+
+static inline enum phyr_cc_state phyr_attrs_cc(u32 attrs)
+{
+	return FIELD_GET(PHYR_ATTR_CC, attrs);
+}
+
+/**
+ * struct phyr_chunk - ranges sharing one provider and one attribute word
+ * @provider: the provider owning every range of the chunk.
+ * @attrs: %PHYR_ATTR_* bits and fields.
+ * @first: index in &phyr.ranges of the chunk's first range.
+ * @nr_ranges: number of ranges in the chunk, at least one.
+ * @len: sum of the chunk's range lengths, in bytes.
+ */
+struct phyr_chunk {
+	const struct phyr_provider	*provider;
+	u32				attrs;
+	unsigned int			first;
+	unsigned int			nr_ranges;
+	u64				len;
+};
+
+/**
+ * struct phyr - a list of physical ranges in chunks of one provider each
+ * @chunks: the chunks, in order.
+ * @ranges: every chunk's ranges, in order; chunk i owns
+ *	ranges[chunks[i].first .. chunks[i].first + chunks[i].nr_ranges).
+ * @nr_chunks: chunks in use.
+ * @max_chunks: chunks allocated.
+ * @nr_ranges: ranges in use.
+ * @max_ranges: ranges allocated.
+ * @len: total length in bytes, the sum of every range's length.
+ *
+ * Invariant, enforced by every builder and trusted by the iterator: no range
+ * is empty or wraps, @len does not overflow, consecutive chunks differ in
+ * provider or attributes, and within a chunk a range never starts where the
+ * previous one ends (physically contiguous ranges are merged).
+ *
+ * A phyr is not locked: the owner serialises building; once built it is
+ * read-only and may be iterated concurrently.
+ */
+struct phyr {
+	struct phyr_chunk	*chunks;
+	struct phys_vec		*ranges;
+	unsigned int		nr_chunks;
+	unsigned int		max_chunks;
+	unsigned int		nr_ranges;
+	unsigned int		max_ranges;
+	u64			len;
+};
+
+void phyr_init(struct phyr *phyr);
+void phyr_destroy(struct phyr *phyr);
+struct phyr *phyr_alloc(gfp_t gfp);
+void phyr_free(struct phyr *phyr);
+int phyr_reserve(struct phyr *phyr, unsigned int nr_ranges, gfp_t gfp);
+
+int phyr_append(struct phyr *phyr, const struct phyr_provider *provider,
+		u32 attrs, phys_addr_t paddr, size_t len, gfp_t gfp);
+int phyr_append_pages(struct phyr *phyr, struct page **pages,
+		      unsigned int nr_pages, unsigned int offset, size_t len,
+		      gfp_t gfp);
+int phyr_append_bvecs(struct phyr *phyr, const struct bio_vec *bvecs,
+		      unsigned int nr_bvecs, gfp_t gfp);
+int phyr_append_sgtable(struct phyr *phyr, const struct sg_table *sgt,
+			gfp_t gfp);
+
+/**
+ * phyr_len - total length of a phyr
+ * @phyr: the phyr.
+ *
+ * Return: the sum of all range lengths, in bytes.
+ */
+static inline u64 phyr_len(const struct phyr *phyr)
+{
+	return phyr->len;
+}
+
+/**
+ * struct phyr_seg - one contiguous piece yielded by iteration
+ * @provider: the provider owning the piece.
+ * @attrs: the chunk's %PHYR_ATTR_* word.
+ * @paddr: first byte (a CPU physical address unless @provider is private).
+ * @len: length in bytes, never 0.
+ */
+struct phyr_seg {
+	const struct phyr_provider	*provider;
+	u32				attrs;
+	phys_addr_t			paddr;
+	size_t				len;
+};
+
+/**
+ * struct phyr_iter - cursor over a byte slice of a phyr
+ * @phyr: the phyr being iterated.
+ * @chunk: index of the current chunk.
+ * @range: index of the current range in &phyr.ranges.
+ * @range_off: bytes of the current range before the slice's next byte.
+ * @remaining: bytes of the slice not yet yielded.
+ *
+ * Set up by phyr_iter_start(), advanced by phyr_iter_next(). Lives on the
+ * caller's stack; iterating allocates nothing and calls nothing.
+ */
+struct phyr_iter {
+	const struct phyr	*phyr;
+	unsigned int		chunk;
+	unsigned int		range;
+	size_t			range_off;
+	u64			remaining;
+};
+
+int phyr_iter_start(struct phyr_iter *iter, const struct phyr *phyr,
+		    u64 offset, u64 len);
+
+/**
+ * phyr_iter_next - yield the next piece of the slice
+ * @iter: the cursor, set up by phyr_iter_start().
+ * @seg: filled with the next piece: at most one range, cut to the slice.
+ *
+ * Context: any context; no allocation, no indirect call.
+ * Return: true if @seg was filled, false at the end of the slice.
+ */
+static inline bool phyr_iter_next(struct phyr_iter *iter, struct phyr_seg *seg)
+{
+	const struct phyr *phyr = iter->phyr;
+	const struct phyr_chunk *chunk;
+	const struct phys_vec *pv;
+
+	if (!iter->remaining)
+		return false;
+
+	chunk = &phyr->chunks[iter->chunk];
+	pv = &phyr->ranges[iter->range];
+	seg->provider = chunk->provider;
+	seg->attrs = chunk->attrs;
+	seg->paddr = pv->paddr + iter->range_off;
+	seg->len = min_t(u64, pv->len - iter->range_off, iter->remaining);
+
+	iter->remaining -= seg->len;
+	iter->range_off = 0;
+	if (++iter->range == chunk->first + chunk->nr_ranges)
+		iter->chunk++;
+	return true;
+}
+
+/**
+ * phyr_for_each_seg - iterate over every piece of a slice
+ * @seg: a &struct phyr_seg filled on each step.
+ * @iter: a &struct phyr_iter set up by phyr_iter_start().
+ */
+#define phyr_for_each_seg(seg, iter)	while (phyr_iter_next(iter, seg))
+
+int phyr_aligned_block(const struct phyr *phyr, u64 offset, size_t max_len,
+		       struct phyr_seg *block);
+
+struct page *phyr_seg_page(const struct phyr_seg *seg);
+
+#endif /* _LINUX_PHYR_H */
