@@ -1,0 +1,66 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build the x86_64 rig kernel and run its KUnit suites in QEMU (the rig of
+# qemu_configs/phyr_rig.py), with kunit.py.
+#
+#   tools/testing/phyr/kunit-rig.sh [kunit.py run options...]
+#   e.g. tools/testing/phyr/kunit-rig.sh 'phyr_rig*'    (a filter glob)
+#
+# Writes build/logs/rig.log (kunit.py's messages and the whole console) and
+# build/logs/rig.summary (kunit.py's parsed results). Exit status: kunit.py's
+# (0 when the kernel built, booted and every test passed or skipped).
+# PHYR_RIG_TIMEOUT (seconds, default 300) bounds one boot.
+
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
+PHYR=$ROOT/tools/testing/phyr
+LOGS=$ROOT/build/logs
+LOG=$LOGS/rig.log
+SUMMARY=$LOGS/rig.summary
+TIMEOUT=${PHYR_RIG_TIMEOUT:-300}
+
+"$PHYR/tree.sh" || exit
+"$PHYR/mkrig.py" || exit
+mkdir -p "$LOGS"
+
+if [ -f "$ROOT/build/x86_64/vmlinux" ]; then
+	echo "rig: building x86_64 kernel (incremental)..."
+else
+	echo "rig: building x86_64 kernel (about 15 min the first time on 2 cores)..."
+fi
+start=$(date +%s)
+
+# --raw_output=all makes kunit.py print the raw console and always report
+# success, so the results are parsed from the saved log afterwards.
+cd "$ROOT/build/linux" || exit
+./tools/testing/kunit/kunit.py run --arch=x86_64 --build_dir=../x86_64 \
+	--kunitconfig="$PHYR/x86_64.kunitconfig" \
+	--qemu_config="$PHYR/qemu_configs/phyr_rig.py" \
+	--jobs=2 --timeout="$TIMEOUT" --raw_output=all "$@" 2>&1 |
+	tee "$LOG" |
+	while IFS= read -r line; do
+		case $line in
+		*"Starting KUnit Kernel"*)
+			echo "rig: kernel built in $(( $(date +%s) - start ))s"
+			echo "rig: booting QEMU (TCG, timeout ${TIMEOUT}s)..."
+			start=$(date +%s)
+			;;
+		*"Elapsed time:"*)
+			echo "rig: QEMU done in $(( $(date +%s) - start ))s"
+			;;
+		esac
+	done
+rc=${PIPESTATUS[0]}
+if [ "$rc" != 0 ]; then
+	echo "rig: kunit.py failed (exit $rc); the end of build/logs/rig.log:" >&2
+	tail -n 40 "$LOG" >&2
+	exit "$rc"
+fi
+
+./tools/testing/kunit/kunit.py parse "$LOG" > "$SUMMARY" 2>&1
+rc=$?
+grep -E "Testing complete|Ran [0-9]+ tests" "$SUMMARY" | sed 's/^\[[0-9:]*\] //; s/^/rig: /'
+[ "$rc" = 0 ] || echo "rig: tests failed, see build/logs/rig.summary and rig.log" >&2
+exit "$rc"

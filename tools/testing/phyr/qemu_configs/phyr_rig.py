@@ -1,0 +1,57 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# kunit.py qemu config for the phyr rig (ARCHITECTURE.md, Appendix):
+#   kunit.py run --arch=x86_64 --qemu_config=<this file> ...
+#
+# q35 with a split irqchip, an EPYC CPU (SVM and nested paging emulated),
+# intel-iommu with interrupt remapping, and a PCIe switch under root port 1
+# holding an ivshmem-plain device (64 MiB BAR backed by build/rig/ivshmem.bin,
+# filled by mkrig.sh), an NVMe controller with a 16 MiB CMB and an edu
+# device; a second root port holds another edu (P2P through the host bridge).
+
+import os
+
+from ..qemu_config import QemuArchParams
+
+# This file is loaded by path, so the rig files are found from its location:
+# <root>/tools/testing/phyr/qemu_configs/phyr_rig.py.
+_ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.realpath(__file__)),
+				     '..', '..', '..', '..'))
+_RIG = os.path.join(_ROOT, 'build', 'rig')
+
+
+def _path(name):
+	# QEMU option values escape a comma by doubling it.
+	return os.path.join(_RIG, name).replace(',', ',,')
+
+QEMU_ARCH = QemuArchParams(linux_arch='x86_64',
+			   kconfig='''
+CONFIG_SERIAL_8250=y
+CONFIG_SERIAL_8250_CONSOLE=y''',
+			   qemu_arch='x86_64',
+			   kernel_path='arch/x86/boot/bzImage',
+			   kernel_command_line='console=ttyS0 intel_iommu=on iommu.strict=1 kmemleak.verbose=1',
+			   extra_qemu_params=[
+				'-bios', 'qboot.rom',
+				# After kunit.py's own '-m 1024': the last -m wins.
+				# KASAN takes 1/8 of it for shadow.
+				'-m', '2048',
+				'-smp', '1',
+				'-machine', 'q35,kernel-irqchip=split',
+				'-cpu', 'EPYC',
+				'-device', 'intel-iommu,intremap=on,caching-mode=on',
+				'-device', 'pcie-root-port,id=rp1,chassis=1,slot=1',
+				'-device', 'x3130-upstream,id=up1,bus=rp1',
+				'-device', 'xio3130-downstream,id=dn1,bus=up1,chassis=2,slot=1',
+				'-device', 'xio3130-downstream,id=dn2,bus=up1,chassis=2,slot=2',
+				'-device', 'xio3130-downstream,id=dn3,bus=up1,chassis=2,slot=3',
+				'-object', 'memory-backend-file,id=shm,mem-path=' +
+					_path('ivshmem.bin') + ',size=64M,share=on',
+				'-device', 'ivshmem-plain,memdev=shm,bus=dn1',
+				'-drive', 'file=' + _path('nvme.img') +
+					',if=none,id=nv0,format=raw',
+				'-device', 'nvme,serial=phyr0,drive=nv0,cmb_size_mb=16,bus=dn2',
+				'-device', 'edu,bus=dn3',
+				'-device', 'pcie-root-port,id=rp2,chassis=3,slot=1',
+				'-device', 'edu,bus=rp2',
+			   ])
