@@ -1,0 +1,51 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# phyr: the harness. The logic is in tools/testing/phyr/; see `make help`.
+
+T := tools/testing/phyr
+# A kunit.py filter glob for `make uml` and `make rig`: FILTER='phyr.*merge*'
+FILTER ?=
+filter = $(if $(FILTER),'$(FILTER)')
+
+.NOTPARALLEL:
+.PHONY: all tree check uml rig static report clean help
+
+all:
+	@$(T)/main.sh
+
+tree:
+	@$(T)/tree.sh
+
+check:
+	@$(T)/check.sh
+
+uml: tree
+	@$(T)/kunit-uml.sh $(filter)
+
+rig:
+	@$(T)/kunit-rig.sh $(filter)
+
+report:
+	@$(T)/report.sh
+
+static: tree
+	@$(T)/static-checks.sh
+
+clean:
+	rm -rf build
+
+help:
+	@echo 'phyr harness (build output and logs in build/, logs in build/logs/)'
+	@echo
+	@echo '  make          the main job: prepare the tree, build the x86_64 kernel,'
+	@echo '                boot the QEMU rig, run the phyr suites there, print the report'
+	@echo '  make check    every test: UML KUnit, rig KUnit, console scan, static'
+	@echo '                checks; ends with "N passed, N failed"; used by .ci/run'
+	@echo '  make tree     install missing packages, prepare build/linux (base + patches/'
+	@echo '                series + links to the new files); quick when nothing changed'
+	@echo '  make uml      KUnit on UML only        (FILTER=glob to select cases)'
+	@echo '  make rig      KUnit in the QEMU rig only (FILTER=glob to select cases)'
+	@echo '  make report   the report of the last rig run'
+	@echo '  make static   checkpatch, kernel-doc, sparse, W=1 on the project files'
+	@echo '                (sparse and W=1 need the rig build: make rig first)'
+	@echo '  make clean    remove build/'

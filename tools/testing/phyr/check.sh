@@ -1,0 +1,126 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# check.sh - `make check`: every test of the project, counted.
+#
+#   1. the tree (packages, build/linux)
+#   2. KUnit on UML (kunit-uml.sh): one test per KUnit case, plus
+#      "P7 warning printed": the page accessor's warning is in the console
+#   3. KUnit in the x86_64 QEMU rig (kunit-rig.sh): one test per case
+#   4. the console scan (R1, scan-console.sh): one test per console, plus
+#      the scanner's self-test
+#   5. the static checks (static-checks.sh): one test per tool
+#
+# A skipped KUnit case counts as skipped, not passed. A stage that cannot
+# run, crashes or leaves no results counts as a failure. Ends with one line
+# "N passed, N failed[, N skipped]"; exit 1 if anything failed.
+# Every result: build/logs/check.results.
+
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+RESULTS=$PHYR_LOGS/check.results
+: >"$RESULTS"
+T0=$SECONDS
+
+# Record the "STATUS name" lines read from stdin; print the failures
+# unless QUIET is set.
+record() {
+	local line
+	while IFS= read -r line; do
+		case $line in
+		PASS\ *|SKIP\ *) echo "$line" >>"$RESULTS" ;;
+		FAIL\ *)
+			echo "$line" >>"$RESULTS"
+			[ -n "${QUIET:-}" ] || echo "      $line"
+			;;
+		esac
+	done
+}
+result() { echo "$1 $2" | record; }
+count() { grep -c "^$1 " "$RESULTS"; }
+# One line per stage: "uml: 40 passed, 0 failed, 1 skipped".
+stage_counts() {
+	local p f s
+	p=$(grep -c "^PASS $1" "$RESULTS")
+	f=$(grep -c "^FAIL $1" "$RESULTS")
+	s=$(grep -c "^SKIP $1" "$RESULTS")
+	echo "      $p passed, $f failed$([ "$s" = 0 ] || echo ", $s skipped")"
+}
+step() { echo "[$1/5] $2"; }
+
+finish() {
+	local p f s
+	p=$(count PASS) f=$(count FAIL) s=$(count SKIP)
+	echo "check: $(phyr_dur $((SECONDS - T0))) in all; every result in ${RESULTS#"$PHYR_ROOT"/}"
+	echo "$p passed, $f failed$([ "$s" = 0 ] || echo ", $s skipped")"
+	[ "$f" = 0 ]
+	exit
+}
+
+# KUnit results of a console log, reconciled with kunit.py's exit status:
+# a non-zero status with no failed case is a failure of the stage itself.
+kunit_results() {
+	local label=$1 log=$2 rc=$3 out
+	out=$("$PHYR_TOOLS/kunit-count.sh" "$log" "$label")
+	echo "$out" | record
+	if [ "$rc" != 0 ] && ! echo "$out" | grep -q '^FAIL '; then
+		result FAIL "$label: the run exited $rc with no failed test case (see the logs)"
+	fi
+	stage_counts "$label:"
+}
+
+step 1 "preparing the tree (packages, build/linux; ~1 min the first time, seconds after)"
+if ! phyr_run "$PHYR_LOGS/tree.log" "$PHYR_TOOLS/tree.sh"; then
+	result FAIL "tree: tools/testing/phyr/tree.sh failed; nothing else can run"
+	finish
+fi
+
+step 2 "KUnit on UML (~5 min the first time, ~1 min after) -> build/logs/uml.log"
+PHYR_NO_TAIL=1 "$PHYR_TOOLS/kunit-uml.sh" >"$PHYR_LOGS/uml.check.log" 2>&1
+rc=$?
+[ $rc = 0 ] || sed -n '/FAILED/,$p' "$PHYR_LOGS/uml.check.log" | tail -n 40
+kunit_results uml "$PHYR_LOGS/uml.log" $rc
+# BEHAVIOURS P7: asking for the page of MMIO/private memory must warn.
+if grep -aq 'phyr: no struct page for' "$PHYR_LOGS/uml.log" 2>/dev/null; then
+	result PASS "uml: P7 warning printed"
+else
+	result FAIL "uml: P7 warning printed: no 'phyr: no struct page for' line in build/logs/uml.log"
+fi
+
+step 3 "KUnit in the x86_64 QEMU rig (~25 min the first time, ~3 min after) -> build/logs/rig.log"
+rm -f "$PHYR_LOGS/rig.log" "$PHYR_LOGS/rig.summary"
+PHYR_SHOW=1 PHYR_PROGRESS="find '$PHYR_ROOT/build/x86_64' -name '*.o' 2>/dev/null | wc -l | sed 's/\$/ objects built/'" \
+	phyr_run "$PHYR_LOGS/rig.run.log" "$PHYR_TOOLS/kunit-rig.sh"
+rc=$?
+kunit_results rig "$PHYR_LOGS/rig.log" $rc
+
+step 4 "console scan (WARN, BUG, KASAN, lockdep, kmemleak, DMA-API, ...)"
+"$PHYR_TOOLS/scan-console.sh" --self-test >"$PHYR_LOGS/scan-selftest.log" 2>&1 &&
+	result PASS "scan: scanner self-test" ||
+	result FAIL "scan: scanner self-test (see build/logs/scan-selftest.log)"
+# rig.log also holds kunit.py's messages and build warnings: scan the
+# console only, from the boot on.
+sed -n '/Starting KUnit Kernel/,$p' "$PHYR_LOGS/rig.log" >"$PHYR_LOGS/rig.console.log" 2>/dev/null
+for c in uml.log rig.console.log; do
+	if "$PHYR_TOOLS/scan-console.sh" "$PHYR_LOGS/$c" >"$PHYR_LOGS/scan.out" 2>&1; then
+		result PASS "scan: build/logs/$c"
+	else
+		result FAIL "scan: build/logs/$c"
+		sed 's/^/      /' "$PHYR_LOGS/scan.out" | head -n 60
+	fi
+done
+rm -f "$PHYR_LOGS/scan.out"
+stage_counts "scan:"
+
+step 5 "static checks (checkpatch, kernel-doc, sparse, W=1; ~1 min)"
+out=$("$PHYR_TOOLS/static-checks.sh" 2>&1)
+rc=$?
+echo "$out" | sed 's/^/      /'
+echo "$out" | grep -E '^(PASS|FAIL) static: ' | QUIET=1 record
+if [ $rc != 0 ] && ! echo "$out" | grep -q '^FAIL '; then
+	result FAIL "static: static-checks.sh exited $rc with no failed check"
+fi
+stage_counts "static:"
+
+finish

@@ -1,0 +1,128 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# scan-console.sh LOG... - fail on any kernel report in a test run's console
+# (BEHAVIOURS R1): WARN, BUG, Oops, KASAN, UBSAN, lockdep, kmemleak,
+# DMA_API_DEBUG, atomic-sleep, panic, GPF, stalls. Prints each offending line
+# with context. Exit 0 when every LOG is clean, 1 on a report, 2 when a LOG
+# is missing or empty (a run that left no console is not a clean run).
+#
+# scan-console.sh --self-test - check the scanner against the samples in
+# testdata/: every line of console-reports.log must be caught on its own,
+# and console-clean.log (benign lines that look alike) must pass.
+
+set -uo pipefail
+
+# Reports. Most splats start with "WARNING:" or "BUG:"; the rest are the
+# reports that do not (lockdep INFO lines, kmemleak, DMA-API, UBSAN, ...).
+REPORTS=(
+	'WARNING:'
+	'\[ cut here \]'
+	'BUG:'				# BUG: KASAN, soft lockup, sleeping function...
+	'Oops'
+	'KASAN:'
+	'UBSAN:'
+	'Kernel panic'
+	'general protection fault'
+	'sleeping function called from invalid context'
+	'Call Trace:'			# any stack dump is worth a look
+	'possible circular locking'
+	'possible recursive locking'
+	'inconsistent lock state'
+	'possible irq lock inversion'
+	'INFO: trying to register non-static key'
+	'INFO: lockdep is turned off'
+	'turning off the locking correctness validator'
+	'DEBUG_LOCKS_WARN_ON'
+	'suspicious RCU usage'
+	'bad unlock balance'
+	'held lock freed'
+	'kmemleak: [0-9]+ new suspected'
+	'unreferenced object 0x'
+	'DMA-API:'
+	'detected stalls? on CPU'
+	'INFO: task .* blocked for more than'
+)
+
+# Benign lines that match a report pattern. Each needs a reason.
+BENIGN=(
+	# BEHAVIOURS P7: the page accessor warns (rate-limited pr_warn, not a
+	# WARN splat) when asked for the struct page of MMIO or private memory.
+	# check.sh asserts that this line IS printed on UML.
+	'phyr: no struct page for'
+	# DMA_API_DEBUG's boot and pool messages (kernel/dma/debug.c).
+	'DMA-API: preallocated [0-9]+ debug entries'
+	'DMA-API: debugging enabled by kernel config'
+	'DMA-API: dma_debug_entry pool grown to'
+)
+
+REPORT_RE=$(printf '%s\n' "${REPORTS[@]}" | paste -sd'|')
+BENIGN_RE=$(printf '%s\n' "${BENIGN[@]}" | paste -sd'|')
+
+# scan LOG: print the reports of one log, return 0/1/2.
+scan() {
+	local log=$1 hits n shown=0 upto=0
+	if [ ! -s "$log" ]; then
+		echo "scan: FAIL $log: missing or empty console log"
+		return 2
+	fi
+	hits=$(grep -a -n -E "$REPORT_RE" "$log" | grep -a -v -E "$BENIGN_RE" |
+	       cut -d: -f1)
+	if [ -z "$hits" ]; then
+		echo "scan: PASS $log: no kernel reports ($(wc -l <"$log") lines)"
+		return 0
+	fi
+	echo "scan: FAIL $log: $(echo "$hits" | wc -l) report line(s):"
+	# Context for the first few reports; a splat's first lines say it all.
+	for n in $hits; do
+		[ "$n" -le $upto ] && continue	# inside the last context shown
+		[ $shown -ge 5 ] && { echo "  ... (more in $log)"; break; }
+		upto=$((n + 12))
+		echo "  --- line $n:"
+		sed -n "$((n > 3 ? n - 3 : 1)),$((n + 12))p" "$log" |
+			tr -d '\r' | sed 's/^/  | /'
+		shown=$((shown + 1))
+	done
+	return 1
+}
+
+self_test() {
+	local dir=$PHYR_SCAN_TESTDATA tmp line rc=0 nr=0
+	tmp=$(mktemp)
+	trap 'rm -f "$tmp"' RETURN
+	while IFS= read -r line; do
+		case $line in '#'*|'') continue ;; esac
+		printf '[    1.000000] %s\n' "$line" >"$tmp"
+		nr=$((nr + 1))
+		if scan "$tmp" >/dev/null; then
+			echo "scan self-test: not caught: $line"
+			rc=1
+		fi
+	done <"$dir/console-reports.log"
+	if ! scan "$dir/console-clean.log" >/dev/null; then
+		echo "scan self-test: benign lines reported:"
+		scan "$dir/console-clean.log" | sed 's/^/  /'
+		rc=1
+	fi
+	[ $nr -ge 10 ] || { echo "scan self-test: only $nr samples"; rc=1; }
+	[ $rc = 0 ] && echo "scan self-test: $nr kinds of report caught, benign sample clean"
+	return $rc
+}
+
+PHYR_SCAN_TESTDATA=$(cd "$(dirname "$0")" && pwd)/testdata
+
+if [ $# = 0 ]; then
+	echo "usage: $0 LOG... | --self-test" >&2
+	exit 2
+fi
+if [ "$1" = --self-test ]; then
+	self_test
+	exit
+fi
+worst=0
+for log in "$@"; do
+	scan "$log"
+	rc=$?
+	[ $rc -gt $worst ] && worst=$rc
+done
+exit $worst

@@ -1,0 +1,167 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# static-checks.sh - the static checks on the project's own files: the new
+# files (include lib drivers virt Documentation) and patches/*.patch.
+#
+#   checkpatch  checkpatch.pl --strict on every new source file (-f) and on
+#               every patch (patch mode; --no-signoff, sign-offs are added
+#               when the series is exported)
+#   kernel-doc  scripts/kernel-doc -Wall -none on every .c/.h
+#   sparse      make C=2 on the project's objects in build/x86_64
+#   W=1         make W=1 of the project's objects in build/x86_64
+#
+# Prints one line per tool, "PASS|FAIL static: <tool>: ...", followed by the
+# offending lines; full output in build/logs/static-<tool>.log. Exit 1 if a
+# tool failed. Needs build/linux (make tree) and, for sparse and W=1, the
+# x86_64 build configured and built by the rig (make rig).
+
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+XBUILD=$PHYR_ROOT/build/x86_64
+failed=0
+
+# report TOOL LOG STATUS SUMMARY [OFFENDING-LINES-FILE]
+report() {
+	local tool=$1 log=$2 status=$3 summary=$4 lines=${5:-}
+	echo "$status static: $tool: $summary"
+	if [ "$status" = FAIL ]; then
+		failed=1
+		if [ -n "$lines" ] && [ -s "$lines" ]; then
+			head -n 40 "$lines" | sed 's/^/      | /'
+		fi
+		echo "      log: ${log#"$PHYR_ROOT"/}"
+	fi
+}
+
+cd "$PHYR_ROOT" || exit 1
+mapfile -t files < <(find include lib drivers virt Documentation -type f \
+			2>/dev/null | sort)
+mapfile -t patches < <(ls patches/*.patch 2>/dev/null)
+mapfile -t csrc < <(printf '%s\n' "${files[@]}" | grep -E '\.[ch]$')
+mapfile -t cfiles < <(printf '%s\n' "${csrc[@]}" | grep -E '\.c$')
+# checkpatch -f: the sources and the build glue; not .rst or .kunitconfig.
+mapfile -t cpfiles < <(printf '%s\n' "${files[@]}" |
+		       grep -E '(\.[ch]|/Kconfig|/Makefile|/Kbuild)$')
+
+if [ ! -x "$PHYR_TREE/scripts/checkpatch.pl" ]; then
+	for t in checkpatch kernel-doc sparse W=1; do
+		report "$t" /dev/null FAIL "build/linux is not prepared (make tree)"
+	done
+	exit 1
+fi
+
+# Keep the lines about the project's files from a compiler/checker log.
+own_lines() {
+	local re
+	re=$(printf '%s\n' "${csrc[@]}" | sed 's/[.]/[.]/g' | paste -sd'|')
+	grep -E "(^|/)($re):[0-9]+(:[0-9]+)?: (warning|error)" "$1"
+}
+
+# A quilt patch as git format-patch will export it: quilt's header has no
+# "---" line between the message and the diff, which checkpatch requires.
+as_mail() {
+	awk '!done && /^(--- |diff |Index: )/ { if (prev != "---") print "---"; done = 1 }
+	     { print; prev = $0 }' "$1"
+}
+
+# --- checkpatch
+log=$PHYR_LOGS/static-checkpatch.log
+: >"$log"
+bad=$(mktemp)
+for f in "${cpfiles[@]}"; do
+	out=$("$PHYR_TREE/scripts/checkpatch.pl" --strict --no-tree --color=never \
+	      --show-types -f "$f" 2>&1)
+	echo "$out" >>"$log"
+	echo "$out" | grep -q '^total: 0 errors, 0 warnings, 0 checks' ||
+		echo "$out" | grep -E '^(ERROR|WARNING|CHECK):|^#[0-9]+: FILE:' >>"$bad"
+done
+for p in "${patches[@]}"; do
+	out=$("$PHYR_TREE/scripts/checkpatch.pl" --strict --no-tree --color=never \
+	      --show-types --no-signoff - < <(as_mail "$p") 2>&1)
+	echo "== $p" >>"$log"
+	echo "$out" >>"$log"
+	echo "$out" | grep -q '^total: 0 errors, 0 warnings, 0 checks' ||
+		{ echo "$p:"; echo "$out" | grep -E '^(ERROR|WARNING|CHECK):|^#[0-9]+: FILE:'; } >>"$bad"
+done
+if [ ${#cpfiles[@]} = 0 ]; then
+	report checkpatch "$log" FAIL "no source files found"
+elif [ -s "$bad" ]; then
+	report checkpatch "$log" FAIL "$(grep -cE '^(ERROR|WARNING|CHECK):' "$bad") report(s)" "$bad"
+else
+	report checkpatch "$log" PASS "${#cpfiles[@]} files, ${#patches[@]} patches clean"
+fi
+
+# --- kernel-doc
+log=$PHYR_LOGS/static-kernel-doc.log
+"$PHYR_TREE/scripts/kernel-doc" -Wall -none "${csrc[@]}" >"$log" 2>&1
+rc=$?
+if [ ${#csrc[@]} = 0 ]; then
+	report kernel-doc "$log" FAIL "no .c/.h files found"
+elif [ -s "$log" ] || [ $rc != 0 ]; then
+	report kernel-doc "$log" FAIL "$(wc -l <"$log") line(s) of warnings (exit $rc)" "$log"
+else
+	report kernel-doc "$log" PASS "${#csrc[@]} files clean"
+fi
+
+# --- sparse and W=1, on the objects the rig's x86_64 config builds.
+kmake() {
+	make -C "$PHYR_TREE" O=../x86_64 ARCH=x86_64 --jobs="${PHYR_JOBS:-2}" "$@"
+}
+objs=()
+skipped=()
+for c in "${cfiles[@]}"; do
+	if [ -f "$XBUILD/${c%.c}.o" ]; then
+		objs+=("${c%.c}")
+	else
+		skipped+=("$c")
+	fi
+done
+if [ ! -f "$XBUILD/.config" ] || [ ${#objs[@]} = 0 ]; then
+	for t in sparse W=1; do
+		report "$t" /dev/null FAIL "no built x86_64 objects of the project in build/x86_64 (run make rig first)"
+	done
+	exit 1
+fi
+note=
+[ ${#skipped[@]} = 0 ] || note="; not in the x86_64 config: ${skipped[*]}"
+
+# sparse: C=2 checks every object named even when it is up to date, and the
+# flags are the rig build's, so nothing is rebuilt when the rig is current.
+log=$PHYR_LOGS/static-sparse.log
+kmake C=2 "${objs[@]/%/.o}" >"$log" 2>&1
+rc=$?
+nr_checked=$(grep -c '^  CHECK ' "$log")
+own_lines "$log" >"$bad"
+if [ $rc != 0 ]; then
+	report sparse "$log" FAIL "make exited $rc" "$log"
+elif [ "$nr_checked" != ${#objs[@]} ]; then
+	report sparse "$log" FAIL "sparse ran on $nr_checked of ${#objs[@]} files (is it installed?)" "$log"
+elif [ -s "$bad" ]; then
+	report sparse "$log" FAIL "$(wc -l <"$bad") warning(s)" "$bad"
+else
+	report sparse "$log" PASS "${#objs[@]} files clean$note"
+fi
+
+# W=1: compile to assembler (.s, not linked into anything) after removing
+# the previous .s, so every run really compiles, and the rig's objects and
+# vmlinux are left alone (building the .o with W=1 would force a relink).
+log=$PHYR_LOGS/static-W1.log
+for o in "${objs[@]}"; do rm -f "$XBUILD/$o.s"; done
+kmake W=1 "${objs[@]/%/.s}" >"$log" 2>&1
+rc=$?
+nr_built=$(grep -c '^  CC ' "$log")
+own_lines "$log" >"$bad"
+if [ $rc != 0 ]; then
+	report W=1 "$log" FAIL "make exited $rc" "$log"
+elif [ "$nr_built" != ${#objs[@]} ]; then
+	report W=1 "$log" FAIL "compiled $nr_built of ${#objs[@]} files" "$log"
+elif [ -s "$bad" ]; then
+	report W=1 "$log" FAIL "$(wc -l <"$bad") warning(s)" "$bad"
+else
+	report W=1 "$log" PASS "${#objs[@]} files clean$note"
+fi
+for o in "${objs[@]}"; do rm -f "$XBUILD/$o.s"; done
+rm -f "$bad"
+exit $failed
