@@ -168,11 +168,18 @@ enum phyr_cc_state {
 #define PHYR_ATTRS(flags, cache, cc)					\
 	((flags) | FIELD_PREP(PHYR_ATTR_CACHE, (cache)) |		\
 	 FIELD_PREP(PHYR_ATTR_CC, (cc)))
+/*
+ * The same for constant fields, usable in static initialisers (FIELD_PREP()
+ * is a statement expression, which those do not allow).
+ */
+#define PHYR_ATTRS_CONST(flags, cache, cc)				\
+	((flags) | FIELD_PREP_CONST(PHYR_ATTR_CACHE, (cache)) |		\
+	 FIELD_PREP_CONST(PHYR_ATTR_CC, (cc)))
 /* Cacheable shared RAM. */
-#define PHYR_ATTRS_RAM		PHYR_ATTRS(0, PHYR_CACHE_WB, PHYR_CC_SHARED)
+#define PHYR_ATTRS_RAM		PHYR_ATTRS_CONST(0, PHYR_CACHE_WB, PHYR_CC_SHARED)
 /* An uncached, shared PCI BAR. */
-#define PHYR_ATTRS_MMIO		PHYR_ATTRS(PHYR_ATTR_MMIO, PHYR_CACHE_UC, \
-					   PHYR_CC_SHARED)
+#define PHYR_ATTRS_MMIO		PHYR_ATTRS_CONST(PHYR_ATTR_MMIO, PHYR_CACHE_UC, \
+						 PHYR_CC_SHARED)
 
 static inline enum phyr_cache_mode phyr_attrs_cache(u32 attrs)
 {
@@ -328,7 +335,7 @@ static inline bool phyr_iter_next(struct phyr_iter *iter, struct phyr_seg *seg)
  * @seg: a &struct phyr_seg filled on each step.
  * @iter: a &struct phyr_iter set up by phyr_iter_start().
  */
-#define phyr_for_each_seg(seg, iter)	while (phyr_iter_next(iter, seg))
+#define phyr_for_each_seg(seg, iter)	for (; phyr_iter_next(iter, seg);)
 
 int phyr_aligned_block(const struct phyr *phyr, u64 offset, size_t max_len,
 		       struct phyr_seg *block);

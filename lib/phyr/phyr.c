@@ -1,0 +1,615 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * phyr: building a list of physical ranges, positioning the slice iterator
+ * and finding aligned blocks for huge mappings. The per-range iterator is
+ * inline in <linux/phyr.h>; everything here runs once per build or per
+ * slice, never per range yielded.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/bvec.h>
+#include <linux/export.h>
+#include <linux/log2.h>
+#include <linux/mm.h>
+#include <linux/overflow.h>
+#include <linux/pci.h>
+#include <linux/phyr.h>
+#include <linux/printk.h>
+#include <linux/scatterlist.h>
+#include <linux/slab.h>
+
+/* The one provider of system RAM; it has no state. */
+const struct phyr_provider phyr_provider_ram = {
+	.kind = PHYR_PROVIDER_RAM,
+};
+EXPORT_SYMBOL_GPL(phyr_provider_ram);
+
+/**
+ * phyr_provider_init_pci_bar - initialise a P2P provider for a PCI BAR
+ * @provider: the provider to initialise.
+ * @pdev: the PCI device exposing the memory.
+ * @bar: the BAR index, 0 to %PCI_STD_NUM_BARS - 1.
+ *
+ * Like phyr_provider_init_p2p(), with the bus offset (PCI bus address minus
+ * CPU physical address) computed from the BAR as pci_bus_address() sees it.
+ * @provider is left untouched on error.
+ *
+ * Context: any context.
+ * Return: 0 on success; -EINVAL if @bar is not a standard BAR index, or the
+ * BAR is empty or not a memory BAR (an I/O port BAR has no physical
+ * address); -EOPNOTSUPP without CONFIG_PCI.
+ */
+int phyr_provider_init_pci_bar(struct phyr_provider *provider,
+			       struct pci_dev *pdev, int bar)
+{
+	if (!IS_ENABLED(CONFIG_PCI))
+		return -EOPNOTSUPP;
+	if (bar < 0 || bar >= PCI_STD_NUM_BARS)
+		return -EINVAL;
+	if (!(pci_resource_flags(pdev, bar) & IORESOURCE_MEM) ||
+	    !pci_resource_len(pdev, bar))
+		return -EINVAL;
+
+	phyr_provider_init_p2p(provider, pdev, bar,
+			       pci_bus_address(pdev, bar) -
+			       pci_resource_start(pdev, bar));
+	return 0;
+}
+EXPORT_SYMBOL_GPL(phyr_provider_init_pci_bar);
+
+/**
+ * phyr_init - initialise an empty phyr
+ * @phyr: the phyr, typically embedded in the caller's structure.
+ *
+ * An empty phyr allocates nothing; phyr_destroy() releases what the
+ * builders allocated.
+ *
+ * Context: any context.
+ */
+void phyr_init(struct phyr *phyr)
+{
+	*phyr = (struct phyr){};
+}
+EXPORT_SYMBOL_GPL(phyr_init);
+
+/**
+ * phyr_destroy - free a phyr's arrays and leave it empty
+ * @phyr: the phyr, initialised by phyr_init().
+ *
+ * Frees the chunk and range arrays only. The providers the chunks name are
+ * neither read nor written: they belong to their exporters and may already
+ * be gone. The phyr is left empty and may be built again.
+ *
+ * Context: process context (the arrays may be vmalloc()ed). The caller
+ * ensures nobody iterates the phyr any more.
+ */
+void phyr_destroy(struct phyr *phyr)
+{
+	kvfree(phyr->chunks);
+	kvfree(phyr->ranges);
+	phyr_init(phyr);
+}
+EXPORT_SYMBOL_GPL(phyr_destroy);
+
+/**
+ * phyr_alloc - allocate an empty phyr
+ * @gfp: allocation flags for the phyr itself.
+ *
+ * Context: as allowed by @gfp.
+ * Return: the phyr, to be freed with phyr_free(); NULL if out of memory.
+ */
+struct phyr *phyr_alloc(gfp_t gfp)
+{
+	return kzalloc(sizeof(struct phyr), gfp);
+}
+EXPORT_SYMBOL_GPL(phyr_alloc);
+
+/**
+ * phyr_free - free a phyr allocated by phyr_alloc()
+ * @phyr: the phyr, or NULL.
+ *
+ * Like phyr_destroy(), then frees @phyr itself. Providers are not touched.
+ *
+ * Context: process context.
+ */
+void phyr_free(struct phyr *phyr)
+{
+	if (!phyr)
+		return;
+	phyr_destroy(phyr);
+	kfree(phyr);
+}
+EXPORT_SYMBOL_GPL(phyr_free);
+
+/* Make room for @nr_chunks chunks and @nr_ranges ranges in total. */
+static int phyr_grow(struct phyr *phyr, unsigned int nr_chunks,
+		     unsigned int nr_ranges, gfp_t gfp)
+{
+	unsigned int max;
+	void *p;
+
+	/* Grow by doubling, so that appending one range is amortised O(1). */
+	if (nr_chunks > phyr->max_chunks) {
+		max = max3(nr_chunks, phyr->max_chunks * 2, 4U);
+		p = kvrealloc(phyr->chunks, array_size(max, sizeof(*phyr->chunks)),
+			      gfp);
+		if (!p)
+			return -ENOMEM;
+		phyr->chunks = p;
+		phyr->max_chunks = max;
+	}
+	if (nr_ranges > phyr->max_ranges) {
+		max = max3(nr_ranges, phyr->max_ranges * 2, 4U);
+		p = kvrealloc(phyr->ranges, array_size(max, sizeof(*phyr->ranges)),
+			      gfp);
+		if (!p)
+			return -ENOMEM;
+		phyr->ranges = p;
+		phyr->max_ranges = max;
+	}
+	return 0;
+}
+
+/**
+ * phyr_reserve - preallocate room for more ranges
+ * @phyr: the phyr.
+ * @nr_ranges: number of ranges about to be appended.
+ * @gfp: allocation flags.
+ *
+ * Makes room for @nr_ranges more ranges, each in a chunk of its own in the
+ * worst case, so that appending up to @nr_ranges ranges allocates nothing.
+ * The content of @phyr does not change.
+ *
+ * Context: as allowed by @gfp; the caller serialises building.
+ * Return: 0 on success; -ENOMEM if out of memory or if the counts would
+ * overflow an unsigned int; @phyr is then unchanged apart from possibly a
+ * larger allocation.
+ */
+int phyr_reserve(struct phyr *phyr, unsigned int nr_ranges, gfp_t gfp)
+{
+	unsigned int chunks, ranges;
+
+	if (check_add_overflow(phyr->nr_chunks, nr_ranges, &chunks) ||
+	    check_add_overflow(phyr->nr_ranges, nr_ranges, &ranges))
+		return -ENOMEM;
+	return phyr_grow(phyr, chunks, ranges, gfp);
+}
+EXPORT_SYMBOL_GPL(phyr_reserve);
+
+/* The provider/attribute rules of <linux/phyr.h>, checked once per append. */
+static bool phyr_attrs_valid(const struct phyr_provider *provider, u32 attrs)
+{
+	if (attrs & ~PHYR_ATTR_ALL)
+		return false;
+	if (phyr_attrs_cache(attrs) > PHYR_CACHE_UC ||
+	    phyr_attrs_cc(attrs) > PHYR_CC_PRIVATE)
+		return false;
+	/* The host must never map T=1 memory. */
+	if (phyr_attrs_cc(attrs) == PHYR_CC_PRIVATE &&
+	    !(attrs & PHYR_ATTR_NO_CPU_MAP))
+		return false;
+
+	switch (provider->kind) {
+	case PHYR_PROVIDER_RAM:
+		/* Merging and phyr_seg_page() rely on one RAM provider. */
+		return provider == &phyr_provider_ram &&
+		       !(attrs & PHYR_ATTR_MMIO);
+	case PHYR_PROVIDER_P2P:
+		return attrs & PHYR_ATTR_MMIO;
+	case PHYR_PROVIDER_PRIVATE:
+		/* Not a CPU address: generic helpers must not touch it. */
+		return attrs & PHYR_ATTR_NO_CPU_MAP;
+	}
+	return false;
+}
+
+/* Does @paddr start exactly where @pv ends? */
+static bool phyr_range_followed_by(const struct phys_vec *pv,
+				   phys_addr_t paddr)
+{
+	/* Not pv->paddr + pv->len: it wraps to 0 for a range at the top. */
+	return paddr > pv->paddr && paddr - pv->paddr == pv->len;
+}
+
+/**
+ * phyr_append - append a physical range
+ * @phyr: the phyr.
+ * @provider: the provider owning the range; it must outlive @phyr.
+ * @attrs: %PHYR_ATTR_* bits and fields, see PHYR_ATTRS().
+ * @paddr: first byte: a CPU physical address, or an address in the
+ *	interconnect's space for a %PHYR_PROVIDER_PRIVATE provider.
+ * @len: length in bytes.
+ * @gfp: allocation flags, used when the arrays must grow.
+ *
+ * If the last chunk has the same provider and attributes, the range joins
+ * it, and extends its last range if it starts exactly where that range
+ * ends; otherwise the range starts a new chunk.
+ *
+ * The provider and attributes must agree: %PHYR_PROVIDER_RAM only as
+ * &phyr_provider_ram and without %PHYR_ATTR_MMIO; %PHYR_PROVIDER_P2P with
+ * %PHYR_ATTR_MMIO; %PHYR_PROVIDER_PRIVATE and %PHYR_CC_PRIVATE with
+ * %PHYR_ATTR_NO_CPU_MAP, as neither may be mapped by the host CPU.
+ *
+ * Context: as allowed by @gfp; the caller serialises building.
+ * Return: 0 on success, else @phyr is unchanged and:
+ * -EINVAL if @provider is NULL, @len is 0, @attrs has unknown bits or field
+ * values, or @attrs does not suit @provider;
+ * -EOVERFLOW if the range wraps around the end of the address space, or the
+ * phyr's total length would overflow a u64;
+ * -ENOMEM if the arrays could not grow.
+ */
+int phyr_append(struct phyr *phyr, const struct phyr_provider *provider,
+		u32 attrs, phys_addr_t paddr, size_t len, gfp_t gfp)
+{
+	struct phyr_chunk *chunk = NULL;
+	struct phys_vec *last = NULL;
+	phys_addr_t end;
+	size_t merged_len;
+	u64 total;
+	int ret;
+
+	if (!provider || !len || !phyr_attrs_valid(provider, attrs))
+		return -EINVAL;
+	if (check_add_overflow(paddr, len - 1, &end) ||
+	    check_add_overflow(phyr->len, len, &total))
+		return -EOVERFLOW;
+
+	if (phyr->nr_chunks) {
+		chunk = &phyr->chunks[phyr->nr_chunks - 1];
+		if (chunk->provider != provider || chunk->attrs != attrs)
+			chunk = NULL;
+	}
+	if (chunk) {
+		last = &phyr->ranges[phyr->nr_ranges - 1];
+		/*
+		 * The overflow is only possible when size_t is narrower than
+		 * u64: keep the ranges apart rather than overflow the last one.
+		 */
+		if (!phyr_range_followed_by(last, paddr) ||
+		    check_add_overflow(last->len, len, &merged_len))
+			last = NULL;
+	}
+
+	if (last) {
+		last->len = merged_len;
+	} else {
+		ret = phyr_grow(phyr, phyr->nr_chunks + !chunk,
+				phyr->nr_ranges + 1, gfp);
+		if (ret)
+			return ret;
+		if (!chunk) {
+			chunk = &phyr->chunks[phyr->nr_chunks++];
+			*chunk = (struct phyr_chunk){
+				.provider = provider,
+				.attrs = attrs,
+				.first = phyr->nr_ranges,
+			};
+		}
+		phyr->ranges[phyr->nr_ranges++] = (struct phys_vec){
+			.paddr = paddr,
+			.len = len,
+		};
+		chunk->nr_ranges++;
+	}
+	chunk->len += len;
+	phyr->len = total;
+	return 0;
+}
+EXPORT_SYMBOL_GPL(phyr_append);
+
+/*
+ * What a multi-range builder may change: the counts and total, plus the
+ * last chunk and last range, which an append may extend.
+ */
+struct phyr_snapshot {
+	unsigned int	nr_chunks;
+	unsigned int	nr_ranges;
+	u64		len;
+	unsigned int	chunk_nr_ranges;
+	u64		chunk_len;
+	size_t		range_len;
+};
+
+static void phyr_snapshot_take(const struct phyr *phyr,
+			       struct phyr_snapshot *snap)
+{
+	*snap = (struct phyr_snapshot){
+		.nr_chunks = phyr->nr_chunks,
+		.nr_ranges = phyr->nr_ranges,
+		.len = phyr->len,
+	};
+	if (phyr->nr_chunks) {
+		const struct phyr_chunk *chunk = &phyr->chunks[phyr->nr_chunks - 1];
+
+		snap->chunk_nr_ranges = chunk->nr_ranges;
+		snap->chunk_len = chunk->len;
+		snap->range_len = phyr->ranges[phyr->nr_ranges - 1].len;
+	}
+}
+
+static void phyr_snapshot_restore(struct phyr *phyr,
+				  const struct phyr_snapshot *snap)
+{
+	phyr->nr_chunks = snap->nr_chunks;
+	phyr->nr_ranges = snap->nr_ranges;
+	phyr->len = snap->len;
+	if (snap->nr_chunks) {
+		struct phyr_chunk *chunk = &phyr->chunks[snap->nr_chunks - 1];
+
+		chunk->nr_ranges = snap->chunk_nr_ranges;
+		chunk->len = snap->chunk_len;
+		phyr->ranges[snap->nr_ranges - 1].len = snap->range_len;
+	}
+}
+
+/**
+ * phyr_append_pages - append the RAM of a page array
+ * @phyr: the phyr.
+ * @pages: the pages.
+ * @nr_pages: number of entries in @pages.
+ * @offset: offset in bytes of the first byte in the first page.
+ * @len: number of bytes to append, starting at @offset.
+ * @gfp: allocation flags, used when the arrays must grow.
+ *
+ * The phyr counterpart of sg_alloc_table_from_pages(): appends @len bytes
+ * from @offset in the first page on, through the following pages, as
+ * &phyr_provider_ram ranges with %PHYR_ATTRS_RAM. Physically contiguous
+ * pages merge into one range. Pages beyond the @len bytes are ignored, as
+ * sg_alloc_table_from_pages() does.
+ *
+ * Context: as allowed by @gfp; the caller serialises building and holds
+ * the pages.
+ * Return: 0 on success, else @phyr is unchanged and:
+ * -EINVAL if @len is 0, @offset is not inside a page, or the @len bytes do
+ * not fit in the @nr_pages pages;
+ * -EOVERFLOW if the phyr's total length would overflow a u64;
+ * -ENOMEM if the arrays could not grow.
+ */
+int phyr_append_pages(struct phyr *phyr, struct page **pages,
+		      unsigned int nr_pages, unsigned int offset, size_t len,
+		      gfp_t gfp)
+{
+	struct phyr_snapshot snap;
+	unsigned int i;
+	size_t piece;
+	int ret;
+
+	if (!len || offset >= PAGE_SIZE ||
+	    len > size_mul(nr_pages, PAGE_SIZE) - offset)
+		return -EINVAL;
+
+	phyr_snapshot_take(phyr, &snap);
+	for (i = 0; len; i++, offset = 0) {
+		piece = min_t(size_t, len, PAGE_SIZE - offset);
+		ret = phyr_append(phyr, &phyr_provider_ram, PHYR_ATTRS_RAM,
+				  page_to_phys(pages[i]) + offset, piece, gfp);
+		if (ret) {
+			phyr_snapshot_restore(phyr, &snap);
+			return ret;
+		}
+		len -= piece;
+	}
+	return 0;
+}
+EXPORT_SYMBOL_GPL(phyr_append_pages);
+
+/**
+ * phyr_append_bvecs - append the RAM of an array of bio_vecs
+ * @phyr: the phyr.
+ * @bvecs: the bio_vecs; multi-page entries are physically contiguous.
+ * @nr_bvecs: number of entries in @bvecs.
+ * @gfp: allocation flags, used when the arrays must grow.
+ *
+ * Appends every bio_vec, in order, as a &phyr_provider_ram range with
+ * %PHYR_ATTRS_RAM; physically contiguous entries merge into one range.
+ *
+ * Context: as allowed by @gfp; the caller serialises building and holds
+ * the pages.
+ * Return: 0 on success, else @phyr is unchanged and:
+ * -EINVAL if @nr_bvecs is 0 or an entry is empty;
+ * -EOVERFLOW if the phyr's total length would overflow a u64;
+ * -ENOMEM if the arrays could not grow.
+ */
+int phyr_append_bvecs(struct phyr *phyr, const struct bio_vec *bvecs,
+		      unsigned int nr_bvecs, gfp_t gfp)
+{
+	struct phyr_snapshot snap;
+	unsigned int i;
+	int ret;
+
+	if (!nr_bvecs)
+		return -EINVAL;
+
+	phyr_snapshot_take(phyr, &snap);
+	for (i = 0; i < nr_bvecs; i++) {
+		ret = phyr_append(phyr, &phyr_provider_ram, PHYR_ATTRS_RAM,
+				  bvec_phys(&bvecs[i]), bvecs[i].bv_len, gfp);
+		if (ret) {
+			phyr_snapshot_restore(phyr, &snap);
+			return ret;
+		}
+	}
+	return 0;
+}
+EXPORT_SYMBOL_GPL(phyr_append_bvecs);
+
+/**
+ * phyr_append_sgtable - append the CPU side of a scatterlist table
+ * @phyr: the phyr.
+ * @sgt: the table; its page/offset/length side is read, over orig_nents
+ *	entries, and its DMA side is ignored.
+ * @gfp: allocation flags, used when the arrays must grow.
+ *
+ * Appends every entry, in order, as a &phyr_provider_ram range with
+ * %PHYR_ATTRS_RAM; physically contiguous entries merge into one range. For
+ * legacy exporters that still produce an sg_table of RAM.
+ *
+ * Context: as allowed by @gfp; the caller serialises building and holds
+ * the pages.
+ * Return: 0 on success, else @phyr is unchanged and:
+ * -EINVAL if the table has no entry or an entry is empty;
+ * -EOVERFLOW if the phyr's total length would overflow a u64;
+ * -ENOMEM if the arrays could not grow.
+ */
+int phyr_append_sgtable(struct phyr *phyr, const struct sg_table *sgt,
+			gfp_t gfp)
+{
+	struct phyr_snapshot snap;
+	struct scatterlist *sg;
+	unsigned int i;
+	int ret;
+
+	if (!sgt->orig_nents)
+		return -EINVAL;
+
+	phyr_snapshot_take(phyr, &snap);
+	for_each_sgtable_sg(sgt, sg, i) {
+		ret = phyr_append(phyr, &phyr_provider_ram, PHYR_ATTRS_RAM,
+				  sg_phys(sg), sg->length, gfp);
+		if (ret) {
+			phyr_snapshot_restore(phyr, &snap);
+			return ret;
+		}
+	}
+	return 0;
+}
+EXPORT_SYMBOL_GPL(phyr_append_sgtable);
+
+/*
+ * Find the range holding byte @offset of @phyr, which must be inside it.
+ * Returns the chunk index, sets *@range and the offset in that range.
+ */
+static unsigned int phyr_locate(const struct phyr *phyr, u64 offset,
+				unsigned int *range, size_t *range_off)
+{
+	unsigned int c = 0, r;
+
+	while (offset >= phyr->chunks[c].len)
+		offset -= phyr->chunks[c++].len;
+	r = phyr->chunks[c].first;
+	while (offset >= phyr->ranges[r].len)
+		offset -= phyr->ranges[r++].len;
+
+	*range = r;
+	*range_off = offset;
+	return c;
+}
+
+/**
+ * phyr_iter_start - set up a cursor over a byte slice of a phyr
+ * @iter: the cursor, on the caller's stack.
+ * @phyr: the phyr; it must not change while @iter is in use.
+ * @offset: first byte of the slice, in bytes from the start of @phyr.
+ * @len: length of the slice in bytes; 0 gives an empty slice.
+ *
+ * Positions @iter on byte @offset, skipping whole chunks, then whole
+ * ranges. phyr_iter_next() then yields the slice one range piece at a time,
+ * the first and last cut to the slice.
+ *
+ * Context: any context; allocates nothing.
+ * Return: 0 on success; -ERANGE if the slice does not lie inside @phyr
+ * (@offset + @len is beyond phyr_len() or overflows): a slice past the end
+ * is an error, never a short read.
+ */
+int phyr_iter_start(struct phyr_iter *iter, const struct phyr *phyr,
+		    u64 offset, u64 len)
+{
+	u64 end;
+
+	if (check_add_overflow(offset, len, &end) || end > phyr->len)
+		return -ERANGE;
+
+	*iter = (struct phyr_iter){
+		.phyr = phyr,
+		.remaining = len,
+	};
+	if (len)
+		iter->chunk = phyr_locate(phyr, offset, &iter->range,
+					  &iter->range_off);
+	return 0;
+}
+EXPORT_SYMBOL_GPL(phyr_iter_start);
+
+/**
+ * phyr_aligned_block - find the largest naturally aligned block at an offset
+ * @phyr: the phyr.
+ * @offset: a byte of @phyr, in bytes from its start.
+ * @max_len: the largest block wanted, in bytes; a power of two (e.g.
+ *	%PUD_SIZE).
+ * @block: filled with the block found.
+ *
+ * For huge mappings (a KVM fault at @offset): finds the largest power of
+ * two S <= @max_len such that the S-aligned window of phyr offsets holding
+ * @offset lies in a single range and starts at an S-aligned physical
+ * address. The window never crosses into another range, since ranges are
+ * by construction not contiguous or of another provider or attributes.
+ * S is at least 1, so a block is always found inside @phyr.
+ *
+ * Context: any context; allocates nothing.
+ * Return: 0 and @block filled with the provider, attributes, physical
+ * address of the block's first byte and S; -EINVAL if @max_len is not a
+ * power of two; -ERANGE if @offset is not inside @phyr.
+ */
+int phyr_aligned_block(const struct phyr *phyr, u64 offset, size_t max_len,
+		       struct phyr_seg *block)
+{
+	const struct phyr_chunk *chunk;
+	const struct phys_vec *pv;
+	u64 range_start, range_end, start;
+	unsigned int r;
+	size_t range_off, size;
+
+	if (!is_power_of_2(max_len))
+		return -EINVAL;
+	if (offset >= phyr->len)
+		return -ERANGE;
+
+	chunk = &phyr->chunks[phyr_locate(phyr, offset, &r, &range_off)];
+	pv = &phyr->ranges[r];
+	range_start = offset - range_off;
+	range_end = range_start + pv->len;
+
+	for (size = max_len; size > 1; size /= 2) {
+		start = round_down(offset, size);
+		if (start >= range_start && range_end - start >= size &&
+		    IS_ALIGNED(pv->paddr + (start - range_start), size))
+			break;
+	}
+	start = round_down(offset, size);
+
+	*block = (struct phyr_seg){
+		.provider = chunk->provider,
+		.attrs = chunk->attrs,
+		.paddr = pv->paddr + (start - range_start),
+		.len = size,
+	};
+	return 0;
+}
+EXPORT_SYMBOL_GPL(phyr_aligned_block);
+
+/**
+ * phyr_seg_page - the struct page of a piece of RAM
+ * @seg: a piece yielded by phyr_iter_next() or phyr_aligned_block().
+ *
+ * Only RAM has a struct page. For any other provider this is a caller bug
+ * (MMIO or private memory handled as a page), reported with a rate-limited
+ * warning that names the caller; it is not a WARN() so that a test may
+ * exercise it.
+ *
+ * Context: any context.
+ * Return: the page holding @seg->paddr for a %PHYR_PROVIDER_RAM piece; NULL
+ * for any other provider.
+ */
+struct page *phyr_seg_page(const struct phyr_seg *seg)
+{
+	if (seg->provider->kind == PHYR_PROVIDER_RAM)
+		return pfn_to_page(PHYS_PFN(seg->paddr));
+
+	pr_warn_ratelimited("no struct page for %s range %pa, caller %pS\n",
+			    seg->provider->kind == PHYR_PROVIDER_P2P ?
+			    "P2P MMIO" : "private interconnect",
+			    &seg->paddr, __builtin_return_address(0));
+	return NULL;
+}
+EXPORT_SYMBOL_GPL(phyr_seg_page);
