@@ -23,6 +23,7 @@ if [ -f "$PHYR_ROOT/build/x86_64/vmlinux" ]; then
 else
 	est="~25 min the first time on 2 cores, then ~2 min of boot"
 fi
+rm -f "$PHYR_LOGS/rig.log" "$PHYR_LOGS/rig.summary"	# never report a stale run
 step 3 "building the x86_64 kernel and running the phyr suites in the QEMU rig ($est)"
 PHYR_SHOW=1 PHYR_PROGRESS="find '$PHYR_ROOT/build/x86_64' -name '*.o' 2>/dev/null | wc -l | sed 's/\$/ objects built/'" \
 	phyr_run "$PHYR_LOGS/rig.run.log" "$PHYR_TOOLS/kunit-rig.sh"

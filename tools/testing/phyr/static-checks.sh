@@ -15,11 +15,15 @@
 # offending lines; full output in build/logs/static-<tool>.log. Exit 1 if a
 # tool failed. Needs build/linux (make tree) and, for sparse and W=1, the
 # x86_64 build configured and built by the rig (make rig).
+#
+# PHYR_STATIC_O and PHYR_STATIC_ARCH select another configured build for
+# sparse and W=1 (default: build/x86_64, x86_64), e.g. build/uml and um.
 
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-XBUILD=$PHYR_ROOT/build/x86_64
+XBUILD=${PHYR_STATIC_O:-$PHYR_ROOT/build/x86_64}
+XARCH=${PHYR_STATIC_ARCH:-x86_64}
 failed=0
 
 # report TOOL LOG STATUS SUMMARY [OFFENDING-LINES-FILE]
@@ -107,7 +111,7 @@ fi
 
 # --- sparse and W=1, on the objects the rig's x86_64 config builds.
 kmake() {
-	make -C "$PHYR_TREE" O=../x86_64 ARCH=x86_64 --jobs="${PHYR_JOBS:-2}" "$@"
+	make -C "$PHYR_TREE" O="$XBUILD" ARCH="$XARCH" --jobs="${PHYR_JOBS:-2}" "$@"
 }
 objs=()
 skipped=()
@@ -120,7 +124,7 @@ for c in "${cfiles[@]}"; do
 done
 if [ ! -f "$XBUILD/.config" ] || [ ${#objs[@]} = 0 ]; then
 	for t in sparse W=1; do
-		report "$t" /dev/null FAIL "no built x86_64 objects of the project in build/x86_64 (run make rig first)"
+		report "$t" /dev/null FAIL "no built objects of the project in ${XBUILD#"$PHYR_ROOT"/} (run make rig first)"
 	done
 	exit 1
 fi
