@@ -77,8 +77,10 @@ if ! phyr_run "$PHYR_LOGS/tree.log" "$PHYR_TOOLS/tree.sh"; then
 fi
 
 step 2 "KUnit on UML (~5 min the first time, ~1 min after) -> build/logs/uml.log"
-PHYR_NO_TAIL=1 "$PHYR_TOOLS/kunit-uml.sh" >"$PHYR_LOGS/uml.check.log" 2>&1
-rc=$?
+# Show kunit-uml.sh's progress lines; its results go to uml.check.log.
+"$PHYR_TOOLS/kunit-uml.sh" 2>&1 | tee "$PHYR_LOGS/uml.check.log" |
+	grep --line-buffered -E '^      \.\.\. '
+rc=${PIPESTATUS[0]}
 [ $rc = 0 ] || sed -n '/FAILED/,$p' "$PHYR_LOGS/uml.check.log" | tail -n 40
 kunit_results uml "$PHYR_LOGS/uml.log" $rc
 # BEHAVIOURS P7: asking for the page of MMIO/private memory must warn.

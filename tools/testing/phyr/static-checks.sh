@@ -45,9 +45,9 @@ mapfile -t files < <(find include lib drivers virt Documentation -type f \
 mapfile -t patches < <(ls patches/*.patch 2>/dev/null)
 mapfile -t csrc < <(printf '%s\n' "${files[@]}" | grep -E '\.[ch]$')
 mapfile -t cfiles < <(printf '%s\n' "${csrc[@]}" | grep -E '\.c$')
-# checkpatch -f: the sources and the build glue; not .rst or .kunitconfig.
+# checkpatch -f: the sources, the build glue and the documentation.
 mapfile -t cpfiles < <(printf '%s\n' "${files[@]}" |
-		       grep -E '(\.[ch]|/Kconfig|/Makefile|/Kbuild)$')
+		       grep -E '(\.[ch]|\.rst|/Kconfig|/Makefile|/Kbuild)$')
 
 if [ ! -x "$PHYR_TREE/scripts/checkpatch.pl" ]; then
 	for t in checkpatch kernel-doc sparse W=1; do
