@@ -25,6 +25,7 @@ const struct phyr_provider phyr_provider_ram = {
 };
 EXPORT_SYMBOL_GPL(phyr_provider_ram);
 
+#ifdef CONFIG_PCI
 /**
  * phyr_provider_init_pci_bar - initialise a P2P provider for a PCI BAR
  * @provider: the provider to initialise.
@@ -43,8 +44,6 @@ EXPORT_SYMBOL_GPL(phyr_provider_ram);
 int phyr_provider_init_pci_bar(struct phyr_provider *provider,
 			       struct pci_dev *pdev, int bar)
 {
-	if (!IS_ENABLED(CONFIG_PCI))
-		return -EOPNOTSUPP;
 	if (bar < 0 || bar >= PCI_STD_NUM_BARS)
 		return -EINVAL;
 	if (!(pci_resource_flags(pdev, bar) & IORESOURCE_MEM) ||
@@ -56,6 +55,14 @@ int phyr_provider_init_pci_bar(struct phyr_provider *provider,
 			       pci_resource_start(pdev, bar));
 	return 0;
 }
+#else
+/* pci_bus_address() only exists with CONFIG_PCI. */
+int phyr_provider_init_pci_bar(struct phyr_provider *provider,
+			       struct pci_dev *pdev, int bar)
+{
+	return -EOPNOTSUPP;
+}
+#endif
 EXPORT_SYMBOL_GPL(phyr_provider_init_pci_bar);
 
 /**
