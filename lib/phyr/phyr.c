@@ -368,8 +368,8 @@ static void phyr_snapshot_restore(struct phyr *phyr,
  * Context: as allowed by @gfp; the caller serialises building and holds
  * the pages.
  * Return: 0 on success, else @phyr is unchanged and:
- * -EINVAL if @len is 0, @offset is not inside a page, or the @len bytes do
- * not fit in the @nr_pages pages;
+ * -EINVAL if @len or @nr_pages is 0, @offset is not inside a page, or the
+ * @len bytes do not fit in the @nr_pages pages;
  * -EOVERFLOW if the phyr's total length would overflow a u64;
  * -ENOMEM if the arrays could not grow.
  */
@@ -382,7 +382,7 @@ int phyr_append_pages(struct phyr *phyr, struct page **pages,
 	size_t piece;
 	int ret;
 
-	if (!len || offset >= PAGE_SIZE ||
+	if (!len || !nr_pages || offset >= PAGE_SIZE ||
 	    len > size_mul(nr_pages, PAGE_SIZE) - offset)
 		return -EINVAL;
 

@@ -12,6 +12,7 @@
 #include <linux/irqflags.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/panic.h>
 #include <linux/phyr.h>
 #include <linux/preempt.h>
 #include <linux/scatterlist.h>
@@ -457,6 +458,7 @@ static void phyr_test_iterate_atomic(struct kunit *test)
 {
 	struct phyr_seg segs[PHYR_TEST_MAX];
 	struct phyr_iter iter;
+	bool tainted = test_taint(TAINT_WARN);
 	unsigned long flags;
 	unsigned int n = 0, i;
 	int ret;
@@ -467,7 +469,8 @@ static void phyr_test_iterate_atomic(struct kunit *test)
 	 * .rodata, so iteration can neither allocate into it nor write it.
 	 * The providers have no callbacks: there is nothing to call
 	 * indirectly. Results are checked only once back in process
-	 * context, as a failing KUNIT_EXPECT allocates.
+	 * context, as a failing KUNIT_EXPECT allocates. The atomic-sleep
+	 * splat taints the kernel, which fails the test below.
 	 */
 	local_irq_save(flags);
 	preempt_disable();
@@ -479,6 +482,9 @@ static void phyr_test_iterate_atomic(struct kunit *test)
 	preempt_enable();
 	local_irq_restore(flags);
 
+	if (!tainted)
+		KUNIT_EXPECT_FALSE_MSG(test, test_taint(TAINT_WARN),
+				       "iteration slept or warned in atomic context");
 	KUNIT_ASSERT_EQ(test, ret, 0);
 	KUNIT_ASSERT_EQ(test, n, ARRAY_SIZE(phyr_test_ro_slice) - 1);
 	for (i = 0; i < n; i++) {
@@ -576,6 +582,7 @@ static void phyr_test_aligned_block(struct kunit *test)
 enum phyr_bad_op {
 	BAD_APPEND,
 	BAD_PAGES,
+	BAD_NO_PAGES,
 	BAD_BVECS,
 	BAD_SGTABLE,
 };
@@ -640,6 +647,7 @@ static const struct phyr_bad_case phyr_bad_cases[] = {
 	  BAD_APPEND, { &bad_kind, PHYR_ATTRS_MMIO, 0x2000, 0x1000 }, -EINVAL },
 	/* builders: .bad.paddr/.len select the fault, see phyr_kunit_bad_call() */
 	{ "pages: zero length", { }, BAD_PAGES, { .paddr = 0, .len = 0 }, -EINVAL },
+	{ "pages: no pages", { }, BAD_NO_PAGES, { .paddr = 0x10, .len = 1 }, -EINVAL },
 	{ "pages: offset beyond a page", { },
 	  BAD_PAGES, { .paddr = PAGE_SIZE, .len = 1 }, -EINVAL },
 	{ "pages: length beyond the pages", { },
@@ -673,6 +681,9 @@ static int phyr_kunit_bad_call(struct kunit *test, struct phyr *phyr,
 				   bad->len, GFP_KERNEL);
 	case BAD_PAGES:
 		return phyr_append_pages(phyr, pages, 2, bad->paddr, bad->len,
+					 GFP_KERNEL);
+	case BAD_NO_PAGES:
+		return phyr_append_pages(phyr, pages, 0, bad->paddr, bad->len,
 					 GFP_KERNEL);
 	case BAD_BVECS:
 		bvec_set_page(&bvecs[0], pages[0], PAGE_SIZE, 0);
@@ -899,6 +910,8 @@ static const struct phyr_test_range phyr_test_providers[] = {
 	{ RAM, PHYR_ATTRS_RAM, 0x100000, 0x2000 },
 	{ &p2p_a, PHYR_ATTRS_MMIO, 0xfe000000, 0x4000 },
 	{ &p2p_a, PHYR_ATTRS_MMIO, 0xfe008000, 0x1000 },
+	/* contiguous, same attributes, but another device's BAR */
+	{ &p2p_b, PHYR_ATTRS_MMIO, 0xfe009000, 0x1000 },
 	{ &priv_a, ATTRS_PRIV, 0x0, 0x3000 },
 	{ &p2p_b, ATTRS_MMIO_T1, 0xfd000000, 0x1000 },
 	{ RAM, PHYR_ATTRS_RAM, 0x200000, 0x1000 },
@@ -909,6 +922,7 @@ static const struct phyr_test_range phyr_test_providers_slice[] = {
 	{ RAM, PHYR_ATTRS_RAM, 0x101fff, 0x1 },
 	{ &p2p_a, PHYR_ATTRS_MMIO, 0xfe000000, 0x4000 },
 	{ &p2p_a, PHYR_ATTRS_MMIO, 0xfe008000, 0x1000 },
+	{ &p2p_b, PHYR_ATTRS_MMIO, 0xfe009000, 0x1000 },
 	{ &priv_a, ATTRS_PRIV, 0x0, 0x3000 },
 	{ &p2p_b, ATTRS_MMIO_T1, 0xfd000000, 0x1 },
 	{ NULL }
@@ -921,17 +935,18 @@ static void phyr_test_mixed_providers(struct kunit *test)
 	unsigned int c;
 
 	phyr_kunit_build(test, phyr, phyr_test_providers);
-	KUNIT_ASSERT_EQ(test, phyr->nr_chunks, 5);
+	KUNIT_ASSERT_EQ(test, phyr->nr_chunks, 6);
 	KUNIT_EXPECT_EQ(test, phyr->chunks[0].provider->kind, PHYR_PROVIDER_RAM);
 	KUNIT_EXPECT_EQ(test, phyr->chunks[1].provider->kind, PHYR_PROVIDER_P2P);
-	KUNIT_EXPECT_EQ(test, phyr->chunks[2].provider->kind,
+	KUNIT_EXPECT_EQ(test, phyr->chunks[2].provider->kind, PHYR_PROVIDER_P2P);
+	KUNIT_EXPECT_EQ(test, phyr->chunks[3].provider->kind,
 			PHYR_PROVIDER_PRIVATE);
 	KUNIT_EXPECT_EQ(test, phyr->chunks[1].nr_ranges, 2);
 	for (c = 0; c < phyr->nr_chunks; c++)
 		KUNIT_EXPECT_EQ(test, phyr->chunks[c].nr_ranges, c == 1 ? 2 : 1);
 
 	phyr_kunit_expect_slice(test, phyr, 0, phyr_len(phyr), phyr_test_providers);
-	phyr_kunit_expect_slice(test, phyr, 0x1fff, 0x8002,
+	phyr_kunit_expect_slice(test, phyr, 0x1fff, 0x9002,
 				phyr_test_providers_slice);
 }
 
