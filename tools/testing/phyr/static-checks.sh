@@ -35,7 +35,7 @@ report() {
 		if [ -n "$lines" ] && [ -s "$lines" ]; then
 			head -n 40 "$lines" | sed 's/^/      | /'
 		fi
-		echo "      log: ${log#"$PHYR_ROOT"/}"
+		[ "$log" = /dev/null ] || echo "      log: ${log#"$PHYR_ROOT"/}"
 	fi
 }
 
@@ -128,15 +128,18 @@ if [ ! -f "$XBUILD/.config" ] || [ ${#objs[@]} = 0 ]; then
 	done
 	exit 1
 fi
+# The objects as one regular expression, to count what kbuild did to them
+# (the prepare step may check or compile a few files of its own).
+objs_re() { printf '%s\n' "${objs[@]}" | sed 's/[.]/[.]/g' | paste -sd'|'; }
 note=
-[ ${#skipped[@]} = 0 ] || note="; not in the x86_64 config: ${skipped[*]}"
+[ ${#skipped[@]} = 0 ] || note="; not in this build's config: ${skipped[*]}"
 
 # sparse: C=2 checks every object named even when it is up to date, and the
 # flags are the rig build's, so nothing is rebuilt when the rig is current.
 log=$PHYR_LOGS/static-sparse.log
 kmake C=2 "${objs[@]/%/.o}" >"$log" 2>&1
 rc=$?
-nr_checked=$(grep -c '^  CHECK ' "$log")
+nr_checked=$(grep -cE "^  CHECK +(.*/)?($(objs_re)).c\$" "$log")
 own_lines "$log" >"$bad"
 if [ $rc != 0 ]; then
 	report sparse "$log" FAIL "make exited $rc" "$log"
@@ -155,7 +158,7 @@ log=$PHYR_LOGS/static-W1.log
 for o in "${objs[@]}"; do rm -f "$XBUILD/$o.s"; done
 kmake W=1 "${objs[@]/%/.s}" >"$log" 2>&1
 rc=$?
-nr_built=$(grep -c '^  CC ' "$log")
+nr_built=$(grep -cE "^  CC +($(objs_re)).s\$" "$log")
 own_lines "$log" >"$bad"
 if [ $rc != 0 ]; then
 	report W=1 "$log" FAIL "make exited $rc" "$log"
@@ -166,6 +169,8 @@ elif [ -s "$bad" ]; then
 else
 	report W=1 "$log" PASS "${#objs[@]} files clean$note"
 fi
-for o in "${objs[@]}"; do rm -f "$XBUILD/$o.s"; done
+for o in "${objs[@]}"; do
+	rm -f "$XBUILD/$o.s" "$XBUILD/$(dirname "$o")/.$(basename "$o").s.cmd"
+done
 rm -f "$bad"
 exit $failed
