@@ -46,6 +46,6 @@ help:
 	@echo '  make uml      KUnit on UML only        (FILTER=glob to select cases)'
 	@echo '  make rig      KUnit in the QEMU rig only (FILTER=glob to select cases)'
 	@echo '  make report   the report of the last rig run'
-	@echo '  make static   checkpatch, kernel-doc, sparse, W=1 on the project files'
+	@echo '  make static   checkpatch, kernel-doc, Sphinx, sparse, W=1 on the project files'
 	@echo '                (sparse and W=1 need the rig build: make rig first)'
 	@echo '  make clean    remove build/'

@@ -115,7 +115,7 @@ done
 rm -f "$PHYR_LOGS/scan.out"
 stage_counts "scan:"
 
-step 5 "static checks (checkpatch, kernel-doc, sparse, W=1; ~1 min)"
+step 5 "static checks (checkpatch, kernel-doc, Sphinx, sparse, W=1; ~1 min)"
 out=$("$PHYR_TOOLS/static-checks.sh" 2>&1)
 rc=$?
 echo "$out" | sed 's/^/      /'

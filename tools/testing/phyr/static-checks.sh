@@ -4,10 +4,13 @@
 # static-checks.sh - the static checks on the project's own files: the new
 # files (include lib drivers virt Documentation) and patches/*.patch.
 #
-#   checkpatch  checkpatch.pl --strict on every new source file (-f) and on
-#               every patch (patch mode; --no-signoff, sign-offs are added
-#               when the series is exported)
+#   checkpatch  checkpatch.pl --strict on every new file (-f: sources, Kconfig,
+#               Makefiles, .rst) and on every patch (patch mode, fed on stdin
+#               since checkpatch treats a file git tracks as a source file;
+#               --no-signoff: sign-offs are added when the series is exported)
 #   kernel-doc  scripts/kernel-doc -Wall -none on every .c/.h
+#   sphinx      make htmldocs SPHINXDIRS=<the dirs of the project's pages>,
+#               into build/docs; any warning about a project file fails
 #   sparse      make C=2 on the project's objects in build/x86_64
 #   W=1         make W=1 of the project's objects in build/x86_64
 #
@@ -107,6 +110,44 @@ elif [ -s "$log" ] || [ $rc != 0 ]; then
 	report kernel-doc "$log" FAIL "$(wc -l <"$log") line(s) of warnings (exit $rc)" "$log"
 else
 	report kernel-doc "$log" PASS "${#csrc[@]} files clean"
+fi
+
+# --- Sphinx: the project's pages build, with the kernel-doc they pull in.
+log=$PHYR_LOGS/static-sphinx.log
+mapfile -t rst < <(printf '%s\n' "${files[@]}" | grep -E '^Documentation/.*\.rst$')
+dirs=$(printf '%s\n' "${rst[@]}" | cut -d/ -f2 | sort -u | paste -sd' ')
+if [ ${#rst[@]} = 0 ]; then
+	echo "PASS static: sphinx: no .rst pages yet"
+else
+	if ! command -v sphinx-build >/dev/null && [ "$(id -u)" = 0 ]; then
+		echo "static: installing python3-sphinx"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+			--no-install-recommends python3-sphinx >/dev/null 2>&1
+	fi
+	# Sphinx re-reads, and so re-warns about, changed pages only.
+	touch "${rst[@]}"
+	make -C "$PHYR_TREE" O="$PHYR_ROOT/build/docs" htmldocs \
+		SPHINXDIRS="$dirs" >"$log" 2>&1
+	rc=$?
+	all_re=$(printf '%s\n' "${files[@]}" | sed 's/[.]/[.]/g' | paste -sd'|')
+	grep -iE 'warning|error' "$log" | grep -E "(^|/)($all_re)" >"$bad"
+	missing=
+	for r in "${rst[@]}"; do
+		r=${r#Documentation/}
+		[ -s "$PHYR_ROOT/build/docs/Documentation/output/${r%.rst}.html" ] ||
+			missing+=" $r"
+	done
+	if ! command -v sphinx-build >/dev/null; then
+		report sphinx "$log" FAIL "sphinx-build missing (apt-get install python3-sphinx)"
+	elif [ $rc != 0 ]; then
+		report sphinx "$log" FAIL "make htmldocs exited $rc" "$log"
+	elif [ -s "$bad" ]; then
+		report sphinx "$log" FAIL "$(wc -l <"$bad") warning(s)" "$bad"
+	elif [ -n "$missing" ]; then
+		report sphinx "$log" FAIL "no HTML for:$missing"
+	else
+		report sphinx "$log" PASS "${#rst[@]} page(s) built clean (SPHINXDIRS=$dirs)"
+	fi
 fi
 
 # --- sparse and W=1, on the objects the rig's x86_64 config builds.
