@@ -12,7 +12,7 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-log=$1 label=$2
+log=$(realpath -m "$1") label=$2	# kunit.py runs from the kernel tree
 if [ ! -s "$log" ]; then
 	echo "FAIL $label: no console log ($log)"
 	exit 1

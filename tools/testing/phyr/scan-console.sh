@@ -50,6 +50,10 @@ BENIGN=(
 	# WARN splat) when asked for the struct page of MMIO or private memory.
 	# check.sh asserts that this line IS printed on UML.
 	'phyr: no struct page for'
+	# CPU vulnerability notes at boot (arch/x86/kernel/cpu/bugs.c prints
+	# "<issue>: WARNING: ..." with pr_err/pr_warn): they describe the CPU
+	# QEMU emulates (no microcode for -cpu EPYC), not the code under test.
+	'(RETBleed|ITS|Spectre V2 |Speculative Return Stack Overflow): WARNING: '
 	# DMA_API_DEBUG's boot and pool messages (kernel/dma/debug.c).
 	'DMA-API: preallocated [0-9]+ debug entries'
 	'DMA-API: debugging enabled by kernel config'
