@@ -90,7 +90,7 @@ else
 	result FAIL "uml: P7 warning printed: no 'phyr: no struct page for' line in build/logs/uml.log"
 fi
 
-step 3 "KUnit in the x86_64 QEMU rig (~25 min the first time, ~3 min after) -> build/logs/rig.log"
+step 3 "KUnit in the x86_64 QEMU rig (~10 min the first time, ~2 min after) -> build/logs/rig.log"
 rm -f "$PHYR_LOGS/rig.log" "$PHYR_LOGS/rig.summary"
 PHYR_SHOW=1 PHYR_PROGRESS="find '$PHYR_ROOT/build/x86_64' -name '*.o' 2>/dev/null | wc -l | sed 's/\$/ objects built/'" \
 	phyr_run "$PHYR_LOGS/rig.run.log" "$PHYR_TOOLS/kunit-rig.sh"

@@ -19,9 +19,9 @@ step 2 "preparing build/linux (~1 min the first time, seconds after)"
 phyr_run "$PHYR_LOGS/tree.log" "$PHYR_TOOLS/tree.sh" || exit
 
 if [ -f "$PHYR_ROOT/build/x86_64/vmlinux" ]; then
-	est="~3 min: incremental build, then boot"
+	est="~2 min: incremental build, then boot"
 else
-	est="~25 min the first time on 2 cores, then ~2 min of boot"
+	est="~10 min the first time on 2 cores, then ~1 min of boot"
 fi
 rm -f "$PHYR_LOGS/rig.log" "$PHYR_LOGS/rig.summary"	# never report a stale run
 step 3 "building the x86_64 kernel and running the phyr suites in the QEMU rig ($est)"
