@@ -50,5 +50,10 @@ if [ -s "$SUMMARY" ]; then
 else
 	echo "   no build/logs/rig.summary"
 fi
-bad=$(grep -aEc 'WARNING:|BUG:|KASAN:|possible circular locking|lockdep|kmemleak: [0-9]+ new suspected|DMA-API: ' "$LOG")
-echo "   console: $bad WARN/BUG/KASAN/lockdep/kmemleak/DMA-API line(s)"
+if [ -x "$ROOT/tools/testing/phyr/scan-console.sh" ]; then
+	if "$ROOT/tools/testing/phyr/scan-console.sh" "$LOG" >/dev/null 2>&1; then
+		echo "   console: clean (no WARN/BUG/KASAN/lockdep/kmemleak/DMA-API report)"
+	else
+		echo "   console: REPORTS FOUND, see tools/testing/phyr/scan-console.sh $LOG"
+	fi
+fi
