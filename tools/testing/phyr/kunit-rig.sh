@@ -28,7 +28,7 @@ mkdir -p "$LOGS"
 if [ -f "$ROOT/build/x86_64/vmlinux" ]; then
 	echo "rig: building x86_64 kernel (incremental)..."
 else
-	echo "rig: building x86_64 kernel (about 15 min the first time on 2 cores)..."
+	echo "rig: building x86_64 kernel (about 8-10 min the first time on 2 cores)..."
 fi
 start=$(date +%s)
 

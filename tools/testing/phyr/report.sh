@@ -27,7 +27,10 @@ grep -a -o 'nvme [0-9a-f:.]*: added peer-to-peer DMA memory.*' "$LOG" |
 
 echo
 echo "-- PCI topology (BDF vendor:device class <- upstream bridges)"
-rig | sed -n 's/^pci /   /p'
+# The q35 chipset functions (host bridge, LPC, SATA, SMBus) are counted only.
+rig | sed -n 's/^pci /   /p' | grep -vE ' class (0600|0601|0106|0c05)'
+n=$(rig | grep -cE '^pci .* class (0600|0601|0106|0c05)')
+[ "$n" = 0 ] || echo "   (and $n q35 chipset functions on bus 00)"
 rig | grep -E '^(nvme .*P2PDMA|pci_p2pdma_distance)' | sed 's/^/   /'
 
 echo
@@ -36,8 +39,23 @@ rig | grep -E '^(ivshmem|nvme .*CMB BAR|phyr |  provider|    range)' |
 	sed 's/^/   /'
 
 echo
-echo "-- read back through ioremap() at the yielded addresses"
-rig | grep -E '^check ' | sed 's/^check /   /'
+echo "-- read back through ioremap() (RAM: the direct map) at the yielded addresses"
+# One line per phyr: its slices and the bytes checked; failed slices in full.
+rig | sed -n 's/^check //p' | awk '
+	/ slice \[/ {
+		name = $1; what = $0
+		sub(/^[^)]*\) /, "", what); sub(/: [0-9]+ segments.*/, "", what)
+		slices[name] = slices[name] (slices[name] == "" ? "" : "; ") what
+		if ($NF != "ok") { bad[name]++; print "   FAILED: " $0 }
+		next
+	}
+	/ slices, / {
+		name = $1; sub(/:$/, "", name)
+		printf "   %s: %s %s %s %s verified, %s: %s\n", name, $2, $3, $4, $5,
+			bad[name] ? bad[name] " FAILED" : "all ok", slices[name]
+		next
+	}
+	{ print "   " $0 }' | fold -s -w 100 | sed 's/^\([^ ]\)/       \1/'
 
 echo
 echo "-- KUnit"
@@ -45,8 +63,6 @@ if [ -s "$SUMMARY" ]; then
 	sed 's/^\[[0-9:]*\] //' "$SUMMARY" |
 		grep -E '^(=+ *\[?[A-Z]+\]? |\[(PASSED|FAILED|SKIPPED|CRASHED)\] |# |Testing complete|Ran [0-9]+ tests|.*passed:)' |
 		grep -vE '^\[PASSED\] ' | sed 's/^/   /'
-	grep -cE '^\[[0-9:]*\] \[PASSED\] ' "$SUMMARY" |
-		sed 's/^/   test cases passed: /'
 else
 	echo "   no build/logs/rig.summary"
 fi
