@@ -67,7 +67,6 @@ kunit_results() {
 	if [ "$rc" != 0 ] && ! echo "$out" | grep -q '^FAIL '; then
 		result FAIL "$label: the run exited $rc with no failed test case (see the logs)"
 	fi
-	stage_counts "$label:"
 }
 
 step 1 "preparing the tree (packages, build/linux; ~1 min the first time, seconds after)"
@@ -89,6 +88,7 @@ if grep -aq 'phyr: no struct page for' "$PHYR_LOGS/uml.log" 2>/dev/null; then
 else
 	result FAIL "uml: P7 warning printed: no 'phyr: no struct page for' line in build/logs/uml.log"
 fi
+stage_counts "uml:"
 
 step 3 "KUnit in the x86_64 QEMU rig (~10 min the first time, ~2 min after) -> build/logs/rig.log"
 rm -f "$PHYR_LOGS/rig.log" "$PHYR_LOGS/rig.summary"
@@ -96,6 +96,7 @@ PHYR_SHOW=1 PHYR_PROGRESS="find '$PHYR_ROOT/build/x86_64' -name '*.o' 2>/dev/nul
 	phyr_run "$PHYR_LOGS/rig.run.log" "$PHYR_TOOLS/kunit-rig.sh"
 rc=$?
 kunit_results rig "$PHYR_LOGS/rig.log" $rc
+stage_counts "rig:"
 
 step 4 "console scan (WARN, BUG, KASAN, lockdep, kmemleak, DMA-API, ...)"
 "$PHYR_TOOLS/scan-console.sh" --self-test >"$PHYR_LOGS/scan-selftest.log" 2>&1 &&
