@@ -53,7 +53,7 @@ mapfile -t cpfiles < <(printf '%s\n' "${files[@]}" |
 		       grep -E '(\.[ch]|\.rst|/Kconfig|/Makefile|/Kbuild)$')
 
 if [ ! -x "$PHYR_TREE/scripts/checkpatch.pl" ]; then
-	for t in checkpatch kernel-doc sparse W=1; do
+	for t in checkpatch kernel-doc sphinx sparse W=1; do
 		report "$t" /dev/null FAIL "build/linux is not prepared (make tree)"
 	done
 	exit 1
@@ -77,25 +77,31 @@ as_mail() {
 log=$PHYR_LOGS/static-checkpatch.log
 : >"$log"
 bad=$(mktemp)
+nr_bad=0
+# checkpatch_one NAME OPTIONS... - run checkpatch, log it, note what is wrong.
+checkpatch_one() {
+	local name=$1 out
+	shift
+	out=$("$PHYR_TREE/scripts/checkpatch.pl" --strict --no-tree \
+	      --color=never --show-types "$@" 2>&1)
+	printf '== %s\n%s\n' "$name" "$out" >>"$log"
+	echo "$out" | grep -q '^total: 0 errors, 0 warnings, 0 checks' && return
+	nr_bad=$((nr_bad + 1))
+	echo "$name:" >>"$bad"
+	# The reports, or whatever checkpatch said if it did not get that far.
+	echo "$out" | grep -E '^(ERROR|WARNING|CHECK):|^#[0-9]+: FILE:' >>"$bad" ||
+		echo "$out" | head -n 5 >>"$bad"
+}
 for f in "${cpfiles[@]}"; do
-	out=$("$PHYR_TREE/scripts/checkpatch.pl" --strict --no-tree --color=never \
-	      --show-types -f "$f" 2>&1)
-	echo "$out" >>"$log"
-	echo "$out" | grep -q '^total: 0 errors, 0 warnings, 0 checks' ||
-		echo "$out" | grep -E '^(ERROR|WARNING|CHECK):|^#[0-9]+: FILE:' >>"$bad"
+	checkpatch_one "$f" -f "$f"
 done
 for p in "${patches[@]}"; do
-	out=$("$PHYR_TREE/scripts/checkpatch.pl" --strict --no-tree --color=never \
-	      --show-types --no-signoff - < <(as_mail "$p") 2>&1)
-	echo "== $p" >>"$log"
-	echo "$out" >>"$log"
-	echo "$out" | grep -q '^total: 0 errors, 0 warnings, 0 checks' ||
-		{ echo "$p:"; echo "$out" | grep -E '^(ERROR|WARNING|CHECK):|^#[0-9]+: FILE:'; } >>"$bad"
+	checkpatch_one "$p" --no-signoff - < <(as_mail "$p")
 done
 if [ ${#cpfiles[@]} = 0 ]; then
 	report checkpatch "$log" FAIL "no source files found"
-elif [ -s "$bad" ]; then
-	report checkpatch "$log" FAIL "$(grep -cE '^(ERROR|WARNING|CHECK):' "$bad") report(s)" "$bad"
+elif [ $nr_bad != 0 ]; then
+	report checkpatch "$log" FAIL "$nr_bad file(s) or patch(es) with reports" "$bad"
 else
 	report checkpatch "$log" PASS "${#cpfiles[@]} files, ${#patches[@]} patches clean"
 fi
