@@ -37,6 +37,7 @@ REPORTS=(
 	'suspicious RCU usage'
 	'bad unlock balance'
 	'held lock freed'
+	'other info that might help us debug this'	# in every lockdep splat
 	'kmemleak: [0-9]+ new suspected'
 	'unreferenced object 0x'
 	'DMA-API:'
