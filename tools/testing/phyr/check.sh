@@ -70,8 +70,9 @@ kunit_results() {
 }
 
 step 1 "preparing the tree (packages, build/linux; ~1 min the first time, seconds after)"
-if ! phyr_run "$PHYR_LOGS/tree.log" "$PHYR_TOOLS/tree.sh"; then
-	result FAIL "tree: tools/testing/phyr/tree.sh failed; nothing else can run"
+if ! PHYR_SHOW=1 phyr_run "$PHYR_LOGS/deps.log" "$PHYR_TOOLS/deps.sh" ||
+   ! phyr_run "$PHYR_LOGS/tree.log" "$PHYR_TOOLS/tree.sh"; then
+	result FAIL "tree: the packages or build/linux could not be prepared; nothing else can run"
 	finish
 fi
 
