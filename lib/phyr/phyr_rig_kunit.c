@@ -202,7 +202,8 @@ static void rig_check_seg(struct kunit *test, const struct phyr_seg *seg,
 
 	if (seg->attrs & PHYR_ATTR_MMIO) {
 		io = ioremap(seg->paddr, seg->len);
-		KUNIT_ASSERT_NOT_NULL(test, io);
+		KUNIT_ASSERT_TRUE_MSG(test, io, "ioremap(%pap, %#zx) failed",
+				      &seg->paddr, seg->len);
 	} else {
 		KUNIT_EXPECT_PTR_EQ(test, phyr_seg_page(seg),
 				    pfn_to_page(PHYS_PFN(seg->paddr)));

@@ -14,7 +14,7 @@ import os
 from ..qemu_config import QemuArchParams
 
 # This file is loaded by path, so the rig files are found from its location:
-# <root>/tools/testing/phyr/qemu_configs/phyr_rig.py.
+# four levels below the repository root.
 _ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.realpath(__file__)),
 				     '..', '..', '..', '..'))
 _RIG = os.path.join(_ROOT, 'build', 'rig')
