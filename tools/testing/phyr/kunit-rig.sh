@@ -22,8 +22,12 @@ SUMMARY=$LOGS/rig.summary
 TIMEOUT=${PHYR_RIG_TIMEOUT:-300}
 
 "$PHYR/tree.sh" || exit
+# One rig run at a time: a second one would overwrite the logs and images.
+exec 9>"$ROOT/build/.rig.lock"
+flock 9
 "$PHYR/mkrig.py" || exit
 mkdir -p "$LOGS"
+
 
 if [ -f "$ROOT/build/x86_64/vmlinux" ]; then
 	echo "rig: building x86_64 kernel (incremental)..."
