@@ -1,0 +1,645 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit tests of the DMA pieces phyr maps with, on the real devices of the
+ * project's QEMU rig (tools/testing/phyr/qemu_configs/phyr_rig.py): the P2P
+ * map type of a (provider, client) pair, one IOVA for many ranges under
+ * intel-iommu with its IOTLB flushes counted, and the rig's edu DMA
+ * engines copying data through such mappings.
+ *
+ * The rig boots twice (tools/testing/phyr/check.sh): once with intel-iommu
+ * translating, once with swiotlb=force and an identity domain. A test
+ * that needs one of them skips in the other and says why.
+ *
+ * Lines starting with "phyr-rig: " are for the human report
+ * (tools/testing/phyr/report.sh).
+ */
+
+#include <kunit/device.h>
+#include <kunit/test.h>
+#include <linux/dma-iova.h>
+#include <linux/dma-mapping.h>
+#include <linux/io.h>
+#include <linux/iommu.h>
+#include <linux/iopoll.h>
+#include <linux/kprobes.h>
+#include <linux/mm.h>
+#include <linux/pci.h>
+#include <linux/pci-p2pdma.h>
+#include <linux/sizes.h>
+#include <linux/swiotlb.h>
+
+#define rig_info(test, fmt, ...) \
+	kunit_info(test, "phyr-rig: " fmt, ##__VA_ARGS__)
+
+#define PCI_VENDOR_ID_IVSHMEM	0x1af4
+#define PCI_DEVICE_ID_IVSHMEM	0x1110
+
+/*
+ * QEMU's edu device (docs/specs/edu.rst in QEMU): BAR 0 holds registers; a
+ * DMA copies between a bus address and the device's 4 KiB buffer, which
+ * sits at device address 0x40000. QEMU only looks at the low 28 bits of a
+ * bus address, so the tests set that DMA mask and check every address.
+ */
+#define PCI_VENDOR_ID_EDU	0x1234
+#define PCI_DEVICE_ID_EDU	0x11e8
+#define EDU_REG_IDENT		0x00
+#define EDU_IDENT_MAGIC		0xed
+#define EDU_REG_DMA_SRC		0x80
+#define EDU_REG_DMA_DST		0x88
+#define EDU_REG_DMA_COUNT	0x90
+#define EDU_REG_DMA_CMD		0x98
+#define EDU_CMD_START		BIT(0)
+#define EDU_CMD_TO_RAM		BIT(1)
+#define EDU_BUF_ADDR		0x40000
+#define EDU_BUF_LEN		SZ_4K
+#define EDU_DMA_MASK		DMA_BIT_MASK(28)
+/* QEMU runs an edu DMA 100 ms (virtual time) after the start command. */
+#define EDU_DMA_TIMEOUT_US	(5 * USEC_PER_SEC)
+
+KUNIT_DEFINE_ACTION_WRAPPER(rig_pci_dev_put, pci_dev_put, struct pci_dev *);
+
+static struct pci_dev *rig_hold(struct kunit *test, struct pci_dev *pdev)
+{
+	if (pdev && kunit_add_action_or_reset(test, rig_pci_dev_put, pdev))
+		return NULL;
+	return pdev;
+}
+
+/* True when @dev is translated by iommu-dma (not identity, not direct). */
+static bool rig_behind_iommu_dma(struct device *dev)
+{
+	struct iommu_domain *domain = iommu_get_domain_for_dev(dev);
+
+	return domain && iommu_is_dma_domain(domain);
+}
+
+/* The edu under the PCIe switch, or the one on its own root port. */
+static struct pci_dev *rig_get_edu(struct kunit *test, bool under_switch)
+{
+	struct pci_dev *pdev = NULL;
+
+	while ((pdev = pci_get_device(PCI_VENDOR_ID_EDU, PCI_DEVICE_ID_EDU,
+				      pdev))) {
+		struct pci_dev *up = pci_upstream_bridge(pdev);
+		bool switched = up && pci_pcie_type(up) == PCI_EXP_TYPE_DOWNSTREAM;
+
+		if (switched == under_switch)
+			return rig_hold(test, pdev);
+	}
+	kunit_skip(test, "no edu device (PCI 1234:11e8) %s: not in the rig",
+		   under_switch ? "under a switch" : "on a root port");
+	return NULL;
+}
+
+static struct pci_dev *rig_get_nvme(struct kunit *test)
+{
+	struct pci_dev *pdev;
+
+	pdev = rig_hold(test, pci_get_class(PCI_CLASS_STORAGE_EXPRESS, NULL));
+	if (!pdev)
+		kunit_skip(test, "no NVMe controller: not in the rig");
+	if (!pci_has_p2pmem(pdev))
+		kunit_skip(test, "NVMe %s has no P2PDMA memory (CMB)",
+			   pci_name(pdev));
+	return pdev;
+}
+
+static struct pci_dev *rig_get_ivshmem(struct kunit *test)
+{
+	struct pci_dev *pdev;
+
+	pdev = rig_hold(test, pci_get_device(PCI_VENDOR_ID_IVSHMEM,
+					     PCI_DEVICE_ID_IVSHMEM, NULL));
+	if (!pdev)
+		kunit_skip(test, "no ivshmem device: not in the rig");
+	return pdev;
+}
+
+static const char *rig_map_type_name(enum pci_p2pdma_map_type type)
+{
+	switch (type) {
+	case PCI_P2PDMA_MAP_UNKNOWN:
+		return "UNKNOWN";
+	case PCI_P2PDMA_MAP_NOT_SUPPORTED:
+		return "NOT_SUPPORTED";
+	case PCI_P2PDMA_MAP_BUS_ADDR:
+		return "BUS_ADDR";
+	case PCI_P2PDMA_MAP_THRU_HOST_BRIDGE:
+		return "THRU_HOST_BRIDGE";
+	}
+	return "?";
+}
+
+static void rig_expect_map_type(struct kunit *test, struct pci_dev *provider,
+				struct device *client,
+				enum pci_p2pdma_map_type want)
+{
+	enum pci_p2pdma_map_type got;
+
+	got = pci_p2pdma_provider_map_type(provider, client);
+	rig_info(test, "map type %s -> %s: %s", pci_name(provider),
+		 dev_name(client), rig_map_type_name(got));
+	KUNIT_EXPECT_EQ_MSG(test, got, want, "%s -> %s: got %s, want %s",
+			    pci_name(provider), dev_name(client),
+			    rig_map_type_name(got), rig_map_type_name(want));
+	/* The second call of a P2PDMA provider is answered from its cache. */
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_provider_map_type(provider, client),
+			want);
+}
+
+static void phyr_rig_dma_map_type(struct kunit *test)
+{
+	struct pci_dev *nvme = rig_get_nvme(test);
+	struct pci_dev *ivshmem = rig_get_ivshmem(test);
+	struct pci_dev *edu_sw = rig_get_edu(test, true);
+	struct pci_dev *edu_rp = rig_get_edu(test, false);
+	struct device *kdev;
+
+	/* BEHAVIOURS: M2, E4 (NVMe CMB and edu under one switch) */
+	rig_expect_map_type(test, nvme, &edu_sw->dev, PCI_P2PDMA_MAP_BUS_ADDR);
+	/* BEHAVIOURS: M3, E4 (across the host bridge) */
+	rig_expect_map_type(test, nvme, &edu_rp->dev,
+			    PCI_P2PDMA_MAP_THRU_HOST_BRIDGE);
+
+	/* A provider that never registered P2PDMA memory. */
+	KUNIT_EXPECT_NULL(test, rcu_access_pointer(ivshmem->p2pdma));
+	/* BEHAVIOURS: M2 */
+	rig_expect_map_type(test, ivshmem, &edu_sw->dev,
+			    PCI_P2PDMA_MAP_BUS_ADDR);
+	rig_expect_map_type(test, ivshmem, &edu_rp->dev,
+			    PCI_P2PDMA_MAP_THRU_HOST_BRIDGE);
+
+	/* BEHAVIOURS: M4 (a client that cannot reach a PCI BAR at all) */
+	kdev = kunit_device_register(test, "phyr-rig-dma");
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, kdev);
+	rig_expect_map_type(test, nvme, kdev, PCI_P2PDMA_MAP_NOT_SUPPORTED);
+	rig_expect_map_type(test, ivshmem, kdev, PCI_P2PDMA_MAP_NOT_SUPPORTED);
+}
+
+/*
+ * IOTLB flushes, counted where intel-iommu does them: iotlb_sync_map
+ * (needed in caching mode, as in the rig) flushes through
+ * cache_tag_flush_range_np(), iotlb_sync through cache_tag_flush_range().
+ * Only calls from the test's own task count, so that another device's DMA
+ * in the background cannot change the numbers.
+ */
+static struct task_struct *rig_flush_task;
+static atomic_t rig_map_flushes, rig_unmap_flushes;
+
+static int rig_map_flush_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	if (current == READ_ONCE(rig_flush_task) && in_task())
+		atomic_inc(&rig_map_flushes);
+	return 0;
+}
+
+static int rig_unmap_flush_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	if (current == READ_ONCE(rig_flush_task) && in_task())
+		atomic_inc(&rig_unmap_flushes);
+	return 0;
+}
+
+static struct kprobe rig_map_flush_probe = {
+	.symbol_name = "cache_tag_flush_range_np",
+	.pre_handler = rig_map_flush_pre,
+};
+
+static struct kprobe rig_unmap_flush_probe = {
+	.symbol_name = "cache_tag_flush_range",
+	.pre_handler = rig_unmap_flush_pre,
+};
+
+static void rig_flush_probes_off(void *unused)
+{
+	WRITE_ONCE(rig_flush_task, NULL);
+	unregister_kprobe(&rig_unmap_flush_probe);
+	unregister_kprobe(&rig_map_flush_probe);
+}
+
+static void rig_flush_probes_on(struct kunit *test)
+{
+	int ret;
+
+	if (!IS_ENABLED(CONFIG_KPROBES) || !IS_ENABLED(CONFIG_INTEL_IOMMU))
+		kunit_skip(test, "needs CONFIG_KPROBES and CONFIG_INTEL_IOMMU");
+	/* A kprobe cannot be registered twice: start from clean structs. */
+	rig_map_flush_probe.addr = NULL;
+	rig_map_flush_probe.flags = 0;
+	rig_unmap_flush_probe.addr = NULL;
+	rig_unmap_flush_probe.flags = 0;
+	ret = register_kprobe(&rig_map_flush_probe);
+	KUNIT_ASSERT_EQ_MSG(test, ret, 0, "kprobe %s",
+			    rig_map_flush_probe.symbol_name);
+	ret = register_kprobe(&rig_unmap_flush_probe);
+	if (ret)
+		unregister_kprobe(&rig_map_flush_probe);
+	KUNIT_ASSERT_EQ_MSG(test, ret, 0, "kprobe %s",
+			    rig_unmap_flush_probe.symbol_name);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test,
+							rig_flush_probes_off,
+							NULL), 0);
+	atomic_set(&rig_map_flushes, 0);
+	atomic_set(&rig_unmap_flushes, 0);
+	WRITE_ONCE(rig_flush_task, current);
+}
+
+/* Read and reset both counters. */
+static void rig_flushes(unsigned int *map, unsigned int *unmap)
+{
+	*map = atomic_xchg(&rig_map_flushes, 0);
+	*unmap = atomic_xchg(&rig_unmap_flushes, 0);
+}
+
+static void rig_free_pages(void *page)
+{
+	__free_pages(page, 1);
+}
+
+/*
+ * A RAM page that is physically contiguous with no other page the test
+ * gets: the second page of an order-1 block whose first page stays unused.
+ * Filled with @fill.
+ */
+static struct page *rig_lone_page(struct kunit *test, u8 fill)
+{
+	struct page *block = alloc_pages(GFP_KERNEL, 1);
+
+	KUNIT_ASSERT_NOT_NULL(test, block);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, rig_free_pages,
+							block), 0);
+	memset(page_address(block + 1), fill, PAGE_SIZE);
+	return block + 1;
+}
+
+#define RIG_IOVA_PAGES	8
+
+/*
+ * One IOVA for discontiguous pages: one map flush and one unmap flush for
+ * the whole mapping, where dma_map_page() per page costs one of each per
+ * page; every page lands at its offset in the IOVA.
+ */
+static void phyr_rig_dma_iova_flushes(struct kunit *test)
+{
+	struct pci_dev *edu = rig_get_edu(test, true);
+	struct device *dev = &edu->dev;
+	struct page *pages[RIG_IOVA_PAGES];
+	dma_addr_t dma_addrs[RIG_IOVA_PAGES];
+	struct dma_iova_state state = {};
+	struct iommu_domain *domain;
+	unsigned int map, unmap, i;
+	dma_addr_t iova;
+	const size_t len = RIG_IOVA_PAGES * PAGE_SIZE;
+
+	if (!rig_behind_iommu_dma(dev))
+		kunit_skip(test, "%s is not translated by iommu-dma in this boot",
+			   pci_name(edu));
+	domain = iommu_get_domain_for_dev(dev);
+	for (i = 0; i < RIG_IOVA_PAGES; i++)
+		pages[i] = rig_lone_page(test, i);
+	rig_flush_probes_on(test);
+
+	/* The baseline: the DMA API, one page at a time. */
+	for (i = 0; i < RIG_IOVA_PAGES; i++) {
+		dma_addrs[i] = dma_map_page(dev, pages[i], 0, PAGE_SIZE,
+					    DMA_BIDIRECTIONAL);
+		KUNIT_ASSERT_FALSE(test, dma_mapping_error(dev, dma_addrs[i]));
+	}
+	rig_flushes(&map, &unmap);
+	for (i = 0; i < RIG_IOVA_PAGES; i++)
+		dma_unmap_page(dev, dma_addrs[i], PAGE_SIZE, DMA_BIDIRECTIONAL);
+	rig_flushes(&i, &unmap);
+	map += i;
+	rig_info(test, "IOTLB flushes, %d discontiguous pages, dma_map_page() each: %u to map, %u to unmap",
+		 RIG_IOVA_PAGES, map, unmap);
+	/* The rig's VT-d is in caching mode: every map is flushed. */
+	KUNIT_EXPECT_EQ(test, map, RIG_IOVA_PAGES);
+	KUNIT_EXPECT_EQ(test, unmap, RIG_IOVA_PAGES);
+
+	/* BEHAVIOURS: M6 */
+	KUNIT_ASSERT_TRUE(test, dma_iova_try_alloc(dev, &state,
+						   page_to_phys(pages[0]),
+						   len));
+	KUNIT_ASSERT_TRUE(test, dma_use_iova(&state));
+	for (i = 0; i < RIG_IOVA_PAGES; i++)
+		KUNIT_ASSERT_EQ(test, dma_iova_link(dev, &state,
+						    page_to_phys(pages[i]),
+						    i * PAGE_SIZE, PAGE_SIZE,
+						    DMA_BIDIRECTIONAL, 0), 0);
+	rig_flushes(&map, &unmap);
+	KUNIT_EXPECT_EQ_MSG(test, map, 0, "dma_iova_link() must not flush");
+	KUNIT_EXPECT_EQ(test, dma_iova_sync(dev, &state, 0, len), 0);
+	rig_flushes(&i, &unmap);
+	map += i;
+
+	for (i = 0; i < RIG_IOVA_PAGES; i++) {
+		iova = state.addr + i * PAGE_SIZE + 123;
+		KUNIT_EXPECT_EQ_MSG(test, iommu_iova_to_phys(domain, iova),
+				    page_to_phys(pages[i]) + 123,
+				    "page %u at IOVA %pad", i, &iova);
+	}
+
+	iova = state.addr;
+	dma_iova_destroy(dev, &state, len, DMA_BIDIRECTIONAL, 0);
+	rig_flushes(&i, &unmap);
+	map += i;
+	rig_info(test, "IOTLB flushes, %d discontiguous pages, one IOVA (dma_iova_*): %u to map, %u to unmap",
+		 RIG_IOVA_PAGES, map, unmap);
+	KUNIT_EXPECT_EQ(test, map, 1);
+	KUNIT_EXPECT_EQ(test, unmap, 1);
+	KUNIT_EXPECT_FALSE(test, dma_use_iova(&state));
+	for (i = 0; i < RIG_IOVA_PAGES; i++)
+		KUNIT_EXPECT_EQ(test, iommu_iova_to_phys(domain,
+							 iova + i * PAGE_SIZE),
+				0);
+}
+
+/* What dma_iova_try_alloc() refuses in any boot. */
+static void phyr_rig_dma_iova_refused(struct kunit *test)
+{
+	struct pci_dev *edu = rig_get_edu(test, true);
+	struct dma_iova_state state = { .addr = 1, .__size = 1 };
+	struct page *page = rig_lone_page(test, 0);
+	struct device *kdev;
+
+	/* A device with no IOMMU uses dma-direct. */
+	kdev = kunit_device_register(test, "phyr-rig-dma");
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, kdev);
+	KUNIT_EXPECT_FALSE(test, dma_iova_try_alloc(kdev, &state,
+						    page_to_phys(page),
+						    PAGE_SIZE));
+	KUNIT_EXPECT_EQ(test, state.addr, 0);
+	KUNIT_EXPECT_FALSE(test, dma_use_iova(&state));
+
+	state.__size = 1;
+	KUNIT_EXPECT_FALSE(test, dma_iova_try_alloc(&edu->dev, &state,
+						    page_to_phys(page), 0));
+	KUNIT_EXPECT_FALSE(test, dma_use_iova(&state));
+}
+
+/* BEHAVIOURS: M9 (needs the swiotlb=force boot) */
+static void phyr_rig_dma_swiotlb(struct kunit *test)
+{
+	struct pci_dev *edu = rig_get_edu(test, true);
+	struct dma_iova_state state = { .addr = 1, .__size = 1 };
+	struct page *page = rig_lone_page(test, 0);
+
+	if (!is_swiotlb_force_bounce(&edu->dev))
+		kunit_skip(test, "swiotlb is not forced in this boot; the swiotlb=force boot runs this (kunit-rig.sh --swiotlb)");
+	rig_info(test, "swiotlb forced for %s: dma_iova_try_alloc() refused",
+		 pci_name(edu));
+	KUNIT_EXPECT_FALSE(test, dma_iova_try_alloc(&edu->dev, &state,
+						    page_to_phys(page),
+						    PAGE_SIZE));
+	KUNIT_EXPECT_EQ(test, state.addr, 0);
+	KUNIT_EXPECT_FALSE(test, dma_use_iova(&state));
+}
+
+/* An edu enabled for DMA, its registers mapped; undone when the test ends. */
+struct rig_edu {
+	struct pci_dev	*pdev;
+	void __iomem	*regs;
+};
+
+static void rig_edu_release(void *data)
+{
+	struct rig_edu *edu = data;
+
+	pci_iounmap(edu->pdev, edu->regs);
+	pci_clear_master(edu->pdev);
+	pci_disable_device(edu->pdev);
+	dma_set_mask_and_coherent(&edu->pdev->dev, DMA_BIT_MASK(32));
+}
+
+static struct rig_edu *rig_edu_enable(struct kunit *test,
+				      struct pci_dev *pdev)
+{
+	struct rig_edu *edu = kunit_kzalloc(test, sizeof(*edu), GFP_KERNEL);
+	u32 ident;
+
+	KUNIT_ASSERT_NOT_NULL(test, edu);
+	edu->pdev = pdev;
+	KUNIT_ASSERT_EQ(test, dma_set_mask_and_coherent(&pdev->dev,
+							EDU_DMA_MASK), 0);
+	/* No driver binds edu: enable it for the test. */
+	KUNIT_ASSERT_EQ(test, pci_enable_device(pdev), 0);
+	edu->regs = pci_iomap(pdev, 0, 0);
+	if (!edu->regs)
+		pci_disable_device(pdev);
+	KUNIT_ASSERT_NOT_NULL(test, edu->regs);
+	pci_set_master(pdev);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, rig_edu_release,
+							edu), 0);
+	ident = readl(edu->regs + EDU_REG_IDENT);
+	KUNIT_ASSERT_EQ_MSG(test, ident & 0xff, EDU_IDENT_MAGIC,
+			    "%s: edu identification %#x", pci_name(pdev),
+			    ident);
+	return edu;
+}
+
+/*
+ * One edu DMA of @len bytes between bus address @dma_addr and @buf_off in
+ * the edu's buffer; to RAM if @to_ram. Every address is checked against
+ * the 28-bit range QEMU's edu handles before it is programmed.
+ */
+static int rig_edu_dma(struct kunit *test, struct rig_edu *edu,
+		       dma_addr_t dma_addr, size_t buf_off, size_t len,
+		       bool to_ram)
+{
+	u64 buf = EDU_BUF_ADDR + buf_off;
+	u64 cmd;
+	int ret;
+
+	if (!len || buf_off > EDU_BUF_LEN || len > EDU_BUF_LEN - buf_off ||
+	    dma_addr > EDU_DMA_MASK || len - 1 > EDU_DMA_MASK - dma_addr) {
+		KUNIT_FAIL(test, "edu DMA %pad + %zu out of the edu's range",
+			   &dma_addr, len);
+		return -ERANGE;
+	}
+	writeq(to_ram ? buf : dma_addr, edu->regs + EDU_REG_DMA_SRC);
+	writeq(to_ram ? dma_addr : buf, edu->regs + EDU_REG_DMA_DST);
+	writeq(len, edu->regs + EDU_REG_DMA_COUNT);
+	writeq(EDU_CMD_START | (to_ram ? EDU_CMD_TO_RAM : 0),
+	       edu->regs + EDU_REG_DMA_CMD);
+	ret = readq_poll_timeout(edu->regs + EDU_REG_DMA_CMD, cmd,
+				 !(cmd & EDU_CMD_START), 10 * USEC_PER_MSEC,
+				 EDU_DMA_TIMEOUT_US);
+	KUNIT_EXPECT_EQ_MSG(test, ret, 0, "%s: edu DMA did not complete",
+			    pci_name(edu->pdev));
+	return ret;
+}
+
+/*
+ * A buffer of discontiguous pieces mapped into one IOVA: pieces[i] is
+ * len[i] bytes at offset off[i] of its own page. Pieces after the first
+ * start on a page, pieces before the last end on one.
+ */
+#define RIG_EDU_PIECES	3
+
+struct rig_iova_buf {
+	struct page		*pages[RIG_EDU_PIECES];
+	const size_t		*off;
+	const size_t		*len;
+	size_t			total;
+	struct dma_iova_state	state;
+};
+
+static const size_t rig_src_off[RIG_EDU_PIECES] = { 3072, 0, 0 };
+static const size_t rig_src_len[RIG_EDU_PIECES] = { 1024, PAGE_SIZE, 2048 };
+static const size_t rig_dst_off[RIG_EDU_PIECES] = { 2048, 0, 0 };
+static const size_t rig_dst_len[RIG_EDU_PIECES] = { 2048, PAGE_SIZE, 1024 };
+
+static u8 rig_byte(size_t i)
+{
+	return (i * 131 + 7) ^ (i >> 8);
+}
+
+static void rig_iova_buf_fill(struct kunit *test, struct rig_iova_buf *buf,
+			      const size_t *off, const size_t *len, bool src)
+{
+	size_t pos = 0, j;
+	unsigned int i;
+
+	buf->off = off;
+	buf->len = len;
+	for (i = 0; i < RIG_EDU_PIECES; i++) {
+		u8 *va;
+
+		buf->pages[i] = rig_lone_page(test, 0xa5);
+		va = page_address(buf->pages[i]) + off[i];
+		if (src)
+			for (j = 0; j < len[i]; j++)
+				va[j] = rig_byte(pos + j);
+		pos += len[i];
+	}
+	buf->total = pos;
+}
+
+static int rig_iova_buf_map(struct kunit *test, struct device *dev,
+			    struct rig_iova_buf *buf,
+			    enum dma_data_direction dir)
+{
+	size_t pos = 0;
+	unsigned int i;
+	int ret;
+
+	if (!dma_iova_try_alloc(dev, &buf->state,
+				page_to_phys(buf->pages[0]) + buf->off[0],
+				buf->total))
+		return -EOPNOTSUPP;
+	for (i = 0; i < RIG_EDU_PIECES; i++) {
+		ret = dma_iova_link(dev, &buf->state,
+				    page_to_phys(buf->pages[i]) + buf->off[i],
+				    pos, buf->len[i], dir, 0);
+		if (ret) {
+			dma_iova_destroy(dev, &buf->state, pos, dir, 0);
+			return ret;
+		}
+		pos += buf->len[i];
+	}
+	ret = dma_iova_sync(dev, &buf->state, 0, buf->total);
+	if (ret)
+		dma_iova_destroy(dev, &buf->state, buf->total, dir, 0);
+	return ret;
+}
+
+/* Byte @pos of @buf through the CPU. */
+static u8 rig_iova_buf_byte(const struct rig_iova_buf *buf, size_t pos)
+{
+	unsigned int i;
+
+	for (i = 0; pos >= buf->len[i]; i++)
+		pos -= buf->len[i];
+	return *((u8 *)page_address(buf->pages[i]) + buf->off[i] + pos);
+}
+
+/*
+ * Copy src to dst through the edu's buffer, 4 KiB at a time: each DMA is
+ * one contiguous IOVA range that crosses a boundary between two pieces.
+ */
+static void rig_edu_copy(struct kunit *test, struct pci_dev *pdev)
+{
+	struct rig_iova_buf *src, *dst;
+	struct rig_edu *edu;
+	size_t pos, n, bad = 0, first_bad = 0;
+
+	if (!rig_behind_iommu_dma(&pdev->dev))
+		kunit_skip(test, "%s is not translated by iommu-dma in this boot",
+			   pci_name(pdev));
+	edu = rig_edu_enable(test, pdev);
+	src = kunit_kzalloc(test, sizeof(*src), GFP_KERNEL);
+	dst = kunit_kzalloc(test, sizeof(*dst), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, src);
+	KUNIT_ASSERT_NOT_NULL(test, dst);
+	rig_iova_buf_fill(test, src, rig_src_off, rig_src_len, true);
+	rig_iova_buf_fill(test, dst, rig_dst_off, rig_dst_len, false);
+	KUNIT_ASSERT_EQ(test, src->total, dst->total);
+
+	KUNIT_ASSERT_EQ(test, rig_iova_buf_map(test, &pdev->dev, src,
+					       DMA_TO_DEVICE), 0);
+	if (rig_iova_buf_map(test, &pdev->dev, dst, DMA_FROM_DEVICE)) {
+		dma_iova_destroy(&pdev->dev, &src->state, src->total,
+				 DMA_TO_DEVICE, 0);
+		KUNIT_FAIL_AND_ABORT(test, "mapping the destination failed");
+	}
+	rig_info(test, "edu %s: %zu bytes in %d pieces at IOVA %pad -> edu -> %d pieces at IOVA %pad",
+		 pci_name(pdev), src->total, RIG_EDU_PIECES, &src->state.addr,
+		 RIG_EDU_PIECES, &dst->state.addr);
+
+	for (pos = 0; pos < src->total; pos += n) {
+		n = min_t(size_t, EDU_BUF_LEN, src->total - pos);
+		if (rig_edu_dma(test, edu, src->state.addr + pos, 0, n, false) ||
+		    rig_edu_dma(test, edu, dst->state.addr + pos, 0, n, true))
+			break;
+	}
+
+	dma_iova_destroy(&pdev->dev, &dst->state, dst->total, DMA_FROM_DEVICE,
+			 0);
+	dma_iova_destroy(&pdev->dev, &src->state, src->total, DMA_TO_DEVICE,
+			 0);
+
+	for (pos = 0; pos < dst->total; pos++) {
+		if (rig_iova_buf_byte(dst, pos) == rig_byte(pos))
+			continue;
+		if (!bad++)
+			first_bad = pos;
+	}
+	rig_info(test, "edu %s: %zu bytes copied through the IOMMU, %zu wrong",
+		 pci_name(pdev), dst->total, bad);
+	KUNIT_EXPECT_EQ_MSG(test, bad, 0,
+			    "first wrong byte at %zu: %#x, want %#x", first_bad,
+			    rig_iova_buf_byte(dst, first_bad),
+			    rig_byte(first_bad));
+}
+
+/* BEHAVIOURS: M13 (the edu under the switch) */
+static void phyr_rig_dma_edu_switch(struct kunit *test)
+{
+	rig_edu_copy(test, rig_get_edu(test, true));
+}
+
+/* BEHAVIOURS: M13 (the edu on its own root port) */
+static void phyr_rig_dma_edu_root_port(struct kunit *test)
+{
+	rig_edu_copy(test, rig_get_edu(test, false));
+}
+
+static struct kunit_case phyr_rig_dma_cases[] = {
+	KUNIT_CASE(phyr_rig_dma_map_type),
+	KUNIT_CASE(phyr_rig_dma_iova_refused),
+	KUNIT_CASE(phyr_rig_dma_iova_flushes),
+	KUNIT_CASE(phyr_rig_dma_edu_switch),
+	KUNIT_CASE(phyr_rig_dma_edu_root_port),
+	KUNIT_CASE(phyr_rig_dma_swiotlb),
+	{}
+};
+
+static struct kunit_suite phyr_rig_dma_suite = {
+	.name = "phyr_rig_dma",
+	.test_cases = phyr_rig_dma_cases,
+};
+
+kunit_test_suite(phyr_rig_dma_suite);
+
+MODULE_DESCRIPTION("KUnit tests of phyr's DMA pieces on the rig's PCI devices");
+MODULE_LICENSE("GPL");
