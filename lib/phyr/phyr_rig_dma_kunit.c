@@ -52,6 +52,12 @@
 #define EDU_CMD_TO_RAM		BIT(1)
 #define EDU_BUF_ADDR		0x40000
 #define EDU_BUF_LEN		SZ_4K
+/*
+ * QEMU 7.2's edu refuses (hw_error(), which kills QEMU) a DMA that ends at
+ * the very end of its buffer: it wants the end strictly inside. Copy in
+ * 2 KiB chunks, each of which still crosses a boundary between two pieces.
+ */
+#define EDU_DMA_CHUNK		SZ_2K
 #define EDU_DMA_MASK		DMA_BIT_MASK(28)
 /* QEMU runs an edu DMA 100 ms (virtual time) after the start command. */
 #define EDU_DMA_TIMEOUT_US	(5 * USEC_PER_SEC)
@@ -180,25 +186,41 @@ static void phyr_rig_dma_map_type(struct kunit *test)
  * IOTLB flushes, counted where intel-iommu does them: iotlb_sync_map
  * (needed in caching mode, as in the rig) flushes through
  * cache_tag_flush_range_np(), iotlb_sync through cache_tag_flush_range().
- * Only calls from the test's own task count, so that another device's DMA
- * in the background cannot change the numbers.
+ * Only calls made while the test's own task is current count, so that
+ * another task's DMA cannot change the numbers (the rig has one CPU and
+ * its other devices are idle: no interrupt handler maps or unmaps then).
  */
 static struct task_struct *rig_flush_task;
 static atomic_t rig_map_flushes, rig_unmap_flushes;
 
 static int rig_map_flush_pre(struct kprobe *kp, struct pt_regs *regs)
 {
-	if (current == READ_ONCE(rig_flush_task) && in_task())
+	if (current == READ_ONCE(rig_flush_task))
 		atomic_inc(&rig_map_flushes);
 	return 0;
 }
 
 static int rig_unmap_flush_pre(struct kprobe *kp, struct pt_regs *regs)
 {
-	if (current == READ_ONCE(rig_flush_task) && in_task())
+	if (current == READ_ONCE(rig_flush_task))
 		atomic_inc(&rig_unmap_flushes);
 	return 0;
 }
+
+/* The prot of the last intel_iommu_map_pages() of the test's task. */
+static int rig_map_prot;
+
+static int rig_map_pages_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	if (current == READ_ONCE(rig_flush_task))
+		WRITE_ONCE(rig_map_prot, regs_get_kernel_argument(regs, 5));
+	return 0;
+}
+
+static struct kprobe rig_map_pages_probe = {
+	.symbol_name = "intel_iommu_map_pages",
+	.pre_handler = rig_map_pages_pre,
+};
 
 static struct kprobe rig_map_flush_probe = {
 	.symbol_name = "cache_tag_flush_range_np",
@@ -213,34 +235,41 @@ static struct kprobe rig_unmap_flush_probe = {
 static void rig_flush_probes_off(void *unused)
 {
 	WRITE_ONCE(rig_flush_task, NULL);
+	unregister_kprobe(&rig_map_pages_probe);
 	unregister_kprobe(&rig_unmap_flush_probe);
 	unregister_kprobe(&rig_map_flush_probe);
 }
 
+static struct kprobe *const rig_probes[] = {
+	&rig_map_flush_probe, &rig_unmap_flush_probe, &rig_map_pages_probe,
+};
+
 static void rig_flush_probes_on(struct kunit *test)
 {
-	int ret;
+	unsigned int i;
+	int ret = 0;
 
 	if (!IS_ENABLED(CONFIG_KPROBES) || !IS_ENABLED(CONFIG_INTEL_IOMMU))
 		kunit_skip(test, "needs CONFIG_KPROBES and CONFIG_INTEL_IOMMU");
-	/* A kprobe cannot be registered twice: start from clean structs. */
-	rig_map_flush_probe.addr = NULL;
-	rig_map_flush_probe.flags = 0;
-	rig_unmap_flush_probe.addr = NULL;
-	rig_unmap_flush_probe.flags = 0;
-	ret = register_kprobe(&rig_map_flush_probe);
-	KUNIT_ASSERT_EQ_MSG(test, ret, 0, "kprobe %s",
-			    rig_map_flush_probe.symbol_name);
-	ret = register_kprobe(&rig_unmap_flush_probe);
+	for (i = 0; i < ARRAY_SIZE(rig_probes); i++) {
+		/* A kprobe is registered afresh from a clean struct. */
+		rig_probes[i]->addr = NULL;
+		rig_probes[i]->flags = 0;
+		ret = register_kprobe(rig_probes[i]);
+		if (ret)
+			break;
+	}
 	if (ret)
-		unregister_kprobe(&rig_map_flush_probe);
+		while (i--)
+			unregister_kprobe(rig_probes[i]);
 	KUNIT_ASSERT_EQ_MSG(test, ret, 0, "kprobe %s",
-			    rig_unmap_flush_probe.symbol_name);
+			    rig_probes[i]->symbol_name);
 	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test,
 							rig_flush_probes_off,
 							NULL), 0);
 	atomic_set(&rig_map_flushes, 0);
 	atomic_set(&rig_unmap_flushes, 0);
+	WRITE_ONCE(rig_map_prot, 0);
 	WRITE_ONCE(rig_flush_task, current);
 }
 
@@ -328,6 +357,10 @@ static void phyr_rig_dma_iova_flushes(struct kunit *test)
 						    DMA_BIDIRECTIONAL, 0), 0);
 	rig_flushes(&map, &unmap);
 	KUNIT_EXPECT_EQ_MSG(test, map, 0, "dma_iova_link() must not flush");
+	/* RAM of a coherent device: cached, not MMIO. */
+	KUNIT_EXPECT_EQ(test, READ_ONCE(rig_map_prot) &
+			(IOMMU_CACHE | IOMMU_MMIO | IOMMU_READ | IOMMU_WRITE),
+			IOMMU_CACHE | IOMMU_READ | IOMMU_WRITE);
 	KUNIT_EXPECT_EQ(test, dma_iova_sync(dev, &state, 0, len), 0);
 	rig_flushes(&i, &unmap);
 	map += i;
@@ -374,24 +407,6 @@ static void phyr_rig_dma_iova_refused(struct kunit *test)
 	state.__size = 1;
 	KUNIT_EXPECT_FALSE(test, dma_iova_try_alloc(&edu->dev, &state,
 						    page_to_phys(page), 0));
-	KUNIT_EXPECT_FALSE(test, dma_use_iova(&state));
-}
-
-/* BEHAVIOURS: M9 (needs the swiotlb=force boot) */
-static void phyr_rig_dma_swiotlb(struct kunit *test)
-{
-	struct pci_dev *edu = rig_get_edu(test, true);
-	struct dma_iova_state state = { .addr = 1, .__size = 1 };
-	struct page *page = rig_lone_page(test, 0);
-
-	if (!is_swiotlb_force_bounce(&edu->dev))
-		kunit_skip(test, "swiotlb is not forced in this boot; the swiotlb=force boot runs this (kunit-rig.sh --swiotlb)");
-	rig_info(test, "swiotlb forced for %s: dma_iova_try_alloc() refused",
-		 pci_name(edu));
-	KUNIT_EXPECT_FALSE(test, dma_iova_try_alloc(&edu->dev, &state,
-						    page_to_phys(page),
-						    PAGE_SIZE));
-	KUNIT_EXPECT_EQ(test, state.addr, 0);
 	KUNIT_EXPECT_FALSE(test, dma_use_iova(&state));
 }
 
@@ -450,7 +465,7 @@ static int rig_edu_dma(struct kunit *test, struct rig_edu *edu,
 	u64 cmd;
 	int ret;
 
-	if (!len || buf_off > EDU_BUF_LEN || len > EDU_BUF_LEN - buf_off ||
+	if (!len || buf_off >= EDU_BUF_LEN || len >= EDU_BUF_LEN - buf_off ||
 	    dma_addr > EDU_DMA_MASK || len - 1 > EDU_DMA_MASK - dma_addr) {
 		KUNIT_FAIL(test, "edu DMA %pad + %zu out of the edu's range",
 			   &dma_addr, len);
@@ -554,8 +569,9 @@ static u8 rig_iova_buf_byte(const struct rig_iova_buf *buf, size_t pos)
 }
 
 /*
- * Copy src to dst through the edu's buffer, 4 KiB at a time: each DMA is
- * one contiguous IOVA range that crosses a boundary between two pieces.
+ * Copy src to dst through the edu's buffer, EDU_DMA_CHUNK at a time: the
+ * DMAs at IOVA offsets 0 and 4096 each cross a boundary between two
+ * pieces, so the device really walks the one IOVA across them.
  */
 static void rig_edu_copy(struct kunit *test, struct pci_dev *pdev)
 {
@@ -587,7 +603,7 @@ static void rig_edu_copy(struct kunit *test, struct pci_dev *pdev)
 		 RIG_EDU_PIECES, &dst->state.addr);
 
 	for (pos = 0; pos < src->total; pos += n) {
-		n = min_t(size_t, EDU_BUF_LEN, src->total - pos);
+		n = min_t(size_t, EDU_DMA_CHUNK, src->total - pos);
 		if (rig_edu_dma(test, edu, src->state.addr + pos, 0, n, false) ||
 		    rig_edu_dma(test, edu, dst->state.addr + pos, 0, n, true))
 			break;
@@ -624,12 +640,151 @@ static void phyr_rig_dma_edu_root_port(struct kunit *test)
 	rig_edu_copy(test, rig_get_edu(test, false));
 }
 
+struct rig_p2pmem {
+	struct pci_dev	*pdev;
+	void		*addr;
+	size_t		len;
+};
+
+static void rig_p2pmem_free(void *data)
+{
+	struct rig_p2pmem *mem = data;
+
+	pci_free_p2pmem(mem->pdev, mem->addr, mem->len);
+}
+
+/*
+ * @len bytes of @pdev's P2PDMA memory holding rig_byte(0..len-1), freed
+ * when the test ends. Return its CPU physical address.
+ */
+static phys_addr_t rig_p2pmem_alloc(struct kunit *test, struct pci_dev *pdev,
+				    size_t len)
+{
+	struct rig_p2pmem *mem;
+	u32 *words;
+	size_t i;
+
+	mem = kunit_kzalloc(test, sizeof(*mem), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, mem);
+	mem->pdev = pdev;
+	mem->len = len;
+	mem->addr = pci_alloc_p2pmem(pdev, len);
+	KUNIT_ASSERT_NOT_NULL_MSG(test, mem->addr, "pci_alloc_p2pmem(%s, %zu)",
+				  pci_name(pdev), len);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, rig_p2pmem_free,
+							mem), 0);
+	/* P2PDMA pages are in the direct map, uncached: whole words. */
+	words = mem->addr;
+	for (i = 0; i < len / 4; i++)
+		WRITE_ONCE(words[i], rig_byte(4 * i) |
+				     rig_byte(4 * i + 1) << 8 |
+				     rig_byte(4 * i + 2) << 16 |
+				     (u32)rig_byte(4 * i + 3) << 24);
+	return virt_to_phys(mem->addr);
+}
+
+#define RIG_MMIO_LEN	EDU_DMA_CHUNK
+
+/*
+ * P2P through the host bridge: the NVMe CMB linked into an IOVA of the edu
+ * on its own root port as MMIO (IOMMU_MMIO, not IOMMU_CACHE, seen at the
+ * VT-d driver), then the edu reads the CMB through that IOVA and writes
+ * what it read to RAM.
+ */
+static void phyr_rig_dma_mmio_host_bridge(struct kunit *test)
+{
+	struct pci_dev *nvme = rig_get_nvme(test);
+	struct pci_dev *pdev = rig_get_edu(test, false);
+	struct dma_iova_state state = {};
+	struct device *dev = &pdev->dev;
+	size_t i, bad = 0;
+	phys_addr_t paddr;
+	struct rig_edu *edu;
+	struct page *page;
+	dma_addr_t ram;
+	int prot;
+	u8 *va;
+
+	KUNIT_ASSERT_EQ(test, pci_p2pdma_provider_map_type(nvme, dev),
+			PCI_P2PDMA_MAP_THRU_HOST_BRIDGE);
+	if (!rig_behind_iommu_dma(dev))
+		kunit_skip(test, "%s is not translated by iommu-dma in this boot",
+			   pci_name(pdev));
+	edu = rig_edu_enable(test, pdev);
+	paddr = rig_p2pmem_alloc(test, nvme, RIG_MMIO_LEN);
+	rig_flush_probes_on(test);
+
+	/* BEHAVIOURS: M3, E4 */
+	KUNIT_ASSERT_TRUE(test, dma_iova_try_alloc(dev, &state, paddr,
+						   RIG_MMIO_LEN));
+	KUNIT_ASSERT_EQ(test, dma_iova_link(dev, &state, paddr, 0, RIG_MMIO_LEN,
+					    DMA_TO_DEVICE, DMA_ATTR_MMIO), 0);
+	prot = READ_ONCE(rig_map_prot);
+	KUNIT_EXPECT_EQ(test, dma_iova_sync(dev, &state, 0, RIG_MMIO_LEN), 0);
+	rig_info(test, "NVMe CMB %pap -> edu %s through the host bridge: IOVA %pad, prot %#x%s%s",
+		 &paddr, pci_name(pdev), &state.addr, prot,
+		 prot & IOMMU_MMIO ? " MMIO" : "",
+		 prot & IOMMU_CACHE ? " CACHE" : "");
+	KUNIT_EXPECT_TRUE(test, prot & IOMMU_MMIO);
+	KUNIT_EXPECT_FALSE(test, prot & IOMMU_CACHE);
+	KUNIT_EXPECT_EQ(test, iommu_iova_to_phys(iommu_get_domain_for_dev(dev),
+						 state.addr + 100),
+			paddr + 100);
+
+	page = rig_lone_page(test, 0xa5);
+	ram = dma_map_page(dev, page, 0, PAGE_SIZE, DMA_FROM_DEVICE);
+	KUNIT_EXPECT_FALSE(test, dma_mapping_error(dev, ram));
+	if (!dma_mapping_error(dev, ram)) {
+		if (!rig_edu_dma(test, edu, state.addr, 0, RIG_MMIO_LEN, false))
+			rig_edu_dma(test, edu, ram, 0, RIG_MMIO_LEN, true);
+		dma_unmap_page(dev, ram, PAGE_SIZE, DMA_FROM_DEVICE);
+	}
+	dma_iova_destroy(dev, &state, RIG_MMIO_LEN, DMA_TO_DEVICE,
+			 DMA_ATTR_MMIO);
+
+	va = page_address(page);
+	for (i = 0; i < RIG_MMIO_LEN; i++)
+		bad += va[i] != rig_byte(i);
+	rig_info(test, "edu %s read %d bytes of the NVMe CMB through the IOMMU, %zu wrong",
+		 pci_name(pdev), RIG_MMIO_LEN, bad);
+	KUNIT_EXPECT_EQ(test, bad, 0);
+}
+
+/* BEHAVIOURS: M9 (needs the swiotlb=force boot) */
+static void phyr_rig_dma_swiotlb(struct kunit *test)
+{
+	struct pci_dev *edu = rig_get_edu(test, true);
+	struct dma_iova_state state = { .addr = 1, .__size = 1 };
+	struct page *page = rig_lone_page(test, 0);
+	struct pci_dev *nvme;
+	phys_addr_t paddr;
+
+	if (!is_swiotlb_force_bounce(&edu->dev))
+		kunit_skip(test, "swiotlb is not forced in this boot; the swiotlb=force boot runs this (kunit-rig.sh --swiotlb)");
+	KUNIT_EXPECT_FALSE(test, dma_iova_try_alloc(&edu->dev, &state,
+						    page_to_phys(page),
+						    PAGE_SIZE));
+	KUNIT_EXPECT_EQ(test, state.addr, 0);
+	KUNIT_EXPECT_FALSE(test, dma_use_iova(&state));
+
+	/* MMIO: no IOVA either (and never a bounce buffer). */
+	nvme = rig_get_nvme(test);
+	paddr = rig_p2pmem_alloc(test, nvme, PAGE_SIZE);
+	state.__size = 1;
+	KUNIT_EXPECT_FALSE(test, dma_iova_try_alloc(&edu->dev, &state, paddr,
+						    PAGE_SIZE));
+	KUNIT_EXPECT_FALSE(test, dma_use_iova(&state));
+	rig_info(test, "swiotlb forced for %s: dma_iova_try_alloc() refused for RAM and for the NVMe CMB",
+		 pci_name(edu));
+}
+
 static struct kunit_case phyr_rig_dma_cases[] = {
 	KUNIT_CASE(phyr_rig_dma_map_type),
 	KUNIT_CASE(phyr_rig_dma_iova_refused),
 	KUNIT_CASE(phyr_rig_dma_iova_flushes),
 	KUNIT_CASE(phyr_rig_dma_edu_switch),
 	KUNIT_CASE(phyr_rig_dma_edu_root_port),
+	KUNIT_CASE(phyr_rig_dma_mmio_host_bridge),
 	KUNIT_CASE(phyr_rig_dma_swiotlb),
 	{}
 };

@@ -7,9 +7,12 @@
 #   2. KUnit on UML (kunit-uml.sh): one test per KUnit case, plus
 #      "P7 warning printed": the page accessor's warning is in the console
 #   3. KUnit in the x86_64 QEMU rig (kunit-rig.sh): one test per case
-#   4. the console scan (R1, scan-console.sh): one test per console, plus
+#   4. the rig booted again with swiotlb forced and an identity domain
+#      (kunit-rig.sh --swiotlb, the DMA suite and kmemleak): one test per
+#      case, plus "M9 ran": the swiotlb case must pass there, not skip
+#   5. the console scan (R1, scan-console.sh): one test per console, plus
 #      the scanner's self-test
-#   5. the static checks (static-checks.sh): one test per tool
+#   6. the static checks (static-checks.sh): one test per tool
 #
 # A skipped KUnit case counts as skipped, not passed. A stage that cannot
 # run, crashes or leaves no results counts as a failure. Ends with one line
@@ -47,7 +50,7 @@ stage_counts() {
 	s=$(grep -c "^SKIP $1" "$RESULTS")
 	echo "      $p passed, $f failed$([ "$s" = 0 ] || echo ", $s skipped")"
 }
-step() { echo "[$1/5] $2"; }
+step() { echo "[$1/6] $2"; }
 
 finish() {
 	local p f s
@@ -99,14 +102,29 @@ rc=$?
 kunit_results rig "$PHYR_LOGS/rig.log" $rc
 stage_counts "rig:"
 
-step 4 "console scan (WARN, BUG, KASAN, lockdep, kmemleak, DMA-API, ...)"
+step 4 "the rig again, swiotlb=force iommu=soft,pt (~1 min) -> build/logs/rig-swiotlb.log"
+rm -f "$PHYR_LOGS/rig-swiotlb.log" "$PHYR_LOGS/rig-swiotlb.summary"
+PHYR_SHOW=1 phyr_run "$PHYR_LOGS/rig-swiotlb.run.log" "$PHYR_TOOLS/kunit-rig.sh" --swiotlb
+rc=$?
+kunit_results rig-swiotlb "$PHYR_LOGS/rig-swiotlb.log" $rc
+# BEHAVIOURS: M9 - the case that needs forced swiotlb must run in this boot.
+if grep -q '^PASS rig-swiotlb: phyr_rig_dma.phyr_rig_dma_swiotlb$' "$RESULTS"; then
+	result PASS "rig-swiotlb: M9 ran (phyr_rig_dma_swiotlb passed, not skipped)"
+else
+	result FAIL "rig-swiotlb: M9 ran: phyr_rig_dma_swiotlb did not pass in the swiotlb boot"
+fi
+stage_counts "rig-swiotlb:"
+
+step 5 "console scan (WARN, BUG, KASAN, lockdep, kmemleak, DMA-API, ...)"
 "$PHYR_TOOLS/scan-console.sh" --self-test >"$PHYR_LOGS/scan-selftest.log" 2>&1 &&
 	result PASS "scan: scanner self-test" ||
 	result FAIL "scan: scanner self-test (see build/logs/scan-selftest.log)"
 # rig.log also holds kunit.py's messages and build warnings: scan the
 # console only, from the boot on.
-sed -n '/Starting KUnit Kernel/,$p' "$PHYR_LOGS/rig.log" >"$PHYR_LOGS/rig.console.log" 2>/dev/null
-for c in uml.log rig.console.log; do
+for r in rig rig-swiotlb; do
+	sed -n '/Starting KUnit Kernel/,$p' "$PHYR_LOGS/$r.log" >"$PHYR_LOGS/$r.console.log" 2>/dev/null
+done
+for c in uml.log rig.console.log rig-swiotlb.console.log; do
 	if "$PHYR_TOOLS/scan-console.sh" "$PHYR_LOGS/$c" >"$PHYR_LOGS/scan.out" 2>&1; then
 		result PASS "scan: build/logs/$c"
 	else
@@ -117,7 +135,7 @@ done
 rm -f "$PHYR_LOGS/scan.out"
 stage_counts "scan:"
 
-step 5 "static checks (checkpatch, kernel-doc, Sphinx, sparse, W=1; ~1 min)"
+step 6 "static checks (checkpatch, kernel-doc, Sphinx, sparse, W=1; ~1 min)"
 out=$("$PHYR_TOOLS/static-checks.sh" 2>&1)
 rc=$?
 echo "$out" | sed 's/^/      /'

@@ -4,8 +4,15 @@
 # Build the x86_64 rig kernel and run its KUnit suites in QEMU (the rig of
 # qemu_configs/phyr_rig.py), with kunit.py.
 #
-#   tools/testing/phyr/kunit-rig.sh [kunit.py run options...]
+#   tools/testing/phyr/kunit-rig.sh [--swiotlb] [kunit.py run options...]
 #   e.g. tools/testing/phyr/kunit-rig.sh 'phyr_rig*'    (a filter glob)
+#
+# --swiotlb boots the same kernel with swiotlb forced and the IOMMU in
+# passthrough (swiotlb=force iommu=soft,pt: "soft" keeps the bounce pool
+# that x86 otherwise frees when an IOMMU is present), so devices use
+# dma-direct with every buffer bounced; it runs the DMA suite and the
+# kmemleak scan (filter 'phyr_rig_[dk]*' unless one is given) and writes
+# rig-swiotlb.log and rig-swiotlb.summary instead.
 #
 # Writes build/logs/rig.log (kunit.py's messages and the whole console) and
 # build/logs/rig.summary (kunit.py's parsed results). Exit status: kunit.py's
@@ -17,8 +24,16 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
 PHYR=$ROOT/tools/testing/phyr
 LOGS=$ROOT/build/logs
-LOG=$LOGS/rig.log
-SUMMARY=$LOGS/rig.summary
+NAME=rig
+EXTRA=()
+if [ "${1:-}" = --swiotlb ]; then
+	shift
+	NAME=rig-swiotlb
+	EXTRA=(--kernel_args=swiotlb=force --kernel_args=iommu=soft,pt)
+	[ $# -gt 0 ] || set -- 'phyr_rig_[dk]*'
+fi
+LOG=$LOGS/$NAME.log
+SUMMARY=$LOGS/$NAME.summary
 TIMEOUT=${PHYR_RIG_TIMEOUT:-300}
 
 "$PHYR/tree.sh" || exit
@@ -42,7 +57,7 @@ cd "$ROOT/build/linux" || exit
 ./tools/testing/kunit/kunit.py run --arch=x86_64 --build_dir=../x86_64 \
 	--kunitconfig="$PHYR/x86_64.kunitconfig" \
 	--qemu_config="$PHYR/qemu_configs/phyr_rig.py" \
-	--jobs=2 --timeout="$TIMEOUT" --raw_output=all "$@" 2>&1 |
+	--jobs=2 --timeout="$TIMEOUT" --raw_output=all "${EXTRA[@]}" "$@" 2>&1 |
 	tee "$LOG" |
 	while IFS= read -r line; do
 		case $line in
@@ -58,7 +73,7 @@ cd "$ROOT/build/linux" || exit
 	done
 rc=${PIPESTATUS[0]}
 if [ "$rc" != 0 ]; then
-	echo "rig: kunit.py failed (exit $rc); the end of build/logs/rig.log:" >&2
+	echo "rig: kunit.py failed (exit $rc); the end of build/logs/$NAME.log:" >&2
 	tail -n 40 "$LOG" >&2
 	exit "$rc"
 fi
@@ -66,5 +81,5 @@ fi
 ./tools/testing/kunit/kunit.py parse "$LOG" > "$SUMMARY" 2>&1
 rc=$?
 grep -E "Testing complete|Ran [0-9]+ tests" "$SUMMARY" | sed 's/^\[[0-9:]*\] //; s/^/rig: /'
-[ "$rc" = 0 ] || echo "rig: tests failed, see build/logs/rig.summary and rig.log" >&2
+[ "$rc" = 0 ] || echo "rig: tests failed, see build/logs/$NAME.summary and $NAME.log" >&2
 exit "$rc"
