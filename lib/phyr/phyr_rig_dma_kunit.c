@@ -366,9 +366,10 @@ static void phyr_rig_dma_iova_flushes(struct kunit *test)
 	map += i;
 
 	for (i = 0; i < RIG_IOVA_PAGES; i++) {
+		phys_addr_t want = page_to_phys(pages[i]) + 123;
+
 		iova = state.addr + i * PAGE_SIZE + 123;
-		KUNIT_EXPECT_EQ_MSG(test, iommu_iova_to_phys(domain, iova),
-				    page_to_phys(pages[i]) + 123,
+		KUNIT_EXPECT_EQ_MSG(test, iommu_iova_to_phys(domain, iova), want,
 				    "page %u at IOVA %pad", i, &iova);
 	}
 
@@ -439,9 +440,11 @@ static struct rig_edu *rig_edu_enable(struct kunit *test,
 	/* No driver binds edu: enable it for the test. */
 	KUNIT_ASSERT_EQ(test, pci_enable_device(pdev), 0);
 	edu->regs = pci_iomap(pdev, 0, 0);
-	if (!edu->regs)
+	if (!edu->regs) {
 		pci_disable_device(pdev);
-	KUNIT_ASSERT_NOT_NULL(test, edu->regs);
+		KUNIT_FAIL_AND_ABORT(test, "%s: pci_iomap(BAR 0) failed",
+				     pci_name(pdev));
+	}
 	pci_set_master(pdev);
 	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, rig_edu_release,
 							edu), 0);
@@ -760,7 +763,7 @@ static void phyr_rig_dma_swiotlb(struct kunit *test)
 	phys_addr_t paddr;
 
 	if (!is_swiotlb_force_bounce(&edu->dev))
-		kunit_skip(test, "swiotlb is not forced in this boot; the swiotlb=force boot runs this (kunit-rig.sh --swiotlb)");
+		kunit_skip(test, "swiotlb not forced in this boot (see kunit-rig.sh --swiotlb)");
 	KUNIT_EXPECT_FALSE(test, dma_iova_try_alloc(&edu->dev, &state,
 						    page_to_phys(page),
 						    PAGE_SIZE));
