@@ -20,6 +20,7 @@
 #include <linux/types.h>
 
 struct bio_vec;
+struct device;
 struct page;
 struct pci_dev;
 struct sg_table;
@@ -217,11 +218,17 @@ struct phyr_chunk {
  * @nr_ranges: ranges in use.
  * @max_ranges: ranges allocated.
  * @len: total length in bytes, the sum of every range's length.
+ * @dma_dev: NULL for a phyr of physical ranges. Set only by
+ *	phyr_from_dma_sgtable(): the phyr then wraps a legacy exporter's
+ *	DMA-mapped sg_table, every range is a DMA address valid for @dma_dev
+ *	only (in chunks of &phyr_provider_dma_mapped), nothing may be appended
+ *	to it, and every mapping entry point refuses it with -EALREADY.
  *
  * Invariant, enforced by every builder and trusted by the iterator: no range
  * is empty or wraps, @len does not overflow, consecutive chunks differ in
  * provider or attributes, and within a chunk a range never starts where the
- * previous one ends (physically contiguous ranges are merged).
+ * previous one ends (physically contiguous ranges are merged). A phyr with
+ * @dma_dev set holds DMA addresses, never CPU physical ones.
  *
  * A phyr is not locked: the owner serialises building; once built it is
  * read-only and may be iterated concurrently.
@@ -234,6 +241,7 @@ struct phyr {
 	unsigned int		nr_ranges;
 	unsigned int		max_ranges;
 	u64			len;
+	struct device		*dma_dev;
 };
 
 void phyr_init(struct phyr *phyr);

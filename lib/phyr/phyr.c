@@ -241,7 +241,8 @@ static bool phyr_range_followed_by(const struct phys_vec *pv,
  * Context: as allowed by @gfp; the caller serialises building.
  * Return: 0 on success, else @phyr is unchanged and:
  * -EINVAL if @provider is NULL, @len is 0, @attrs has unknown bits or field
- * values, or @attrs does not suit @provider;
+ * values, @attrs does not suit @provider, or @phyr is a DMA-mapped phyr
+ * (&phyr.dma_dev set), which holds DMA addresses only;
  * -EOVERFLOW if the range wraps around the end of the address space, or the
  * phyr's total length would overflow a u64;
  * -ENOMEM if the arrays could not grow.
@@ -256,7 +257,8 @@ int phyr_append(struct phyr *phyr, const struct phyr_provider *provider,
 	u64 total;
 	int ret;
 
-	if (!provider || !len || !phyr_attrs_valid(provider, attrs))
+	if (!provider || !len || !phyr_attrs_valid(provider, attrs) ||
+	    phyr->dma_dev)
 		return -EINVAL;
 	if (check_add_overflow(paddr, len - 1, &end) ||
 	    check_add_overflow(phyr->len, len, &total))

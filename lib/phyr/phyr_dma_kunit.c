@@ -1,0 +1,801 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * KUnit tests of phyr DMA mapping (lib/phyr/dma.c) and its sg_table compat
+ * (lib/phyr/sgt.c), for kunit_device_register() devices on dma-direct. The
+ * DMA API calls of the piece-by-piece path are stubbed to count what is
+ * mapped and unmapped (every test checks the balance, so a leak fails the
+ * test), to fail one map half-way, or to map without touching memory for
+ * buffers larger than the machine. One case per behaviour; the C2 case
+ * needs the rig's PCI switch and skips elsewhere.
+ */
+
+#include <kunit/static_stub.h>
+#include <kunit/device.h>
+#include <kunit/test.h>
+#include <kunit/visibility.h>
+#include <linux/atomic.h>
+#include <linux/dma-direct.h>
+#include <linux/dma-mapping.h>
+#include <linux/err.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/pci.h>
+#include <linux/pci-p2pdma.h>
+#include <linux/phyr-dma.h>
+#include <linux/scatterlist.h>
+#include <linux/sizes.h>
+#include <linux/slab.h>
+
+#include "dma-internal.h"
+
+MODULE_DESCRIPTION("KUnit tests for phyr DMA mapping");
+MODULE_LICENSE("GPL");
+MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
+
+#define ATTRS_PRIV	PHYR_ATTRS_CONST(PHYR_ATTR_NO_CPU_MAP, PHYR_CACHE_WB, \
+					 PHYR_CC_SHARED)
+#define RAM		(&phyr_provider_ram)
+
+static const struct phyr_provider priv_7 = {
+	.kind = PHYR_PROVIDER_PRIVATE,
+	.priv = { .interconnect_id = 7 },
+};
+
+/* A P2P provider with no PCI device behind it: reachable by nobody. */
+static const struct phyr_provider p2p_nodev = {
+	.kind = PHYR_PROVIDER_P2P,
+	.p2p = { .pdev = NULL, .bar = 0, .bus_offset = 0 },
+};
+
+/* What the stubbed DMA API calls saw during one test. */
+struct phyr_dma_test {
+	unsigned int	maps;
+	unsigned int	unmaps;
+	phys_addr_t	fail_paddr;	/* refuse to map this address */
+	bool		fake;		/* DMA address = paddr, touch nothing */
+};
+
+static dma_addr_t phyr_dma_test_map(struct device *dev, phys_addr_t paddr,
+				    size_t len, enum dma_data_direction dir,
+				    unsigned long attrs, bool mmio)
+{
+	struct phyr_dma_test *t = kunit_get_current_test()->priv;
+	dma_addr_t addr;
+
+	if (t->fail_paddr && paddr == t->fail_paddr)
+		return DMA_MAPPING_ERROR;
+	if (t->fake)
+		addr = paddr;
+	else if (mmio)
+		addr = dma_map_resource(dev, paddr, len, dir, attrs);
+	else
+		addr = dma_map_page_attrs(dev, pfn_to_page(PHYS_PFN(paddr)),
+					  offset_in_page(paddr), len, dir,
+					  attrs);
+	if (!dma_mapping_error(dev, addr))
+		t->maps++;
+	return addr;
+}
+
+static void phyr_dma_test_unmap(struct device *dev, dma_addr_t dma_addr,
+				size_t len, enum dma_data_direction dir,
+				unsigned long attrs, bool mmio)
+{
+	struct phyr_dma_test *t = kunit_get_current_test()->priv;
+
+	t->unmaps++;
+	if (t->fake)
+		return;
+	if (mmio)
+		dma_unmap_resource(dev, dma_addr, len, dir, attrs);
+	else
+		dma_unmap_page_attrs(dev, dma_addr, len, dir, attrs);
+}
+
+static int phyr_dma_test_init(struct kunit *test)
+{
+	test->priv = kunit_kzalloc(test, sizeof(struct phyr_dma_test),
+				   GFP_KERNEL);
+	if (!test->priv)
+		return -ENOMEM;
+	kunit_activate_static_stub(test, phyr_dma_map_range,
+				   phyr_dma_test_map);
+	kunit_activate_static_stub(test, phyr_dma_unmap_range,
+				   phyr_dma_test_unmap);
+	return 0;
+}
+
+/* Nothing the library mapped is left mapped. */
+static void phyr_dma_expect_balanced(struct kunit *test)
+{
+	struct phyr_dma_test *t = test->priv;
+
+	KUNIT_EXPECT_EQ_MSG(test, t->maps, t->unmaps,
+			    "%u maps, %u unmaps", t->maps, t->unmaps);
+}
+
+KUNIT_DEFINE_ACTION_WRAPPER(kfree_action, kfree, const void *);
+
+/*
+ * A DMA-capable device with @mask, @max_seg and @boundary (0: the DMA
+ * API's defaults, no dma_parms).
+ */
+static struct device *phyr_dma_test_dev(struct kunit *test, u64 mask,
+					unsigned int max_seg,
+					unsigned long boundary)
+{
+	struct device_dma_parameters *parms;
+	struct device *dev;
+
+	static atomic_t nr_devs = ATOMIC_INIT(0);
+	const char *name;
+
+	/* A device's name is its driver's: one name per device. */
+	name = kasprintf(GFP_KERNEL, "phyr-dma-test-%d",
+			 atomic_inc_return(&nr_devs));
+	KUNIT_ASSERT_NOT_NULL(test, name);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, kfree_action,
+							 (void *)name), 0);
+	dev = kunit_device_register(test, name);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, dev);
+	dev->dma_mask = &dev->coherent_dma_mask;
+	*dev->dma_mask = mask;
+	if (max_seg || boundary) {
+		parms = kunit_kzalloc(test, sizeof(*parms), GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, parms);
+		parms->max_segment_size = max_seg;
+		parms->segment_boundary_mask = boundary;
+		dev->dma_parms = parms;
+	}
+	return dev;
+}
+
+KUNIT_DEFINE_ACTION_WRAPPER(phyr_free_action, phyr_free, struct phyr *);
+KUNIT_DEFINE_ACTION_WRAPPER(sg_free_table_action, sg_free_table,
+			    struct sg_table *);
+
+static struct phyr *phyr_dma_test_phyr(struct kunit *test)
+{
+	struct phyr *phyr = phyr_alloc(GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, phyr);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, phyr_free_action,
+							 phyr), 0);
+	return phyr;
+}
+
+static void phyr_dma_test_append(struct kunit *test, struct phyr *phyr,
+				 const struct phyr_provider *provider,
+				 u32 attrs, phys_addr_t paddr, size_t len)
+{
+	KUNIT_ASSERT_EQ(test, phyr_append(phyr, provider, attrs, paddr, len,
+					  GFP_KERNEL), 0);
+}
+
+/* Physically contiguous RAM, freed when the test ends. */
+static phys_addr_t phyr_dma_test_ram(struct kunit *test, size_t len)
+{
+	void *buf = kunit_kzalloc(test, len, GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	return virt_to_phys(buf);
+}
+
+static const struct phyr_dma_params *
+phyr_dma_test_params(struct kunit *test, struct device *dev, u32 ic)
+{
+	struct phyr_dma_params *p = kunit_kzalloc(test, sizeof(*p), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	*p = (struct phyr_dma_params){
+		.dev = dev,
+		.dir = DMA_TO_DEVICE,
+		.interconnect_id = ic,
+	};
+	return p;
+}
+
+static void phyr_dma_test_ram_map(struct kunit *test)
+{
+	struct device *dev = phyr_dma_test_dev(test, DMA_BIT_MASK(64), 0, 0);
+	struct phyr *phyr = phyr_dma_test_phyr(test);
+	struct phyr_dma_test *t = test->priv;
+	phys_addr_t a = phyr_dma_test_ram(test, SZ_4K);
+	phys_addr_t b = phyr_dma_test_ram(test, SZ_4K);
+	phys_addr_t c = phyr_dma_test_ram(test, SZ_16K);
+	struct phyr_dma_map *map;
+
+	phyr_dma_test_append(test, phyr, RAM, PHYR_ATTRS_RAM, a, SZ_4K);
+	phyr_dma_test_append(test, phyr, RAM, PHYR_ATTRS_RAM, b + 512, 1024);
+	phyr_dma_test_append(test, phyr, RAM, PHYR_ATTRS_RAM, c, SZ_16K);
+
+	/* BEHAVIOURS: M1 */
+	KUNIT_EXPECT_EQ(test, phyr_dma_map_type(RAM, dev, 0), PHYR_MAP_DMA);
+	map = phyr_dma_map_create(phyr, 0, phyr_len(phyr),
+				  phyr_dma_test_params(test, dev, 0),
+				  GFP_KERNEL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, map);
+	KUNIT_ASSERT_EQ(test, map->nr_vecs, 3);
+	KUNIT_EXPECT_EQ(test, t->maps, 3);
+	KUNIT_EXPECT_EQ(test, map->vecs[0].dma_addr, phys_to_dma(dev, a));
+	KUNIT_EXPECT_EQ(test, map->vecs[0].len, SZ_4K);
+	KUNIT_EXPECT_EQ(test, map->vecs[1].dma_addr, phys_to_dma(dev, b + 512));
+	KUNIT_EXPECT_EQ(test, map->vecs[1].len, 1024);
+	KUNIT_EXPECT_EQ(test, map->vecs[2].dma_addr, phys_to_dma(dev, c));
+	KUNIT_EXPECT_EQ(test, map->vecs[2].len, SZ_16K);
+	KUNIT_EXPECT_EQ(test, map->vecs[2].flags, 0);
+	KUNIT_EXPECT_FALSE(test, dma_use_iova(&map->state.iova));
+	KUNIT_EXPECT_EQ(test, phyr_dma_map_destroy(map, dev), 0);
+	KUNIT_EXPECT_EQ(test, t->unmaps, 3);
+	phyr_dma_expect_balanced(test);
+}
+
+static void phyr_dma_test_private(struct kunit *test)
+{
+	struct device *dev = phyr_dma_test_dev(test, DMA_BIT_MASK(64), 0, 0);
+	struct phyr *phyr = phyr_dma_test_phyr(test);
+	struct phyr *p2p = phyr_dma_test_phyr(test);
+	struct phyr_dma_test *t = test->priv;
+	phys_addr_t a = phyr_dma_test_ram(test, SZ_4K);
+	struct phyr_dma_map *map;
+
+	phyr_dma_test_append(test, phyr, RAM, PHYR_ATTRS_RAM, a, SZ_4K);
+	phyr_dma_test_append(test, phyr, &priv_7, ATTRS_PRIV, 0x7000, SZ_8K);
+
+	/* BEHAVIOURS: M5 */
+	KUNIT_EXPECT_EQ(test, phyr_dma_map_type(&priv_7, dev, 0),
+			PHYR_MAP_NOT_SUPPORTED);
+	KUNIT_EXPECT_EQ(test, phyr_dma_map_type(&priv_7, dev, 8),
+			PHYR_MAP_NOT_SUPPORTED);
+	KUNIT_EXPECT_EQ(test, phyr_dma_map_type(&priv_7, dev, 7),
+			PHYR_MAP_PRIVATE);
+	map = phyr_dma_map_create(phyr, 0, phyr_len(phyr),
+				  phyr_dma_test_params(test, dev, 0),
+				  GFP_KERNEL);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(map), -EREMOTE);
+	map = phyr_dma_map_create(phyr, 0, phyr_len(phyr),
+				  phyr_dma_test_params(test, dev, 8),
+				  GFP_KERNEL);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(map), -EREMOTE);
+	/* Refused before anything was mapped, the RAM before it included. */
+	KUNIT_EXPECT_EQ(test, t->maps, 0);
+
+	map = phyr_dma_map_create(phyr, 0, phyr_len(phyr),
+				  phyr_dma_test_params(test, dev, 7),
+				  GFP_KERNEL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, map);
+	KUNIT_ASSERT_EQ(test, map->nr_vecs, 2);
+	KUNIT_EXPECT_EQ(test, map->vecs[1].dma_addr, 0x7000);
+	KUNIT_EXPECT_EQ(test, map->vecs[1].len, SZ_8K);
+	KUNIT_EXPECT_EQ(test, map->vecs[1].flags, PHYR_DMA_VEC_PRIVATE);
+	KUNIT_EXPECT_EQ(test, phyr_dma_map_destroy(map, dev), 0);
+
+	/* BEHAVIOURS: M4 (a P2P provider this device cannot reach) */
+	phyr_dma_test_append(test, p2p, &p2p_nodev, PHYR_ATTRS_MMIO,
+			     0x80000000, SZ_4K);
+	KUNIT_EXPECT_EQ(test, phyr_dma_map_type(&p2p_nodev, dev, 0),
+			PHYR_MAP_NOT_SUPPORTED);
+	map = phyr_dma_map_create(p2p, 0, SZ_4K,
+				  phyr_dma_test_params(test, dev, 0),
+				  GFP_KERNEL);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(map), -EREMOTEIO);
+	phyr_dma_expect_balanced(test);
+}
+
+/* Slices of the M7 phyr: offset, length; ends at a zero length. */
+static const struct {
+	u64 offset;
+	u64 len;
+} phyr_dma_test_slices[] = {
+	{ 0, 0 },	/* the whole phyr, filled in by the test */
+	{ 100, 5000 },
+	{ SZ_4K - 1, 2 },
+	{ SZ_4K + 300, SZ_16K },
+	{ 0, 1 },
+	{ 0, 0 },
+};
+
+static void phyr_dma_test_iter_list(struct kunit *test)
+{
+	struct device *dev = phyr_dma_test_dev(test, DMA_BIT_MASK(64), 3000,
+					       SZ_4K - 1);
+	const struct phyr_dma_params *params;
+	struct phyr *phyr = phyr_dma_test_phyr(test);
+	struct phyr_dma_vec *vecs, vec;
+	struct phyr_dma_iter iter;
+	struct phyr_dma_map *map;
+	phys_addr_t a = phyr_dma_test_ram(test, SZ_8K);
+	phys_addr_t b = phyr_dma_test_ram(test, SZ_32K);
+	unsigned int i, n, s;
+	u64 offset, len, sum;
+	int ret;
+
+	phyr_dma_test_append(test, phyr, RAM, PHYR_ATTRS_RAM, a + 100, 7000);
+	phyr_dma_test_append(test, phyr, &priv_7, ATTRS_PRIV, 0x1ff00, 600);
+	phyr_dma_test_append(test, phyr, RAM, PHYR_ATTRS_RAM, b + 1000, 30000);
+	params = phyr_dma_test_params(test, dev, 7);
+	vecs = kunit_kcalloc(test, 128, sizeof(*vecs), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, vecs);
+
+	for (s = 0; !s || phyr_dma_test_slices[s].len; s++) {
+		offset = phyr_dma_test_slices[s].offset;
+		len = s ? phyr_dma_test_slices[s].len : phyr_len(phyr);
+
+		/* BEHAVIOURS: M7 */
+		KUNIT_ASSERT_EQ(test, phyr_dma_iter_start(&iter, phyr, offset,
+							  len, params), 0);
+		n = 0;
+		sum = 0;
+		while ((ret = phyr_dma_iter_next(&iter, &vec)) > 0) {
+			KUNIT_ASSERT_LT(test, n, 128);
+			vecs[n++] = vec;
+			sum += vec.len;
+		}
+		KUNIT_ASSERT_EQ(test, ret, 0);
+		KUNIT_EXPECT_EQ(test, sum, len);
+
+		map = phyr_dma_map_create(phyr, offset, len, params,
+					  GFP_KERNEL);
+		KUNIT_ASSERT_NOT_ERR_OR_NULL(test, map);
+		KUNIT_EXPECT_EQ_MSG(test, map->nr_vecs, n, "slice %u", s);
+		for (i = 0; i < min(n, map->nr_vecs); i++) {
+			KUNIT_EXPECT_EQ_MSG(test, map->vecs[i].dma_addr,
+					    vecs[i].dma_addr, "slice %u vec %u",
+					    s, i);
+			KUNIT_EXPECT_EQ_MSG(test, map->vecs[i].len, vecs[i].len,
+					    "slice %u vec %u", s, i);
+			KUNIT_EXPECT_EQ_MSG(test, map->vecs[i].flags,
+					    vecs[i].flags, "slice %u vec %u",
+					    s, i);
+		}
+		KUNIT_EXPECT_EQ(test, phyr_dma_map_destroy(map, dev), 0);
+
+		for (i = 0; i < n; i++)
+			phyr_dma_unmap_vec(dev, &vecs[i], params->dir,
+					   params->attrs);
+		phyr_dma_unmap_state(dev, &iter.state, params->dir,
+				     params->attrs);
+	}
+	phyr_dma_expect_balanced(test);
+}
+
+static void phyr_dma_test_bound(struct kunit *test)
+{
+	struct device *dev = phyr_dma_test_dev(test, DMA_BIT_MASK(64), 0, 0);
+	struct device *other = phyr_dma_test_dev(test, DMA_BIT_MASK(64), 0, 0);
+	struct phyr *phyr = phyr_dma_test_phyr(test);
+	struct phyr_dma_test *t = test->priv;
+	phys_addr_t a = phyr_dma_test_ram(test, SZ_4K);
+	struct phyr_dma_map *map;
+
+	phyr_dma_test_append(test, phyr, RAM, PHYR_ATTRS_RAM, a, SZ_4K);
+	map = phyr_dma_map_create(phyr, 0, SZ_4K,
+				  phyr_dma_test_params(test, dev, 0),
+				  GFP_KERNEL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, map);
+
+	/* BEHAVIOURS: M8 */
+	KUNIT_EXPECT_PTR_EQ(test, map->dev, dev);
+	KUNIT_EXPECT_EQ(test, phyr_dma_map_destroy(map, other), -EINVAL);
+	KUNIT_EXPECT_EQ(test, t->unmaps, 0);
+	KUNIT_EXPECT_EQ(test, phyr_dma_map_destroy(map, dev), 0);
+	phyr_dma_expect_balanced(test);
+}
+
+static void phyr_dma_test_mask(struct kunit *test)
+{
+	struct device *dev = phyr_dma_test_dev(test, DMA_BIT_MASK(64), 0, 0);
+	struct phyr *phyr = phyr_dma_test_phyr(test);
+	struct phyr_dma_test *t = test->priv;
+	phys_addr_t x = phyr_dma_test_ram(test, SZ_4K);
+	phys_addr_t y = phyr_dma_test_ram(test, SZ_4K);
+	phys_addr_t lo = min(x, y), hi = max(x, y);
+	struct phyr_dma_map *map;
+	struct phyr_dma_iter iter;
+
+	phyr_dma_test_append(test, phyr, RAM, PHYR_ATTRS_RAM, lo, SZ_4K);
+	phyr_dma_test_append(test, phyr, RAM, PHYR_ATTRS_RAM, hi, SZ_4K);
+
+	/* BEHAVIOURS: M10 (the second range is beyond the mask) */
+	*dev->dma_mask = phys_to_dma(dev, hi) + SZ_2K;
+	map = phyr_dma_map_create(phyr, 0, phyr_len(phyr),
+				  phyr_dma_test_params(test, dev, 0),
+				  GFP_KERNEL);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(map), -EIO);
+	KUNIT_EXPECT_EQ(test, phyr_dma_iter_start(&iter, phyr, 0,
+						  phyr_len(phyr),
+						  phyr_dma_test_params(test, dev, 0)),
+			-EIO);
+	KUNIT_EXPECT_EQ(test, t->maps, 0);
+
+	/* Only the range below the mask. */
+	map = phyr_dma_map_create(phyr, 0, SZ_4K,
+				  phyr_dma_test_params(test, dev, 0),
+				  GFP_KERNEL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, map);
+	KUNIT_EXPECT_EQ(test, phyr_dma_map_destroy(map, dev), 0);
+	phyr_dma_expect_balanced(test);
+}
+
+static void phyr_dma_test_limits(struct kunit *test)
+{
+	static const struct {
+		unsigned int max_seg;
+		unsigned long boundary;
+	} limits[] = {
+		{ 3000, SZ_4K - 1 },
+		{ SZ_4K, SZ_8K - 1 },
+		{ 512, SZ_64K - 1 },
+		{ 0, SZ_4K - 1 },	/* default max segment size */
+		{ 0, 0 },		/* no dma_parms: 64 KiB, no boundary */
+	};
+	struct phyr *phyr = phyr_dma_test_phyr(test);
+	phys_addr_t a = phyr_dma_test_ram(test, SZ_128K);
+	phys_addr_t b = phyr_dma_test_ram(test, SZ_4K);
+	unsigned int l, i, max_seg;
+	unsigned long boundary;
+	struct phyr_dma_map *map;
+	struct device *dev;
+	u64 sum;
+
+	phyr_dma_test_append(test, phyr, RAM, PHYR_ATTRS_RAM, a + 100,
+			     SZ_128K - 200);
+	phyr_dma_test_append(test, phyr, RAM, PHYR_ATTRS_RAM, b + 1, 4000);
+
+	for (l = 0; l < ARRAY_SIZE(limits); l++) {
+		dev = phyr_dma_test_dev(test, DMA_BIT_MASK(64),
+					limits[l].max_seg, limits[l].boundary);
+		max_seg = dma_get_max_seg_size(dev);
+		boundary = dma_get_seg_boundary(dev);
+		map = phyr_dma_map_create(phyr, 0, phyr_len(phyr),
+					  phyr_dma_test_params(test, dev, 0),
+					  GFP_KERNEL);
+		KUNIT_ASSERT_NOT_ERR_OR_NULL(test, map);
+
+		/* BEHAVIOURS: M11 */
+		sum = 0;
+		for (i = 0; i < map->nr_vecs; i++) {
+			const struct phyr_dma_vec *v = &map->vecs[i];
+
+			KUNIT_EXPECT_GT(test, v->len, 0);
+			KUNIT_EXPECT_LE_MSG(test, v->len, max_seg,
+					    "limits %u vec %u", l, i);
+			KUNIT_EXPECT_EQ_MSG(test, v->dma_addr | boundary,
+					    (v->dma_addr + v->len - 1) | boundary,
+					    "limits %u vec %u crosses", l, i);
+			sum += v->len;
+		}
+		KUNIT_EXPECT_EQ(test, sum, phyr_len(phyr));
+		KUNIT_EXPECT_EQ(test, map->vecs[0].dma_addr,
+				phys_to_dma(dev, a + 100));
+		KUNIT_EXPECT_EQ(test, map->vecs[map->nr_vecs - 1].dma_addr +
+				map->vecs[map->nr_vecs - 1].len,
+				phys_to_dma(dev, b + 4001));
+		KUNIT_EXPECT_EQ(test, phyr_dma_map_destroy(map, dev), 0);
+	}
+	phyr_dma_expect_balanced(test);
+}
+
+static void phyr_dma_test_unwind(struct kunit *test)
+{
+	struct device *dev = phyr_dma_test_dev(test, DMA_BIT_MASK(64), 0, 0);
+	struct phyr *phyr = phyr_dma_test_phyr(test);
+	struct phyr_dma_test *t = test->priv;
+	phys_addr_t a = phyr_dma_test_ram(test, SZ_4K);
+	phys_addr_t b = phyr_dma_test_ram(test, SZ_4K);
+	phys_addr_t c = phyr_dma_test_ram(test, SZ_4K);
+	phys_addr_t d = phyr_dma_test_ram(test, SZ_4K);
+	const struct phyr_dma_params *params;
+	struct phyr_dma_map *map;
+	struct sg_table *sgt;
+
+	phyr_dma_test_append(test, phyr, RAM, PHYR_ATTRS_RAM, a, SZ_4K);
+	phyr_dma_test_append(test, phyr, RAM, PHYR_ATTRS_RAM, b, SZ_4K);
+	phyr_dma_test_append(test, phyr, RAM, PHYR_ATTRS_RAM, c, SZ_4K);
+	phyr_dma_test_append(test, phyr, RAM, PHYR_ATTRS_RAM, d, SZ_4K);
+	params = phyr_dma_test_params(test, dev, 0);
+
+	/* BEHAVIOURS: M12 (the DMA API fails on the third range) */
+	t->fail_paddr = c;
+	map = phyr_dma_map_create(phyr, 0, phyr_len(phyr), params, GFP_KERNEL);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(map), -EIO);
+	KUNIT_EXPECT_EQ(test, t->maps, 2);
+	KUNIT_EXPECT_EQ(test, t->unmaps, 2);
+
+	/* The same through the sg_table compat. */
+	sgt = phyr_dma_map_sgt(phyr, 0, phyr_len(phyr), params, GFP_KERNEL);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(sgt), -EIO);
+	KUNIT_EXPECT_EQ(test, t->maps, 4);
+	phyr_dma_expect_balanced(test);
+}
+
+static void phyr_dma_test_sgt(struct kunit *test)
+{
+	struct device *dev = phyr_dma_test_dev(test, DMA_BIT_MASK(64), 2048,
+					       SZ_4K - 1);
+	struct device *other = phyr_dma_test_dev(test, DMA_BIT_MASK(64), 0, 0);
+	struct phyr *phyr = phyr_dma_test_phyr(test);
+	struct phyr_dma_test *t = test->priv;
+	phys_addr_t a = phyr_dma_test_ram(test, SZ_16K);
+	phys_addr_t b = phyr_dma_test_ram(test, SZ_4K);
+	struct scatterlist *sg;
+	struct sg_table *sgt;
+	dma_addr_t next = 0;
+	unsigned int i, n = 0;
+	u64 sum = 0;
+
+	phyr_dma_test_append(test, phyr, RAM, PHYR_ATTRS_RAM, a + 10, 12000);
+	phyr_dma_test_append(test, phyr, RAM, PHYR_ATTRS_RAM, b, 3000);
+
+	/* BEHAVIOURS: C1 */
+	sgt = phyr_dma_map_sgt(phyr, 5, phyr_len(phyr) - 5,
+			       phyr_dma_test_params(test, dev, 0), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, sgt);
+	KUNIT_EXPECT_EQ(test, sgt->nents, sgt->orig_nents);
+	KUNIT_EXPECT_EQ(test, sgt->nents, t->maps - t->unmaps);
+	next = phys_to_dma(dev, a + 15);
+	for_each_sgtable_dma_sg(sgt, sg, i) {
+		/* The second range starts a new run of addresses. */
+		if (i && sg_dma_address(sg) == phys_to_dma(dev, b))
+			next = sg_dma_address(sg);
+		KUNIT_EXPECT_EQ(test, next, sg_dma_address(sg));
+		KUNIT_EXPECT_LE(test, sg_dma_len(sg), 2048);
+		KUNIT_EXPECT_EQ(test, sg_dma_address(sg) >> 12,
+				(sg_dma_address(sg) + sg_dma_len(sg) - 1) >> 12);
+		/* BEHAVIOURS: C2 (a DMA side only, no made-up page) */
+		KUNIT_EXPECT_NULL(test, sg_page(sg));
+		/* Without NEED_SG_DMA_LENGTH, sg_dma_len() is sg->length. */
+		if (IS_ENABLED(CONFIG_NEED_SG_DMA_LENGTH))
+			KUNIT_EXPECT_EQ(test, sg->length, 0);
+		KUNIT_EXPECT_FALSE(test, sg_dma_is_bus_address(sg));
+		next = sg_dma_address(sg) + sg_dma_len(sg);
+		sum += sg_dma_len(sg);
+		n++;
+	}
+	KUNIT_EXPECT_EQ(test, n, sgt->nents);
+	KUNIT_EXPECT_EQ(test, sum, phyr_len(phyr) - 5);
+	KUNIT_EXPECT_EQ(test, next, phys_to_dma(dev, b + 3000));
+
+	i = t->unmaps;
+	KUNIT_EXPECT_EQ(test, phyr_dma_unmap_sgt(sgt, other), -EINVAL);
+	KUNIT_EXPECT_EQ(test, t->unmaps, i);
+	KUNIT_EXPECT_EQ(test, phyr_dma_unmap_sgt(sgt, dev), 0);
+	phyr_dma_expect_balanced(test);
+}
+
+#if IS_ENABLED(CONFIG_PCI_P2PDMA)
+/* The rig's NVMe and an edu under the same PCI switch, or NULL. */
+static struct pci_dev *phyr_dma_test_switch_pair(struct pci_dev **client)
+{
+	struct pci_dev *nvme, *edu = NULL;
+
+	nvme = pci_get_class(PCI_CLASS_STORAGE_EXPRESS, NULL);
+	if (!nvme)
+		return NULL;
+	while ((edu = pci_get_device(0x1234, 0x11e8, edu))) {
+		if (pci_p2pdma_provider_map_type(nvme, &edu->dev) ==
+		    PCI_P2PDMA_MAP_BUS_ADDR) {
+			*client = edu;
+			return nvme;
+		}
+	}
+	pci_dev_put(nvme);
+	return NULL;
+}
+#endif
+
+static void phyr_dma_test_sgt_bus_addr(struct kunit *test)
+{
+#if IS_ENABLED(CONFIG_PCI_P2PDMA)
+	struct pci_dev *provider, *client = NULL;
+	struct phyr_provider p2p;
+	struct scatterlist *sg;
+	struct sg_table *sgt;
+	struct phyr *phyr;
+	phys_addr_t paddr;
+	dma_addr_t next;
+	unsigned int i;
+
+	provider = phyr_dma_test_switch_pair(&client);
+	if (!provider)
+		kunit_skip(test, "no NVMe and edu under one PCI switch (the rig has them)");
+
+	phyr = phyr_dma_test_phyr(test);
+	KUNIT_ASSERT_EQ(test, phyr_provider_init_pci_bar(&p2p, provider, 0), 0);
+	paddr = pci_resource_start(provider, 0);
+	phyr_dma_test_append(test, phyr, &p2p, PHYR_ATTRS_MMIO, paddr, SZ_8K);
+	KUNIT_EXPECT_EQ(test, phyr_dma_map_type(&p2p, &client->dev, 0),
+			PHYR_MAP_BUS_ADDR);
+	sgt = phyr_dma_map_sgt(phyr, 0, SZ_8K,
+			       phyr_dma_test_params(test, &client->dev, 0),
+			       GFP_KERNEL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, sgt);
+
+	/* BEHAVIOURS: C2, M2 (bus addresses, marked, no page) */
+	next = paddr + p2p.p2p.bus_offset;
+	for_each_sgtable_dma_sg(sgt, sg, i) {
+		KUNIT_EXPECT_TRUE(test, sg_dma_is_bus_address(sg));
+		KUNIT_EXPECT_NULL(test, sg_page(sg));
+		KUNIT_EXPECT_EQ(test, sg_dma_address(sg), next);
+		next += sg_dma_len(sg);
+	}
+	KUNIT_EXPECT_EQ(test, next, paddr + p2p.p2p.bus_offset + SZ_8K);
+	KUNIT_EXPECT_EQ(test, phyr_dma_unmap_sgt(sgt, &client->dev), 0);
+	pci_dev_put(client);
+	pci_dev_put(provider);
+#else
+	kunit_skip(test, "needs CONFIG_PCI_P2PDMA and the rig's PCI switch");
+#endif
+}
+
+static void phyr_dma_test_sgt_private(struct kunit *test)
+{
+	struct device *dev = phyr_dma_test_dev(test, DMA_BIT_MASK(64), 0, 0);
+	struct phyr *phyr = phyr_dma_test_phyr(test);
+	struct phyr_dma_test *t = test->priv;
+	phys_addr_t a = phyr_dma_test_ram(test, SZ_4K);
+	struct sg_table *sgt;
+
+	phyr_dma_test_append(test, phyr, RAM, PHYR_ATTRS_RAM, a, SZ_4K);
+	phyr_dma_test_append(test, phyr, &priv_7, ATTRS_PRIV, 0x7000, SZ_4K);
+
+	/* BEHAVIOURS: C3 (even for an importer on that interconnect) */
+	sgt = phyr_dma_map_sgt(phyr, 0, phyr_len(phyr),
+			       phyr_dma_test_params(test, dev, 7), GFP_KERNEL);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(sgt), -EREMOTE);
+	sgt = phyr_dma_map_sgt(phyr, 0, phyr_len(phyr),
+			       phyr_dma_test_params(test, dev, 0), GFP_KERNEL);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(sgt), -EREMOTE);
+	KUNIT_EXPECT_EQ(test, t->maps, 0);
+
+	/* The RAM before it still converts. */
+	sgt = phyr_dma_map_sgt(phyr, 0, SZ_4K,
+			       phyr_dma_test_params(test, dev, 0), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, sgt);
+	KUNIT_EXPECT_EQ(test, phyr_dma_unmap_sgt(sgt, dev), 0);
+	phyr_dma_expect_balanced(test);
+}
+
+static void phyr_dma_test_dma_mapped(struct kunit *test)
+{
+	static const struct {
+		dma_addr_t dma_addr;
+		unsigned int len;
+	} legacy[] = {
+		{ 0x100000, SZ_4K },
+		{ 0x101000, SZ_4K },	/* contiguous: merges */
+		{ 0x200000, 512 },
+	};
+	struct device *dev = phyr_dma_test_dev(test, DMA_BIT_MASK(64), 0, 0);
+	struct phyr *phyr = phyr_dma_test_phyr(test);
+	struct phyr_dma_test *t = test->priv;
+	struct phyr_dma_iter dma_iter;
+	struct scatterlist *sg;
+	struct phyr_iter iter;
+	struct phyr_seg seg;
+	struct sg_table *sgt;
+	unsigned int i;
+
+	sgt = kunit_kzalloc(test, sizeof(*sgt), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, sgt);
+	KUNIT_ASSERT_EQ(test, sg_alloc_table(sgt, ARRAY_SIZE(legacy),
+					     GFP_KERNEL), 0);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test,
+							 sg_free_table_action,
+							 sgt), 0);
+	for_each_sgtable_sg(sgt, sg, i) {
+		sg_dma_address(sg) = legacy[i].dma_addr;
+		sg_dma_len(sg) = legacy[i].len;
+	}
+
+	/* BEHAVIOURS: C4 */
+	KUNIT_ASSERT_EQ(test, phyr_from_dma_sgtable(phyr, sgt, dev,
+						    GFP_KERNEL), 0);
+	KUNIT_EXPECT_PTR_EQ(test, phyr->dma_dev, dev);
+	KUNIT_EXPECT_EQ(test, phyr_len(phyr), SZ_8K + 512);
+
+	/* Iteration yields the DMA addresses. */
+	KUNIT_ASSERT_EQ(test, phyr_iter_start(&iter, phyr, 0, phyr_len(phyr)),
+			0);
+	KUNIT_ASSERT_TRUE(test, phyr_iter_next(&iter, &seg));
+	KUNIT_EXPECT_PTR_EQ(test, seg.provider, &phyr_provider_dma_mapped);
+	KUNIT_EXPECT_EQ(test, seg.paddr, 0x100000);
+	KUNIT_EXPECT_EQ(test, seg.len, SZ_8K);
+	KUNIT_ASSERT_TRUE(test, phyr_iter_next(&iter, &seg));
+	KUNIT_EXPECT_EQ(test, seg.paddr, 0x200000);
+	KUNIT_EXPECT_EQ(test, seg.len, 512);
+	KUNIT_EXPECT_FALSE(test, phyr_iter_next(&iter, &seg));
+
+	/* Never mapped a second time, by any entry point. */
+	KUNIT_EXPECT_EQ(test, PTR_ERR(phyr_dma_map_create(phyr, 0, SZ_4K,
+				phyr_dma_test_params(test, dev, 0),
+				GFP_KERNEL)), -EALREADY);
+	KUNIT_EXPECT_EQ(test, phyr_dma_iter_start(&dma_iter, phyr, 0, SZ_4K,
+				phyr_dma_test_params(test, dev, 0)),
+			-EALREADY);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(phyr_dma_map_sgt(phyr, 0, SZ_4K,
+				phyr_dma_test_params(test, dev, 0),
+				GFP_KERNEL)), -EALREADY);
+	KUNIT_EXPECT_EQ(test, t->maps, 0);
+	/* Nor extended with CPU physical addresses. */
+	KUNIT_EXPECT_EQ(test, phyr_append(phyr, RAM, PHYR_ATTRS_RAM, 0x1000,
+					  SZ_4K, GFP_KERNEL), -EINVAL);
+	/* A phyr that is not empty cannot become DMA-mapped. */
+	KUNIT_EXPECT_EQ(test, phyr_from_dma_sgtable(phyr, sgt, dev,
+						    GFP_KERNEL), -EINVAL);
+}
+
+static void phyr_dma_test_8g(struct kunit *test)
+{
+	struct device *dev = phyr_dma_test_dev(test, DMA_BIT_MASK(64),
+					       UINT_MAX, 0);
+	struct phyr *phyr = phyr_dma_test_phyr(test);
+	struct phyr *back = phyr_dma_test_phyr(test);
+	struct phyr_dma_test *t = test->priv;
+	const phys_addr_t base = 1ULL << 40;
+	struct scatterlist *sg;
+	struct phyr_iter iter;
+	struct sg_table *sgt;
+	struct phyr_seg seg;
+	unsigned int i;
+	u64 sum = 0;
+
+	if (!IS_ENABLED(CONFIG_PHYS_ADDR_T_64BIT) ||
+	    !IS_ENABLED(CONFIG_ARCH_DMA_ADDR_T_64BIT))
+		kunit_skip(test, "needs 64-bit physical and DMA addresses");
+
+	/* Mapped by the stub as identity, no memory behind it is touched. */
+	t->fake = true;
+	phyr_dma_test_append(test, phyr, RAM, PHYR_ATTRS_RAM, base, SZ_8G);
+	phyr_dma_test_append(test, phyr, RAM, PHYR_ATTRS_RAM, base + SZ_16G,
+			     SZ_1G);
+
+	/* BEHAVIOURS: C5 */
+	sgt = phyr_dma_map_sgt(phyr, 0, phyr_len(phyr),
+			       phyr_dma_test_params(test, dev, 0), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, sgt);
+	/* 8 GiB in segments of at most UINT_MAX bytes: 3, then 1 GiB. */
+	KUNIT_EXPECT_EQ(test, sgt->nents, 4);
+	for_each_sgtable_dma_sg(sgt, sg, i) {
+		KUNIT_EXPECT_GT(test, sg_dma_len(sg), 0);
+		sum += sg_dma_len(sg);
+	}
+	KUNIT_EXPECT_EQ(test, sum, SZ_8G + SZ_1G);
+	KUNIT_EXPECT_EQ(test, sg_dma_address(sgt->sgl), base);
+
+	/* And back: the DMA-contiguous 8 GiB becomes one range again. */
+	KUNIT_ASSERT_EQ(test, phyr_from_dma_sgtable(back, sgt, dev, GFP_KERNEL),
+			0);
+	KUNIT_EXPECT_EQ(test, phyr_len(back), SZ_8G + SZ_1G);
+	KUNIT_ASSERT_EQ(test, phyr_iter_start(&iter, back, 0, phyr_len(back)),
+			0);
+	KUNIT_ASSERT_TRUE(test, phyr_iter_next(&iter, &seg));
+	KUNIT_EXPECT_EQ(test, seg.paddr, base);
+	KUNIT_EXPECT_EQ(test, seg.len, SZ_8G);
+
+	KUNIT_EXPECT_EQ(test, phyr_dma_unmap_sgt(sgt, dev), 0);
+	phyr_dma_expect_balanced(test);
+}
+
+static struct kunit_case phyr_dma_test_cases[] = {
+	KUNIT_CASE(phyr_dma_test_ram_map),
+	KUNIT_CASE(phyr_dma_test_private),
+	KUNIT_CASE(phyr_dma_test_iter_list),
+	KUNIT_CASE(phyr_dma_test_bound),
+	KUNIT_CASE(phyr_dma_test_mask),
+	KUNIT_CASE(phyr_dma_test_limits),
+	KUNIT_CASE(phyr_dma_test_unwind),
+	KUNIT_CASE(phyr_dma_test_sgt),
+	KUNIT_CASE(phyr_dma_test_sgt_bus_addr),
+	KUNIT_CASE(phyr_dma_test_sgt_private),
+	KUNIT_CASE(phyr_dma_test_dma_mapped),
+	KUNIT_CASE(phyr_dma_test_8g),
+	{}
+};
+
+static struct kunit_suite phyr_dma_test_suite = {
+	.name = "phyr_dma",
+	.init = phyr_dma_test_init,
+	.test_cases = phyr_dma_test_cases,
+};
+kunit_test_suite(phyr_dma_test_suite);
