@@ -129,13 +129,14 @@ static struct device *phyr_dma_test_dev(struct kunit *test, u64 mask,
 
 	static atomic_t nr_devs = ATOMIC_INIT(0);
 	const char *name;
+	int ret;
 
 	/* A device's name is its driver's: one name per device. */
 	name = kasprintf(GFP_KERNEL, "phyr-dma-test-%d",
 			 atomic_inc_return(&nr_devs));
 	KUNIT_ASSERT_NOT_NULL(test, name);
-	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, kfree_action,
-							 (void *)name), 0);
+	ret = kunit_add_action_or_reset(test, kfree_action, (void *)name);
+	KUNIT_ASSERT_EQ(test, ret, 0);
 	dev = kunit_device_register(test, name);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, dev);
 	dev->dma_mask = &dev->coherent_dma_mask;
@@ -159,8 +160,9 @@ static struct phyr *phyr_dma_test_phyr(struct kunit *test)
 	struct phyr *phyr = phyr_alloc(GFP_KERNEL);
 
 	KUNIT_ASSERT_NOT_NULL(test, phyr);
-	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, phyr_free_action,
-							 phyr), 0);
+	KUNIT_ASSERT_EQ(test,
+			kunit_add_action_or_reset(test, phyr_free_action, phyr),
+			0);
 	return phyr;
 }
 
@@ -669,6 +671,7 @@ static void phyr_dma_test_dma_mapped(struct kunit *test)
 	struct device *dev = phyr_dma_test_dev(test, DMA_BIT_MASK(64), 0, 0);
 	struct phyr *phyr = phyr_dma_test_phyr(test);
 	struct phyr_dma_test *t = test->priv;
+	const struct phyr_dma_params *params;
 	struct phyr_dma_iter dma_iter;
 	struct scatterlist *sg;
 	struct phyr_iter iter;
@@ -680,9 +683,10 @@ static void phyr_dma_test_dma_mapped(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, sgt);
 	KUNIT_ASSERT_EQ(test, sg_alloc_table(sgt, ARRAY_SIZE(legacy),
 					     GFP_KERNEL), 0);
-	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test,
-							 sg_free_table_action,
-							 sgt), 0);
+	KUNIT_ASSERT_EQ(test,
+			kunit_add_action_or_reset(test, sg_free_table_action,
+						  sgt),
+			0);
 	for_each_sgtable_sg(sgt, sg, i) {
 		sg_dma_address(sg) = legacy[i].dma_addr;
 		sg_dma_len(sg) = legacy[i].len;
@@ -707,15 +711,18 @@ static void phyr_dma_test_dma_mapped(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, phyr_iter_next(&iter, &seg));
 
 	/* Never mapped a second time, by any entry point. */
-	KUNIT_EXPECT_EQ(test, PTR_ERR(phyr_dma_map_create(phyr, 0, SZ_4K,
-				phyr_dma_test_params(test, dev, 0),
-				GFP_KERNEL)), -EALREADY);
-	KUNIT_EXPECT_EQ(test, phyr_dma_iter_start(&dma_iter, phyr, 0, SZ_4K,
-				phyr_dma_test_params(test, dev, 0)),
+	params = phyr_dma_test_params(test, dev, 0);
+	KUNIT_EXPECT_EQ(test,
+			PTR_ERR(phyr_dma_map_create(phyr, 0, SZ_4K, params,
+						    GFP_KERNEL)),
 			-EALREADY);
-	KUNIT_EXPECT_EQ(test, PTR_ERR(phyr_dma_map_sgt(phyr, 0, SZ_4K,
-				phyr_dma_test_params(test, dev, 0),
-				GFP_KERNEL)), -EALREADY);
+	KUNIT_EXPECT_EQ(test,
+			phyr_dma_iter_start(&dma_iter, phyr, 0, SZ_4K, params),
+			-EALREADY);
+	KUNIT_EXPECT_EQ(test,
+			PTR_ERR(phyr_dma_map_sgt(phyr, 0, SZ_4K, params,
+						 GFP_KERNEL)),
+			-EALREADY);
 	KUNIT_EXPECT_EQ(test, t->maps, 0);
 	/* Nor extended with CPU physical addresses. */
 	KUNIT_EXPECT_EQ(test, phyr_append(phyr, RAM, PHYR_ATTRS_RAM, 0x1000,
@@ -798,4 +805,5 @@ static struct kunit_suite phyr_dma_test_suite = {
 	.init = phyr_dma_test_init,
 	.test_cases = phyr_dma_test_cases,
 };
+
 kunit_test_suite(phyr_dma_test_suite);
