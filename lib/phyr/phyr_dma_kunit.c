@@ -17,6 +17,7 @@
 #include <linux/dma-direct.h>
 #include <linux/dma-mapping.h>
 #include <linux/err.h>
+#include <linux/iommu-dma.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/pci.h>
@@ -633,6 +634,64 @@ static void phyr_dma_test_sgt_bus_addr(struct kunit *test)
 #endif
 }
 
+static void phyr_dma_test_one_iova(struct kunit *test)
+{
+#if IS_ENABLED(CONFIG_IOMMU_DMA) && IS_ENABLED(CONFIG_PCI)
+	struct phyr *phyr = phyr_dma_test_phyr(test);
+	const struct phyr_dma_params *params;
+	struct phyr_dma_vec vec;
+	struct phyr_dma_iter iter;
+	struct phyr_dma_map *map;
+	struct pci_dev *edu;
+	unsigned int i, n = 0;
+	dma_addr_t next;
+	int ret;
+
+	edu = pci_get_device(0x1234, 0x11e8, NULL);
+	if (!edu)
+		kunit_skip(test, "no edu device (the rig has one)");
+	if (!use_dma_iommu(&edu->dev)) {
+		pci_dev_put(edu);
+		kunit_skip(test, "the edu device is not behind iommu-dma in this boot");
+	}
+	for (i = 0; i < 3; i++)
+		phyr_dma_test_append(test, phyr, RAM, PHYR_ATTRS_RAM,
+				     phyr_dma_test_ram(test, SZ_4K), SZ_4K);
+	params = phyr_dma_test_params(test, &edu->dev, 0);
+
+	/* BEHAVIOURS: M6 (one IOVA for three discontiguous pages) */
+	map = phyr_dma_map_create(phyr, 0, phyr_len(phyr), params, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, map);
+	KUNIT_EXPECT_TRUE(test, dma_use_iova(&map->state.iova));
+	next = map->vecs[0].dma_addr;
+	for (i = 0; i < map->nr_vecs; i++) {
+		KUNIT_EXPECT_EQ(test, map->vecs[i].dma_addr, next);
+		KUNIT_EXPECT_EQ(test, map->vecs[i].flags, PHYR_DMA_VEC_IOVA);
+		next += map->vecs[i].len;
+	}
+	KUNIT_EXPECT_EQ(test, next - map->vecs[0].dma_addr, 3 * SZ_4K);
+
+	/* BEHAVIOURS: M7 (the IOVA path) */
+	KUNIT_ASSERT_EQ(test, phyr_dma_iter_start(&iter, phyr, 0, phyr_len(phyr),
+						  params), 0);
+	while ((ret = phyr_dma_iter_next(&iter, &vec)) > 0) {
+		KUNIT_ASSERT_LT(test, n, map->nr_vecs);
+		KUNIT_EXPECT_EQ(test, vec.len, map->vecs[n].len);
+		KUNIT_EXPECT_EQ(test, vec.dma_addr - iter.state.iova.addr,
+				map->vecs[n].dma_addr - map->state.iova.addr);
+		n++;
+	}
+	KUNIT_EXPECT_EQ(test, ret, 0);
+	KUNIT_EXPECT_EQ(test, n, map->nr_vecs);
+	phyr_dma_unmap_state(&edu->dev, &iter.state, params->dir,
+			     params->attrs);
+	KUNIT_EXPECT_EQ(test, phyr_dma_map_destroy(map, &edu->dev), 0);
+	pci_dev_put(edu);
+#else
+	kunit_skip(test, "needs iommu-dma and the rig's edu device");
+#endif
+}
+
 static void phyr_dma_test_sgt_private(struct kunit *test)
 {
 	struct device *dev = phyr_dma_test_dev(test, DMA_BIT_MASK(64), 0, 0);
@@ -797,6 +856,7 @@ static struct kunit_case phyr_dma_test_cases[] = {
 	KUNIT_CASE(phyr_dma_test_unwind),
 	KUNIT_CASE(phyr_dma_test_sgt),
 	KUNIT_CASE(phyr_dma_test_sgt_bus_addr),
+	KUNIT_CASE(phyr_dma_test_one_iova),
 	KUNIT_CASE(phyr_dma_test_sgt_private),
 	KUNIT_CASE(phyr_dma_test_dma_mapped),
 	KUNIT_CASE(phyr_dma_test_8g),
