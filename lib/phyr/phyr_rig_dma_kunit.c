@@ -25,6 +25,8 @@
 #include <linux/mm.h>
 #include <linux/pci.h>
 #include <linux/pci-p2pdma.h>
+#include <linux/phyr.h>
+#include <linux/phyr-dma.h>
 #include <linux/sizes.h>
 #include <linux/swiotlb.h>
 
@@ -753,13 +755,241 @@ static void phyr_rig_dma_mmio_host_bridge(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, bad, 0);
 }
 
+/* Through phyr's own mapper (lib/phyr/dma.c), on the same devices. */
+KUNIT_DEFINE_ACTION_WRAPPER(rig_phyr_free, phyr_free, struct phyr *);
+
+static struct phyr *rig_phyr_alloc(struct kunit *test)
+{
+	struct phyr *phyr = phyr_alloc(GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, phyr);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, rig_phyr_free,
+							phyr), 0);
+	return phyr;
+}
+
+/*
+ * Map [0, @len) of @phyr for @dev, check the segments are one contiguous
+ * DMA range with @flags each, and return its first address.
+ */
+static struct phyr_dma_map *rig_phyr_map(struct kunit *test,
+					 const struct phyr *phyr, u64 len,
+					 struct device *dev,
+					 enum dma_data_direction dir,
+					 u32 flags)
+{
+	struct phyr_dma_params params = { .dev = dev, .dir = dir };
+	struct phyr_dma_map *map;
+	unsigned int i;
+
+	map = phyr_dma_map_create(phyr, 0, len, &params, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, map);
+	KUNIT_EXPECT_GE(test, map->nr_vecs, 1);
+	for (i = 0; i < map->nr_vecs; i++) {
+		KUNIT_EXPECT_EQ(test, map->vecs[i].flags, flags);
+		if (i)
+			KUNIT_EXPECT_EQ(test, map->vecs[i].dma_addr,
+					map->vecs[i - 1].dma_addr +
+					map->vecs[i - 1].len);
+	}
+	return map;
+}
+
+/*
+ * A phyr of three discontiguous RAM pieces, mapped with
+ * phyr_dma_map_create() for an edu behind intel-iommu: one IOVA, one IOTLB
+ * flush, and the edu copies the bytes into a second such phyr.
+ */
+static void phyr_rig_dma_phyr_ram(struct kunit *test)
+{
+	struct pci_dev *pdev = rig_get_edu(test, true);
+	struct device *dev = &pdev->dev;
+	struct phyr_dma_map *src_map, *dst_map;
+	struct rig_iova_buf *src, *dst;
+	struct phyr *src_phyr, *dst_phyr;
+	unsigned int i, map, unmap;
+	size_t pos, n, bad = 0;
+	struct rig_edu *edu;
+
+	if (!rig_behind_iommu_dma(dev))
+		kunit_skip(test, "%s is not translated by iommu-dma in this boot",
+			   pci_name(pdev));
+	KUNIT_EXPECT_EQ(test, phyr_dma_map_type(&phyr_provider_ram, dev, 0),
+			PHYR_MAP_DMA);
+	edu = rig_edu_enable(test, pdev);
+	src = kunit_kzalloc(test, sizeof(*src), GFP_KERNEL);
+	dst = kunit_kzalloc(test, sizeof(*dst), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, src);
+	KUNIT_ASSERT_NOT_NULL(test, dst);
+	rig_iova_buf_fill(test, src, rig_src_off, rig_src_len, true);
+	rig_iova_buf_fill(test, dst, rig_dst_off, rig_dst_len, false);
+	src_phyr = rig_phyr_alloc(test);
+	dst_phyr = rig_phyr_alloc(test);
+	for (i = 0; i < RIG_EDU_PIECES; i++) {
+		KUNIT_ASSERT_EQ(test, phyr_append(src_phyr, &phyr_provider_ram,
+						  PHYR_ATTRS_RAM,
+						  page_to_phys(src->pages[i]) +
+						  src->off[i], src->len[i],
+						  GFP_KERNEL), 0);
+		KUNIT_ASSERT_EQ(test, phyr_append(dst_phyr, &phyr_provider_ram,
+						  PHYR_ATTRS_RAM,
+						  page_to_phys(dst->pages[i]) +
+						  dst->off[i], dst->len[i],
+						  GFP_KERNEL), 0);
+	}
+	rig_flush_probes_on(test);
+
+	/* BEHAVIOURS: M6, M13 (through phyr_dma_map_create()) */
+	src_map = rig_phyr_map(test, src_phyr, src->total, dev, DMA_TO_DEVICE,
+			       PHYR_DMA_VEC_IOVA);
+	rig_flushes(&map, &unmap);
+	KUNIT_EXPECT_EQ(test, map, 1);
+	rig_info(test, "phyr of %d RAM pieces mapped for edu %s: %u segment(s) at IOVA %pad, %u IOTLB flush(es)",
+		 RIG_EDU_PIECES, pci_name(pdev), src_map->nr_vecs,
+		 &src_map->vecs[0].dma_addr, map);
+	dst_map = rig_phyr_map(test, dst_phyr, dst->total, dev,
+			       DMA_FROM_DEVICE, PHYR_DMA_VEC_IOVA);
+	rig_flushes(&map, &unmap);
+	KUNIT_EXPECT_EQ(test, map, 1);
+
+	for (pos = 0; pos < src->total; pos += n) {
+		n = min_t(size_t, EDU_DMA_CHUNK, src->total - pos);
+		if (rig_edu_dma(test, edu, src_map->vecs[0].dma_addr + pos, 0,
+				n, false) ||
+		    rig_edu_dma(test, edu, dst_map->vecs[0].dma_addr + pos, 0,
+				n, true))
+			break;
+	}
+	KUNIT_EXPECT_EQ(test, phyr_dma_map_destroy(dst_map, dev), 0);
+	KUNIT_EXPECT_EQ(test, phyr_dma_map_destroy(src_map, dev), 0);
+	rig_flushes(&map, &unmap);
+	KUNIT_EXPECT_EQ(test, unmap, 2);
+
+	for (pos = 0; pos < dst->total; pos++)
+		bad += rig_iova_buf_byte(dst, pos) != rig_byte(pos);
+	rig_info(test, "edu %s: %zu bytes copied through phyr mappings, %zu wrong",
+		 pci_name(pdev), dst->total, bad);
+	KUNIT_EXPECT_EQ(test, bad, 0);
+}
+
+/* A phyr of RIG_MMIO_LEN bytes of the NVMe CMB, holding rig_byte(). */
+static struct phyr *rig_cmb_phyr(struct kunit *test, struct pci_dev *nvme,
+				 struct phyr_provider **provp,
+				 phys_addr_t *paddrp)
+{
+	phys_addr_t paddr = rig_p2pmem_alloc(test, nvme, RIG_MMIO_LEN);
+	struct phyr_provider *prov;
+	struct phyr *phyr;
+	int bar;
+
+	for (bar = 0; bar < PCI_STD_NUM_BARS; bar++) {
+		struct resource *res = pci_resource_n(nvme, bar);
+
+		if ((res->flags & IORESOURCE_MEM) && res->start <= paddr &&
+		    paddr + RIG_MMIO_LEN - 1 <= res->end)
+			break;
+	}
+	KUNIT_ASSERT_LT(test, bar, PCI_STD_NUM_BARS);
+	prov = kunit_kzalloc(test, sizeof(*prov), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, prov);
+	KUNIT_ASSERT_EQ(test, phyr_provider_init_pci_bar(prov, nvme, bar), 0);
+	phyr = rig_phyr_alloc(test);
+	KUNIT_ASSERT_EQ(test, phyr_append(phyr, prov, PHYR_ATTRS_MMIO, paddr,
+					  RIG_MMIO_LEN, GFP_KERNEL), 0);
+	*provp = prov;
+	*paddrp = paddr;
+	return phyr;
+}
+
+/*
+ * A phyr of the NVMe CMB: bus addresses and no IOMMU call for the edu
+ * under the switch; one MMIO mapping for the edu across the host bridge,
+ * through which that edu reads the CMB's bytes.
+ */
+static void phyr_rig_dma_phyr_cmb(struct kunit *test)
+{
+	struct pci_dev *nvme = rig_get_nvme(test);
+	struct pci_dev *sw = rig_get_edu(test, true);
+	struct pci_dev *rp = rig_get_edu(test, false);
+	struct phyr_provider *prov;
+	struct phyr_dma_map *map;
+	unsigned int flushes, unmap;
+	size_t i, bad = 0;
+	struct rig_edu *edu;
+	struct phyr *phyr;
+	struct page *page;
+	phys_addr_t paddr;
+	dma_addr_t ram;
+	u8 *va;
+
+	if (!rig_behind_iommu_dma(&rp->dev))
+		kunit_skip(test, "%s is not translated by iommu-dma in this boot",
+			   pci_name(rp));
+	edu = rig_edu_enable(test, rp);
+	phyr = rig_cmb_phyr(test, nvme, &prov, &paddr);
+
+	/* BEHAVIOURS: M2, E4 (bus addresses, no IOMMU call) */
+	KUNIT_EXPECT_EQ(test, phyr_dma_map_type(prov, &sw->dev, 0),
+			PHYR_MAP_BUS_ADDR);
+	/* The CMB is above 4 GiB: let the mask pass it, no DMA is done. */
+	KUNIT_ASSERT_EQ(test, dma_set_mask(&sw->dev, DMA_BIT_MASK(64)), 0);
+	rig_flush_probes_on(test);
+	map = rig_phyr_map(test, phyr, RIG_MMIO_LEN, &sw->dev, DMA_TO_DEVICE,
+			   PHYR_DMA_VEC_BUS_ADDR);
+	rig_flushes(&flushes, &unmap);
+	KUNIT_EXPECT_EQ(test, flushes, 0);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(rig_map_prot), 0);
+	KUNIT_EXPECT_EQ(test, map->vecs[0].dma_addr,
+			(dma_addr_t)(paddr + prov->p2p.bus_offset));
+	rig_info(test, "phyr of the NVMe CMB for edu %s: %s at %pad, no IOMMU call",
+		 pci_name(sw), "bus address", &map->vecs[0].dma_addr);
+	KUNIT_EXPECT_EQ(test, phyr_dma_map_destroy(map, &sw->dev), 0);
+	dma_set_mask(&sw->dev, DMA_BIT_MASK(32));
+
+	/* BEHAVIOURS: M3, E4 (through the host bridge, with data) */
+	KUNIT_EXPECT_EQ(test, phyr_dma_map_type(prov, &rp->dev, 0),
+			PHYR_MAP_THRU_HOST_BRIDGE);
+	map = phyr_dma_map_create(phyr, 0, RIG_MMIO_LEN,
+				  &(struct phyr_dma_params){
+					.dev = &rp->dev, .dir = DMA_TO_DEVICE },
+				  GFP_KERNEL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, map);
+	KUNIT_EXPECT_EQ(test, map->nr_vecs, 1);
+	KUNIT_EXPECT_TRUE(test, READ_ONCE(rig_map_prot) & IOMMU_MMIO);
+	KUNIT_EXPECT_FALSE(test, READ_ONCE(rig_map_prot) & IOMMU_CACHE);
+	rig_info(test, "phyr of the NVMe CMB for edu %s: MMIO at %pad (flags %#x), prot %#x",
+		 pci_name(rp), &map->vecs[0].dma_addr, map->vecs[0].flags,
+		 READ_ONCE(rig_map_prot));
+
+	page = rig_lone_page(test, 0xa5);
+	ram = dma_map_page(&rp->dev, page, 0, PAGE_SIZE, DMA_FROM_DEVICE);
+	KUNIT_EXPECT_FALSE(test, dma_mapping_error(&rp->dev, ram));
+	if (!dma_mapping_error(&rp->dev, ram)) {
+		if (!rig_edu_dma(test, edu, map->vecs[0].dma_addr, 0,
+				 RIG_MMIO_LEN, false))
+			rig_edu_dma(test, edu, ram, 0, RIG_MMIO_LEN, true);
+		dma_unmap_page(&rp->dev, ram, PAGE_SIZE, DMA_FROM_DEVICE);
+	}
+	KUNIT_EXPECT_EQ(test, phyr_dma_map_destroy(map, &rp->dev), 0);
+
+	va = page_address(page);
+	for (i = 0; i < RIG_MMIO_LEN; i++)
+		bad += va[i] != rig_byte(i);
+	rig_info(test, "edu %s read %d bytes of the CMB through a phyr mapping, %zu wrong",
+		 pci_name(rp), RIG_MMIO_LEN, bad);
+	KUNIT_EXPECT_EQ(test, bad, 0);
+}
+
 /* BEHAVIOURS: M9 (needs the swiotlb=force boot) */
 static void phyr_rig_dma_swiotlb(struct kunit *test)
 {
 	struct pci_dev *edu = rig_get_edu(test, true);
 	struct dma_iova_state state = { .addr = 1, .__size = 1 };
 	struct page *page = rig_lone_page(test, 0);
-	struct pci_dev *nvme;
+	struct phyr_provider *prov;
+	struct phyr_dma_map *map;
+	struct pci_dev *nvme, *rp;
+	struct phyr *phyr;
 	phys_addr_t paddr;
 
 	if (!is_swiotlb_force_bounce(&edu->dev))
@@ -779,6 +1009,18 @@ static void phyr_rig_dma_swiotlb(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, dma_use_iova(&state));
 	rig_info(test, "swiotlb forced for %s: dma_iova_try_alloc() refused for RAM and for the NVMe CMB",
 		 pci_name(edu));
+
+	/* phyr's mapper: MMIO across the host bridge fails, never bounced. */
+	rp = rig_get_edu(test, false);
+	phyr = rig_cmb_phyr(test, nvme, &prov, &paddr);
+	map = phyr_dma_map_create(phyr, 0, RIG_MMIO_LEN, &(struct phyr_dma_params){
+					.dev = &rp->dev, .dir = DMA_TO_DEVICE },
+				  GFP_KERNEL);
+	rig_info(test, "swiotlb forced: phyr of the NVMe CMB for edu %s: %pe",
+		 pci_name(rp), map);
+	KUNIT_EXPECT_TRUE(test, IS_ERR(map));
+	if (!IS_ERR_OR_NULL(map))
+		phyr_dma_map_destroy(map, &rp->dev);
 }
 
 static struct kunit_case phyr_rig_dma_cases[] = {
@@ -788,6 +1030,8 @@ static struct kunit_case phyr_rig_dma_cases[] = {
 	KUNIT_CASE(phyr_rig_dma_edu_switch),
 	KUNIT_CASE(phyr_rig_dma_edu_root_port),
 	KUNIT_CASE(phyr_rig_dma_mmio_host_bridge),
+	KUNIT_CASE(phyr_rig_dma_phyr_ram),
+	KUNIT_CASE(phyr_rig_dma_phyr_cmb),
 	KUNIT_CASE(phyr_rig_dma_swiotlb),
 	{}
 };
