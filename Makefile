@@ -8,7 +8,7 @@ FILTER ?=
 filter = $(if $(FILTER),'$(FILTER)')
 
 .NOTPARALLEL:
-.PHONY: all tree check uml rig static report clean help
+.PHONY: all tree check uml rig static report bench clean help
 
 all:
 	@$(T)/main.sh
@@ -31,6 +31,9 @@ report:
 static: tree
 	@$(T)/static-checks.sh
 
+bench:
+	@$(T)/bench.sh
+
 clean:
 	rm -rf build
 
@@ -48,4 +51,6 @@ help:
 	@echo '  make report   the report of the last rig run'
 	@echo '  make static   checkpatch, kernel-doc, Sphinx, sparse, W=1 on the project files'
 	@echo '                (sparse and W=1 need the rig build: make rig first)'
+	@echo '  make bench    phyr against scatterlist, on UML and in the rig (non-debug'
+	@echo '                kernels in build/bench-*); tables in build/logs/bench.txt'
 	@echo '  make clean    remove build/'

@@ -1,0 +1,751 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * phyr_bench: phyr against the scatterlist path, in the same boot, on the
+ * same memory and for the same device. A benchmark, not a test: it asserts
+ * nothing about the figures, it prints them (kunit_info() lines starting
+ * with "phyr-bench: ") as a table of sg_table | phyr | ratio.
+ *
+ * Two memory shapes of the same size: discontiguous 4 KiB pages (shuffled
+ * so that no two neighbours in the page array are physically adjacent) and
+ * aligned 2 MiB blocks (order-9 allocations, shuffled likewise). For each:
+ * descriptor bytes, build time from a page array, map+unmap time for one
+ * device and iteration time, each the median of phyr_bench.runs runs.
+ *
+ * The device is the rig's NVMe controller (behind intel-iommu, 64-bit DMA
+ * mask) when present, else the rig's edu device (28-bit mask), else a
+ * kunit_device_register() device on dma-direct (UML).
+ */
+
+#include <kunit/device.h>
+#include <kunit/test.h>
+#include <linux/dma-mapping.h>
+#include <linux/iommu.h>
+#include <linux/kprobes.h>
+#include <linux/ktime.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/pci.h>
+#include <linux/phyr-dma.h>
+#include <linux/random.h>
+#include <linux/scatterlist.h>
+#include <linux/sizes.h>
+#include <linux/slab.h>
+#include <linux/sort.h>
+#include <linux/vmalloc.h>
+
+MODULE_DESCRIPTION("Benchmarks of phyr against scatterlist");
+MODULE_LICENSE("GPL");
+
+static unsigned int phyr_bench_mib = 1024;
+module_param_named(mib, phyr_bench_mib, uint, 0444);
+MODULE_PARM_DESC(mib, "Size of each memory shape in MiB (scaled down to fit)");
+
+static unsigned int phyr_bench_runs = 5;
+module_param_named(runs, phyr_bench_runs, uint, 0444);
+MODULE_PARM_DESC(runs, "Runs per measurement; the median is printed");
+
+#define PHYR_BENCH_MAX_RUNS	31
+/*
+ * Short tables are mapped and iterated several times per timed run, for a
+ * figure well above the clock's resolution (256 ns on UML).
+ */
+#define PHYR_BENCH_MIN_MAPPED	(64 * 1024)	/* ranges per timed map run */
+#define PHYR_BENCH_MIN_ITERATED	(1024 * 1024)	/* per timed iteration run */
+#define PHYR_BENCH_MAX_MAP_REPS	16U
+#define PHYR_BENCH_MAX_ITER_REPS	256U
+/* The rows of t[] timed with ri repetitions; the others with rm. */
+#define PHYR_BENCH_ITER_ROWS	(BIT(2) | BIT(3) | BIT(5) | BIT(7))
+#define PHYR_BENCH_BLOCK_ORDER	9	/* 2 MiB with 4 KiB pages */
+
+#define PCI_VENDOR_ID_BENCH_NVME	0x1b36	/* QEMU's NVMe controller */
+#define PCI_DEVICE_ID_BENCH_NVME	0x0010
+#define PCI_VENDOR_ID_BENCH_EDU		0x1234	/* QEMU's edu device */
+#define PCI_DEVICE_ID_BENCH_EDU		0x11e8
+
+/* Keeps the iteration loops from being optimised away. */
+static u64 phyr_bench_sink;
+
+/* The memory of one shape and the page array both builders get. */
+struct phyr_bench_mem {
+	struct page	**units;	/* one per allocation */
+	unsigned int	nr_units;
+	unsigned int	order;
+	struct page	**pages;	/* every 4 KiB page, in array order */
+	unsigned int	nr_pages;
+	size_t		len;
+};
+
+/* The importer device and what it takes to give it back. */
+struct phyr_bench_dev {
+	struct device			*dev;
+	struct pci_dev			*pdev;
+	struct device_dma_parameters	parms;
+	u64				old_mask;
+	u64				old_coherent_mask;
+	const char			*what;
+};
+
+static int phyr_bench_cmp_u64(const void *a, const void *b)
+{
+	u64 x = *(const u64 *)a, y = *(const u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static u64 phyr_bench_median(u64 *t, unsigned int n)
+{
+	sort(t, n, sizeof(*t), phyr_bench_cmp_u64, NULL);
+	return t[n / 2];
+}
+
+static unsigned int phyr_bench_nr_runs(void)
+{
+	return clamp(phyr_bench_runs, 1U, (unsigned int)PHYR_BENCH_MAX_RUNS);
+}
+
+static void phyr_bench_mem_free(struct phyr_bench_mem *mem)
+{
+	unsigned int i;
+
+	for (i = 0; i < mem->nr_units; i++)
+		__free_pages(mem->units[i], mem->order);
+	kvfree(mem->units);
+	kvfree(mem->pages);
+	*mem = (struct phyr_bench_mem){};
+}
+
+static bool phyr_bench_adjacent(struct page *a, struct page *b,
+				unsigned int order)
+{
+	unsigned long pa = page_to_pfn(a), pb = page_to_pfn(b);
+
+	return pb == pa + (1UL << order) || pa == pb + (1UL << order);
+}
+
+/*
+ * Shuffle the units, then move any unit physically adjacent to the one
+ * before it, so that nothing merges.
+ */
+static void phyr_bench_shuffle(struct phyr_bench_mem *mem)
+{
+	unsigned int i, j, pass;
+
+	for (i = mem->nr_units - 1; i > 0; i--) {
+		j = get_random_u32_below(i + 1);
+		swap(mem->units[i], mem->units[j]);
+	}
+	for (pass = 0; pass < 8; pass++) {
+		bool moved = false;
+
+		for (i = 1; i < mem->nr_units; i++) {
+			if (!phyr_bench_adjacent(mem->units[i - 1],
+						 mem->units[i], mem->order))
+				continue;
+			j = get_random_u32_below(mem->nr_units);
+			swap(mem->units[i], mem->units[j]);
+			moved = true;
+		}
+		if (!moved)
+			break;
+	}
+}
+
+static int phyr_bench_mem_try(struct phyr_bench_mem *mem, unsigned int order,
+			      size_t len)
+{
+	const gfp_t gfp = GFP_KERNEL | __GFP_NOWARN | __GFP_NORETRY;
+	unsigned int i, j;
+
+	mem->order = order;
+	mem->nr_units = 0;
+	mem->len = len;
+	mem->nr_pages = len >> PAGE_SHIFT;
+	mem->units = kvcalloc(mem->nr_pages >> order, sizeof(*mem->units),
+			      GFP_KERNEL);
+	mem->pages = kvcalloc(mem->nr_pages, sizeof(*mem->pages), GFP_KERNEL);
+	if (!mem->units || !mem->pages)
+		goto fail;
+	for (i = 0; i < mem->nr_pages >> order; i++) {
+		mem->units[i] = alloc_pages(gfp, order);
+		if (!mem->units[i])
+			goto fail;
+		mem->nr_units++;
+	}
+	phyr_bench_shuffle(mem);
+	for (i = 0; i < mem->nr_units; i++)
+		for (j = 0; j < 1U << order; j++)
+			mem->pages[(i << order) + j] = nth_page(mem->units[i], j);
+	return 0;
+
+fail:
+	phyr_bench_mem_free(mem);
+	return -ENOMEM;
+}
+
+/*
+ * phyr_bench.mib MiB, or less: at most three quarters of the available
+ * memory, rounded down to a power of two, and halved until it allocates.
+ */
+static int phyr_bench_mem_alloc(struct kunit *test, struct phyr_bench_mem *mem,
+				unsigned int order)
+{
+	u64 avail = (u64)si_mem_available() << PAGE_SHIFT;
+	u64 len = (u64)max(phyr_bench_mib, 4U) * SZ_1M;
+
+	len = min(len, avail / 4 * 3);
+	len = rounddown_pow_of_two(max_t(u64, len, SZ_4M));
+	for (; len >= SZ_4M; len /= 2) {
+		if (!phyr_bench_mem_try(mem, order, len))
+			break;
+	}
+	if (!mem->nr_units)
+		return -ENOMEM;
+	if (len < (u64)phyr_bench_mib * SZ_1M)
+		kunit_info(test,
+			   "phyr-bench: scaled down to %llu MiB (asked %u MiB, %llu MiB available)\n",
+			   len >> 20, phyr_bench_mib, avail >> 20);
+	return 0;
+}
+
+KUNIT_DEFINE_ACTION_WRAPPER(phyr_bench_pci_dev_put, pci_dev_put,
+			    struct pci_dev *);
+
+static void phyr_bench_dev_release(void *data)
+{
+	struct phyr_bench_dev *bdev = data;
+
+	if (bdev->pdev && bdev->old_mask) {
+		dma_set_mask(bdev->dev, bdev->old_mask);
+		dma_set_coherent_mask(bdev->dev, bdev->old_coherent_mask);
+	}
+}
+
+/* The rig's NVMe controller, else its edu, else a device on dma-direct. */
+static struct phyr_bench_dev *phyr_bench_get_dev(struct kunit *test)
+{
+	struct phyr_bench_dev *bdev;
+	struct pci_dev *pdev = NULL;
+	int ret;
+
+	bdev = kunit_kzalloc(test, sizeof(*bdev), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, bdev);
+
+	if (IS_ENABLED(CONFIG_PCI)) {
+		pdev = pci_get_device(PCI_VENDOR_ID_BENCH_NVME,
+				      PCI_DEVICE_ID_BENCH_NVME, NULL);
+		bdev->what = "NVMe 1b36:0010, mask as set by nvme";
+		if (!pdev) {
+			pdev = pci_get_device(PCI_VENDOR_ID_BENCH_EDU,
+					      PCI_DEVICE_ID_BENCH_EDU, NULL);
+			bdev->what = "edu 1234:11e8, 28-bit mask";
+		}
+	}
+	if (pdev) {
+		ret = kunit_add_action_or_reset(test, phyr_bench_pci_dev_put,
+						pdev);
+		KUNIT_ASSERT_EQ(test, ret, 0);
+		bdev->pdev = pdev;
+		bdev->dev = &pdev->dev;
+		if (pdev->device == PCI_DEVICE_ID_BENCH_EDU) {
+			/* edu aborts above 28 bits; it only gets mapped here. */
+			bdev->old_mask = dma_get_mask(bdev->dev);
+			bdev->old_coherent_mask = bdev->dev->coherent_dma_mask;
+			ret = kunit_add_action_or_reset(test,
+							phyr_bench_dev_release,
+							bdev);
+			KUNIT_ASSERT_EQ(test, ret, 0);
+			KUNIT_ASSERT_EQ(test,
+					dma_set_mask_and_coherent(bdev->dev,
+								  DMA_BIT_MASK(28)),
+					0);
+		}
+		return bdev;
+	}
+
+	bdev->dev = kunit_device_register(test, "phyr-bench");
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, bdev->dev);
+	bdev->dev->dma_mask = &bdev->dev->coherent_dma_mask;
+	*bdev->dev->dma_mask = DMA_BIT_MASK(64);
+	/* No segment limit, so that dma_map_sgtable() is not penalised. */
+	bdev->parms.max_segment_size = UINT_MAX & PAGE_MASK;
+	bdev->parms.segment_boundary_mask = ULONG_MAX;
+	bdev->dev->dma_parms = &bdev->parms;
+	bdev->what = "kunit device, 64-bit mask";
+	return bdev;
+}
+
+/*
+ * IOTLB flushes, counted where intel-iommu does them (as the rig's DMA
+ * suite does): cache_tag_flush_range_np() after a map in caching mode,
+ * cache_tag_flush_range() on unmap. Only the benchmark's task is counted.
+ */
+static struct task_struct *phyr_bench_task;
+static atomic_t phyr_bench_flushes;
+
+static int phyr_bench_flush_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	if (current == READ_ONCE(phyr_bench_task))
+		atomic_inc(&phyr_bench_flushes);
+	return 0;
+}
+
+static struct kprobe phyr_bench_map_probe = {
+	.symbol_name = "cache_tag_flush_range_np",
+	.pre_handler = phyr_bench_flush_pre,
+};
+
+static struct kprobe phyr_bench_unmap_probe = {
+	.symbol_name = "cache_tag_flush_range",
+	.pre_handler = phyr_bench_flush_pre,
+};
+
+static bool phyr_bench_probes_on(void)
+{
+	if (!IS_ENABLED(CONFIG_KPROBES) || !IS_ENABLED(CONFIG_INTEL_IOMMU))
+		return false;
+	if (register_kprobe(&phyr_bench_map_probe))
+		return false;
+	if (register_kprobe(&phyr_bench_unmap_probe)) {
+		unregister_kprobe(&phyr_bench_map_probe);
+		return false;
+	}
+	atomic_set(&phyr_bench_flushes, 0);
+	WRITE_ONCE(phyr_bench_task, current);
+	return true;
+}
+
+static void phyr_bench_probes_off(void)
+{
+	WRITE_ONCE(phyr_bench_task, NULL);
+	unregister_kprobe(&phyr_bench_unmap_probe);
+	unregister_kprobe(&phyr_bench_map_probe);
+	/* A kprobe struct is registered again only once reset. */
+	phyr_bench_map_probe.addr = NULL;
+	phyr_bench_map_probe.flags = 0;
+	phyr_bench_unmap_probe.addr = NULL;
+	phyr_bench_unmap_probe.flags = 0;
+}
+
+/* "12.34" from a value scaled by 100. */
+static void phyr_bench_fmt(char *buf, size_t size, u64 x100)
+{
+	snprintf(buf, size, "%llu.%02llu", x100 / 100, x100 % 100);
+}
+
+/* One table line; @sg and @phyr are per-unit values scaled by 100. */
+static void phyr_bench_row(struct kunit *test, const char *metric,
+			   u64 sg, u64 phyr, bool time)
+{
+	char s[24], p[24], r[24];
+	u64 num = time ? sg : phyr, den = time ? phyr : sg;
+
+	phyr_bench_fmt(s, sizeof(s), sg);
+	phyr_bench_fmt(p, sizeof(p), phyr);
+	if (den)
+		phyr_bench_fmt(r, sizeof(r), div64_u64(num * 100, den));
+	else
+		strscpy(r, "-", sizeof(r));
+	kunit_info(test, "phyr-bench: | %-34s | %12s | %12s | %6s%s |\n",
+		   metric, s, p, r, time ? "x" : " ");
+}
+
+/* Per-range figure scaled by 100. */
+static u64 phyr_bench_per(u64 total, unsigned int n)
+{
+	return n ? div64_u64(total * 100, n) : 0;
+}
+
+/* Bytes of an sg_table's entries, chain entries included. */
+static size_t phyr_bench_sgt_bytes(const struct sg_table *sgt,
+				   unsigned int *nr_chains)
+{
+	struct scatterlist *sg = sgt->sgl, *next;
+	unsigned int i;
+
+	*nr_chains = 0;
+	for (i = 1; i < sgt->orig_nents; i++, sg = next) {
+		next = sg_next(sg);
+		if (next != sg + 1)
+			(*nr_chains)++;
+	}
+	return sizeof(*sgt) +
+	       (size_t)(sgt->orig_nents + *nr_chains) * sizeof(*sg);
+}
+
+static size_t phyr_bench_phyr_bytes(const struct phyr *phyr)
+{
+	return sizeof(*phyr) +
+	       (size_t)phyr->max_chunks * sizeof(*phyr->chunks) +
+	       (size_t)phyr->max_ranges * sizeof(*phyr->ranges);
+}
+
+static u64 phyr_bench_iter_sg(struct sg_table *sgt, bool dma,
+			      unsigned int reps)
+{
+	struct scatterlist *sg;
+	u64 sum = 0;
+	int i;
+
+	while (reps--) {
+		if (dma) {
+			for_each_sgtable_dma_sg(sgt, sg, i)
+				sum += sg_dma_address(sg) ^ sg_dma_len(sg);
+		} else {
+			for_each_sgtable_sg(sgt, sg, i)
+				sum += sg_phys(sg) ^ sg->length;
+		}
+	}
+	return sum;
+}
+
+static u64 phyr_bench_iter_phyr(const struct phyr *phyr, unsigned int reps)
+{
+	struct phyr_iter iter;
+	struct phyr_seg seg;
+	u64 sum = 0;
+
+	while (reps--) {
+		if (phyr_iter_start(&iter, phyr, 0, phyr_len(phyr)))
+			return 0;
+		phyr_for_each_seg(&seg, &iter)
+			sum += seg.paddr ^ seg.len;
+	}
+	return sum;
+}
+
+static u64 phyr_bench_iter_vecs(const struct phyr_dma_map *map,
+				unsigned int reps)
+{
+	u64 sum = 0;
+	unsigned int i;
+
+	while (reps--) {
+		for (i = 0; i < map->nr_vecs; i++)
+			sum += map->vecs[i].dma_addr ^ map->vecs[i].len;
+	}
+	return sum;
+}
+
+static int phyr_bench_map_sg(struct sg_table *sgt,
+			     const struct phyr_dma_params *params,
+			     unsigned int reps)
+{
+	int ret;
+
+	while (reps--) {
+		ret = dma_map_sgtable(params->dev, sgt, params->dir, 0);
+		if (ret)
+			return ret;
+		dma_unmap_sgtable(params->dev, sgt, params->dir, 0);
+	}
+	return 0;
+}
+
+/* Map and unmap as a mapped list. */
+static int phyr_bench_map_list(const struct phyr *phyr,
+			       const struct phyr_dma_params *params,
+			       unsigned int reps)
+{
+	struct phyr_dma_map *map;
+	int ret;
+
+	while (reps--) {
+		map = phyr_dma_map_create(phyr, 0, phyr_len(phyr), params,
+					  GFP_KERNEL);
+		if (IS_ERR(map))
+			return PTR_ERR(map);
+		ret = phyr_dma_map_destroy(map, params->dev);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/*
+ * Streaming: the segments go where an importer would write its hardware
+ * descriptors (@vecs, allocated once), and are unmapped from there.
+ */
+static int phyr_bench_stream(const struct phyr *phyr,
+			     const struct phyr_dma_params *params,
+			     struct phyr_dma_vec *vecs, unsigned int max_vecs,
+			     unsigned int reps)
+{
+	struct phyr_dma_iter iter;
+	unsigned int i, n;
+	int ret;
+
+	while (reps--) {
+		ret = phyr_dma_iter_start(&iter, phyr, 0, phyr_len(phyr),
+					  params);
+		if (ret)
+			return ret;
+		n = 0;
+		while (n < max_vecs &&
+		       (ret = phyr_dma_iter_next(&iter, &vecs[n])) > 0)
+			n++;
+		for (i = 0; i < n; i++)
+			phyr_dma_unmap_vec(params->dev, &vecs[i], params->dir,
+					   params->attrs);
+		phyr_dma_unmap_state(params->dev, &iter.state, params->dir,
+				     params->attrs);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/*
+ * The time of one run of @stmt, in ns, as outside KUnit: while a KUnit test
+ * runs, each KUNIT_STATIC_STUB_REDIRECT() in lib/phyr/dma.c (two per range
+ * mapped piece by piece) looks its stub up for the current test, which no
+ * production caller pays. Hiding the test from current takes the fast path.
+ * @stmt must not use KUnit assertions.
+ */
+#define PHYR_BENCH_TIME(t, stmt)				\
+	do {							\
+		struct kunit *__test = current->kunit_test;	\
+		u64 __start;					\
+								\
+		current->kunit_test = NULL;			\
+		__start = ktime_get_ns();			\
+		stmt;						\
+		(t) = ktime_get_ns() - __start;			\
+		current->kunit_test = __test;			\
+	} while (0)
+
+/* The same with the test visible: what the stub lookups cost. */
+#define PHYR_BENCH_TIME_KUNIT(t, stmt)				\
+	do {							\
+		u64 __start = ktime_get_ns();			\
+		stmt;						\
+		(t) = ktime_get_ns() - __start;			\
+	} while (0)
+
+struct phyr_bench_times {
+	u64	build_sg, build_phyr;
+	u64	map_sg, map_list, map_stream;
+	u64	iter_sg, iter_phyr, iter_sg_dma, iter_vecs;
+	u64	map_list_kunit;
+};
+
+static void phyr_bench_run(struct kunit *test, unsigned int order,
+			   const char *shape)
+{
+	const struct phyr_dma_params params = { .dir = DMA_TO_DEVICE };
+	u64 (*t)[PHYR_BENCH_MAX_RUNS];
+	unsigned int runs = phyr_bench_nr_runs();
+	unsigned int i, k, ri, rm, nr_chains = 0, nr_vecs = 0, dma_nents = 0;
+	unsigned int nr_ranges = 0, flush_sg = 0, flush_phyr = 0;
+	struct phyr_dma_params p = params;
+	struct phyr_bench_times m;
+	struct phyr_bench_dev *bdev;
+	struct phyr_bench_mem mem = {};
+	struct phyr_dma_map *map;
+	struct phyr_dma_vec *vecs;
+	struct sg_table sgt;
+	struct phyr phyr;
+	size_t sg_bytes = 0, phyr_bytes = 0, map_bytes = 0;
+	bool probes;
+	int ret;
+
+	t = kunit_kcalloc(test, 10, sizeof(*t), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, t);
+	bdev = phyr_bench_get_dev(test);
+	p.dev = bdev->dev;
+	ret = phyr_bench_mem_alloc(test, &mem, order);
+	if (ret)
+		kunit_skip(test, "no memory for the %s shape", shape);
+
+	rm = clamp(PHYR_BENCH_MIN_MAPPED / mem.nr_units, 1U,
+		   PHYR_BENCH_MAX_MAP_REPS);
+	ri = clamp(PHYR_BENCH_MIN_ITERATED / mem.nr_units, 1U,
+		   PHYR_BENCH_MAX_ITER_REPS);
+
+	kunit_info(test, "phyr-bench: %s: %zu MiB, %u x %lu KiB, median of %u runs (x%u maps, x%u walks each); device %s (%s, %s)\n",
+		   shape, mem.len >> 20, mem.nr_units,
+		   (PAGE_SIZE << order) >> 10, runs, rm, ri, dev_name(bdev->dev),
+		   bdev->what,
+		   device_iommu_mapped(bdev->dev) ? "behind an IOMMU" :
+						    "dma-direct");
+
+	for (i = 0; i < runs; i++) {
+		/* Build, from the same page array. */
+		PHYR_BENCH_TIME(t[0][i],
+				ret = sg_alloc_table_from_pages(&sgt, mem.pages,
+								mem.nr_pages, 0,
+								mem.len,
+								GFP_KERNEL));
+		if (ret)
+			phyr_bench_mem_free(&mem);
+		KUNIT_ASSERT_EQ(test, ret, 0);
+		phyr_init(&phyr);
+		PHYR_BENCH_TIME(t[1][i],
+				ret = phyr_append_pages(&phyr, mem.pages,
+							mem.nr_pages, 0,
+							mem.len, GFP_KERNEL));
+		if (ret) {
+			sg_free_table(&sgt);
+			phyr_destroy(&phyr);
+			phyr_bench_mem_free(&mem);
+		}
+		KUNIT_ASSERT_EQ(test, ret, 0);
+
+		/* Iteration over the physical description. */
+		PHYR_BENCH_TIME(t[2][i], phyr_bench_sink +=
+				phyr_bench_iter_sg(&sgt, false, ri));
+		PHYR_BENCH_TIME(t[3][i], phyr_bench_sink +=
+				phyr_bench_iter_phyr(&phyr, ri));
+
+		/* Iteration over the DMA addresses, while mapped. */
+		ret = dma_map_sgtable(p.dev, &sgt, p.dir, 0);
+		if (ret)
+			goto fail_phyr;
+		dma_nents = sgt.nents;
+		PHYR_BENCH_TIME(t[5][i], phyr_bench_sink +=
+				phyr_bench_iter_sg(&sgt, true, ri));
+		dma_unmap_sgtable(p.dev, &sgt, p.dir, 0);
+		map = phyr_dma_map_create(&phyr, 0, phyr_len(&phyr), &p,
+					  GFP_KERNEL);
+		ret = PTR_ERR_OR_ZERO(map);
+		if (ret)
+			goto fail_phyr;
+		nr_vecs = map->nr_vecs;
+		map_bytes = sizeof(*map) + (size_t)map->max_vecs *
+					   sizeof(*map->vecs);
+		PHYR_BENCH_TIME(t[7][i], phyr_bench_sink +=
+				phyr_bench_iter_vecs(map, ri));
+		phyr_dma_map_destroy(map, p.dev);
+
+		/* Map+unmap. */
+		PHYR_BENCH_TIME(t[4][i], ret = phyr_bench_map_sg(&sgt, &p, rm));
+		if (ret)
+			goto fail_phyr;
+		PHYR_BENCH_TIME(t[6][i],
+				ret = phyr_bench_map_list(&phyr, &p, rm));
+		if (ret)
+			goto fail_phyr;
+		PHYR_BENCH_TIME_KUNIT(t[9][i],
+				      ret = phyr_bench_map_list(&phyr, &p, rm));
+		if (ret)
+			goto fail_phyr;
+		vecs = kvcalloc(nr_vecs, sizeof(*vecs), GFP_KERNEL);
+		ret = vecs ? 0 : -ENOMEM;
+		if (!ret)
+			PHYR_BENCH_TIME(t[8][i],
+					ret = phyr_bench_stream(&phyr, &p, vecs,
+								nr_vecs, rm));
+		kvfree(vecs);
+		if (ret)
+			goto fail_phyr;
+		/* Per repetition. */
+		for (k = 2; k < 10; k++)
+			t[k][i] = div_u64(t[k][i], BIT(k) & PHYR_BENCH_ITER_ROWS ?
+						   ri : rm);
+
+		sg_bytes = phyr_bench_sgt_bytes(&sgt, &nr_chains);
+		phyr_bytes = phyr_bench_phyr_bytes(&phyr);
+		nr_ranges = phyr.nr_ranges;
+		if (i + 1 < runs) {
+			sg_free_table(&sgt);
+			phyr_destroy(&phyr);
+		}
+	}
+
+	/* One more map+unmap of each, untimed, counting IOTLB flushes. */
+	probes = device_iommu_mapped(p.dev) && phyr_bench_probes_on();
+	if (probes) {
+		if (!dma_map_sgtable(p.dev, &sgt, p.dir, 0))
+			dma_unmap_sgtable(p.dev, &sgt, p.dir, 0);
+		flush_sg = atomic_xchg(&phyr_bench_flushes, 0);
+		map = phyr_dma_map_create(&phyr, 0, phyr_len(&phyr), &p,
+					  GFP_KERNEL);
+		if (!IS_ERR(map))
+			phyr_dma_map_destroy(map, p.dev);
+		flush_phyr = atomic_xchg(&phyr_bench_flushes, 0);
+		phyr_bench_probes_off();
+	}
+
+	m.build_sg = phyr_bench_median(t[0], runs);
+	m.build_phyr = phyr_bench_median(t[1], runs);
+	m.iter_sg = phyr_bench_median(t[2], runs);
+	m.iter_phyr = phyr_bench_median(t[3], runs);
+	m.map_sg = phyr_bench_median(t[4], runs);
+	m.iter_sg_dma = phyr_bench_median(t[5], runs);
+	m.map_list = phyr_bench_median(t[6], runs);
+	m.iter_vecs = phyr_bench_median(t[7], runs);
+	m.map_stream = phyr_bench_median(t[8], runs);
+	m.map_list_kunit = phyr_bench_median(t[9], runs);
+
+	kunit_info(test, "phyr-bench: %s: %u ranges (phyr) / %u entries + %u chain entries (sg_table); mapped: %u DMA segments (sg_table) / %u (phyr)\n",
+		   shape, nr_ranges, sgt.orig_nents, nr_chains, dma_nents,
+		   nr_vecs);
+	kunit_info(test, "phyr-bench: | %-34s | %12s | %12s | %7s |\n",
+		   "metric (per range)", "sg_table", "phyr", "ratio");
+	phyr_bench_row(test, "descriptor bytes",
+		       phyr_bench_per(sg_bytes, nr_ranges),
+		       phyr_bench_per(phyr_bytes, nr_ranges), false);
+	phyr_bench_row(test, "descriptor + DMA list bytes",
+		       phyr_bench_per(sg_bytes, nr_ranges),
+		       phyr_bench_per(phyr_bytes + map_bytes, nr_ranges),
+		       false);
+	phyr_bench_row(test, "build from pages (ns)",
+		       phyr_bench_per(m.build_sg, nr_ranges),
+		       phyr_bench_per(m.build_phyr, nr_ranges), true);
+	phyr_bench_row(test, "map+unmap, mapped list (ns)",
+		       phyr_bench_per(m.map_sg, nr_ranges),
+		       phyr_bench_per(m.map_list, nr_ranges), true);
+	phyr_bench_row(test, "map+unmap, streaming (ns)",
+		       phyr_bench_per(m.map_sg, nr_ranges),
+		       phyr_bench_per(m.map_stream, nr_ranges), true);
+	phyr_bench_row(test, "map+unmap, list, KUnit stubs (ns)",
+		       phyr_bench_per(m.map_sg, nr_ranges),
+		       phyr_bench_per(m.map_list_kunit, nr_ranges), true);
+	phyr_bench_row(test, "iterate physical (ns)",
+		       phyr_bench_per(m.iter_sg, nr_ranges),
+		       phyr_bench_per(m.iter_phyr, nr_ranges), true);
+	phyr_bench_row(test, "iterate DMA (ns)",
+		       phyr_bench_per(m.iter_sg_dma, nr_ranges),
+		       phyr_bench_per(m.iter_vecs, nr_ranges), true);
+	if (probes)
+		kunit_info(test, "phyr-bench: | %-34s | %12u | %12u | %7s |\n",
+			   "IOTLB flushes per map+unmap", flush_sg, flush_phyr,
+			   "");
+	kunit_info(test, "phyr-bench: %s: totals (ns): build %llu / %llu, map+unmap %llu / %llu (list) / %llu (streaming)\n",
+		   shape, m.build_sg, m.build_phyr, m.map_sg, m.map_list,
+		   m.map_stream);
+
+	sg_free_table(&sgt);
+	phyr_destroy(&phyr);
+	phyr_bench_mem_free(&mem);
+	return;
+
+fail_phyr:
+	sg_free_table(&sgt);
+	phyr_destroy(&phyr);
+	phyr_bench_mem_free(&mem);
+	KUNIT_FAIL(test, "%s: mapping failed: %d", shape, ret);
+}
+
+static void phyr_bench_pages_4k(struct kunit *test)
+{
+	phyr_bench_run(test, 0, "discontiguous 4 KiB pages");
+}
+
+static void phyr_bench_blocks_2m(struct kunit *test)
+{
+	phyr_bench_run(test, PHYR_BENCH_BLOCK_ORDER, "aligned 2 MiB blocks");
+}
+
+static struct kunit_case phyr_bench_cases[] = {
+	KUNIT_CASE_SLOW(phyr_bench_pages_4k),
+	KUNIT_CASE_SLOW(phyr_bench_blocks_2m),
+	{}
+};
+
+static struct kunit_suite phyr_bench_suite = {
+	.name = "phyr_bench",
+	.test_cases = phyr_bench_cases,
+};
+
+kunit_test_suite(phyr_bench_suite);

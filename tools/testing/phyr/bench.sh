@@ -1,0 +1,103 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# bench.sh [uml|rig] - build and run the phyr_bench KUnit suite (phyr against
+# scatterlist, lib/phyr/phyr_bench.c) on UML (dma-direct, build/bench-uml)
+# and in the QEMU rig (intel-iommu, build/bench-x86_64), with kernels built
+# without debugging options (bench-uml.kunitconfig, bench-x86_64.kunitconfig).
+# Prints both tables and saves them in build/logs/bench.txt; the raw
+# consoles are in build/logs/bench-uml.log and bench-rig.log.
+#
+# PHYR_BENCH_UML_ARGS and PHYR_BENCH_RIG_ARGS: kernel arguments for the
+# suite, e.g. 'phyr_bench.mib=256 phyr_bench.runs=7'. UML runs with kunit.py's
+# mem=1G, so its size is scaled down to fit (the suite says so).
+# PHYR_RIG_TIMEOUT (seconds, default 900) bounds the rig boot.
+
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+UML_ARGS=${PHYR_BENCH_UML_ARGS:-phyr_bench.mib=1024 phyr_bench.runs=5}
+RIG_ARGS=${PHYR_BENCH_RIG_ARGS:-phyr_bench.mib=256 phyr_bench.runs=5}
+TIMEOUT=${PHYR_RIG_TIMEOUT:-900}
+OUT=$PHYR_LOGS/bench.txt
+which=${1:-all}
+
+kargs() {
+	local a
+	for a in $1; do printf -- '--kernel_args=%s\n' "$a"; done
+}
+
+# The "phyr-bench: " lines of a console, without the prefixes.
+table() {
+	sed -n 's/.*phyr-bench: //p' "$1"
+}
+
+# Did the suite run to its end without a failed case or a kernel warning?
+verdict() {
+	local log=$1
+	if grep -qE 'WARNING:|BUG:|Oops' "$log"; then
+		echo "a WARNING/BUG on the console: see $log"
+		return 1
+	fi
+	if ! grep -qE '^\s*ok [0-9]+ phyr_bench' "$log"; then
+		echo "the suite did not pass: see $log"
+		return 1
+	fi
+}
+
+"$PHYR_TOOLS/tree.sh" || exit
+mkdir -p "$PHYR_LOGS"
+rc=0
+uml_log=$PHYR_LOGS/bench-uml.log
+rig_log=$PHYR_LOGS/bench-rig.log
+
+if [ "$which" = all ] || [ "$which" = uml ]; then
+	echo "bench: UML (dma-direct), build/bench-uml..."
+	rm -f "$PHYR_ROOT/build/bench-uml/test.log" "$uml_log"
+	mapfile -t extra < <(kargs "$UML_ARGS")
+	(cd "$PHYR_TREE" && PHYR_NO_TAIL=1 phyr_run "$PHYR_LOGS/bench-uml.run.log" \
+		"$PHYR_KUNIT" run --kunitconfig="$PHYR_TOOLS/bench-uml.kunitconfig" \
+		--build_dir=../bench-uml --jobs="${PHYR_JOBS:-2}" \
+		--timeout="$TIMEOUT" --raw_output=all "${extra[@]}" 'phyr_bench')
+	[ -f "$PHYR_ROOT/build/bench-uml/test.log" ] &&
+		cp "$PHYR_ROOT/build/bench-uml/test.log" "$uml_log"
+	[ -f "$uml_log" ] || cp "$PHYR_LOGS/bench-uml.run.log" "$uml_log"
+	verdict "$uml_log" || rc=1
+fi
+
+if [ "$which" = all ] || [ "$which" = rig ]; then
+	echo "bench: rig (intel-iommu), build/bench-x86_64..."
+	rm -f "$rig_log"
+	mapfile -t extra < <(kargs "$RIG_ARGS")
+	(
+		# The rig images are shared: one rig boot at a time.
+		exec 9>"$PHYR_ROOT/build/.rig.lock"
+		flock 9
+		"$PHYR_TOOLS/mkrig.py" || exit
+		cd "$PHYR_TREE" && PHYR_NO_TAIL=1 phyr_run "$PHYR_LOGS/bench-rig.run.log" \
+			"$PHYR_KUNIT" run --arch=x86_64 --build_dir=../bench-x86_64 \
+			--kunitconfig="$PHYR_TOOLS/bench-x86_64.kunitconfig" \
+			--qemu_config="$PHYR_TOOLS/qemu_configs/phyr_rig.py" \
+			--jobs="${PHYR_JOBS:-2}" --timeout="$TIMEOUT" \
+			--raw_output=all "${extra[@]}" 'phyr_bench'
+	)
+	cp "$PHYR_LOGS/bench-rig.run.log" "$rig_log"
+	verdict "$rig_log" || rc=1
+fi
+
+{
+	echo "phyr_bench, $(date -u '+%Y-%m-%d %H:%M UTC'); ratio: sg_table/phyr for time, phyr/sg_table for bytes"
+	if [ -f "$uml_log" ]; then
+		echo
+		echo "== UML, dma-direct ($UML_ARGS) =="
+		table "$uml_log"
+	fi
+	if [ -f "$rig_log" ]; then
+		echo
+		echo "== QEMU rig, intel-iommu ($RIG_ARGS) =="
+		table "$rig_log"
+	fi
+} > "$OUT"
+cat "$OUT"
+echo "bench: saved in ${OUT#"$PHYR_ROOT"/}"
+exit $rc
