@@ -32,11 +32,12 @@ table() {
 	sed -n 's/.*phyr-bench: //p' "$1"
 }
 
-# Did the suite run to its end without a failed case or a kernel warning?
+# Did the suite run to its end without a failed case or a kernel report
+# (scan-console.sh, the check make check runs on the test consoles)?
 verdict() {
 	local log=$1
-	if grep -qE 'WARNING:|BUG:|Oops' "$log"; then
-		echo "a WARNING/BUG on the console: see $log"
+	if ! "$PHYR_TOOLS/scan-console.sh" "$log" >"$log.scan" 2>&1; then
+		echo "a kernel report on the console: see $log.scan"
 		return 1
 	fi
 	if ! grep -qE '^\s*ok [0-9]+ phyr_bench' "$log"; then
