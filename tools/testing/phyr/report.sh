@@ -58,6 +58,16 @@ rig | sed -n 's/^check //p' | awk '
 	{ print "   " $0 }' | fold -s -w 100 | sed 's/^\([^ ]\)/       \1/'
 
 echo
+echo "-- DMA mapping for the edu DMA engine (map type per provider and device)"
+rig | grep -E '^map type [0-9a-f]{4}:' | sed 's/^/   /'
+rig | grep -E '^(IOTLB flushes|phyr of |NVMe CMB .* through)' | sed 's/^/   /'
+rig | grep -E '^edu .*(copied|read) .* wrong$' | sed 's/^/   /'
+swlog=$ROOT/build/logs/rig-swiotlb.log
+if [ -f "$swlog" ]; then
+	grep -a -E 'ok [0-9]+ phyr_rig_dma_swiotlb' "$swlog" | tail -n 1 |
+		sed 's/^ *//; s/^/   swiotlb=force boot: /'
+fi
+echo
 echo "-- KUnit"
 if [ -s "$SUMMARY" ]; then
 	sed 's/^\[[0-9:]*\] //' "$SUMMARY" |
