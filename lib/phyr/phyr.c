@@ -129,33 +129,39 @@ void phyr_free(struct phyr *phyr)
 }
 EXPORT_SYMBOL_GPL(phyr_free);
 
+/*
+ * Make room for @nr elements of @size bytes in the array *@arr of *@max,
+ * growing it by doubling, so that appending one range is amortised O(1).
+ */
+static int phyr_grow_array(void **arr, unsigned int *max, unsigned int nr,
+			   size_t size, gfp_t gfp)
+{
+	unsigned int new_max;
+	void *p;
+
+	if (nr <= *max)
+		return 0;
+	new_max = max3(nr, *max * 2, 4U);
+	p = kvrealloc(*arr, array_size(new_max, size), gfp);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	*max = new_max;
+	return 0;
+}
+
 /* Make room for @nr_chunks chunks and @nr_ranges ranges in total. */
 static int phyr_grow(struct phyr *phyr, unsigned int nr_chunks,
 		     unsigned int nr_ranges, gfp_t gfp)
 {
-	unsigned int max;
-	void *p;
+	int ret;
 
-	/* Grow by doubling, so that appending one range is amortised O(1). */
-	if (nr_chunks > phyr->max_chunks) {
-		max = max3(nr_chunks, phyr->max_chunks * 2, 4U);
-		p = kvrealloc(phyr->chunks, array_size(max, sizeof(*phyr->chunks)),
-			      gfp);
-		if (!p)
-			return -ENOMEM;
-		phyr->chunks = p;
-		phyr->max_chunks = max;
-	}
-	if (nr_ranges > phyr->max_ranges) {
-		max = max3(nr_ranges, phyr->max_ranges * 2, 4U);
-		p = kvrealloc(phyr->ranges, array_size(max, sizeof(*phyr->ranges)),
-			      gfp);
-		if (!p)
-			return -ENOMEM;
-		phyr->ranges = p;
-		phyr->max_ranges = max;
-	}
-	return 0;
+	ret = phyr_grow_array((void **)&phyr->chunks, &phyr->max_chunks,
+			      nr_chunks, sizeof(*phyr->chunks), gfp);
+	if (ret)
+		return ret;
+	return phyr_grow_array((void **)&phyr->ranges, &phyr->max_ranges,
+			       nr_ranges, sizeof(*phyr->ranges), gfp);
 }
 
 /**

@@ -30,11 +30,7 @@
 #include <linux/sizes.h>
 #include <linux/swiotlb.h>
 
-#define rig_info(test, fmt, ...) \
-	kunit_info(test, "phyr-rig: " fmt, ##__VA_ARGS__)
-
-#define PCI_VENDOR_ID_IVSHMEM	0x1af4
-#define PCI_DEVICE_ID_IVSHMEM	0x1110
+#include "phyr_rig_common.h"
 
 /*
  * QEMU's edu device (docs/specs/edu.rst in QEMU): BAR 0 holds registers; a
@@ -64,15 +60,6 @@
 /* QEMU runs an edu DMA 100 ms (virtual time) after the start command. */
 #define EDU_DMA_TIMEOUT_US	(5 * USEC_PER_SEC)
 
-KUNIT_DEFINE_ACTION_WRAPPER(rig_pci_dev_put, pci_dev_put, struct pci_dev *);
-
-static struct pci_dev *rig_hold(struct kunit *test, struct pci_dev *pdev)
-{
-	if (pdev && kunit_add_action_or_reset(test, rig_pci_dev_put, pdev))
-		return NULL;
-	return pdev;
-}
-
 /* True when @dev is translated by iommu-dma (not identity, not direct). */
 static bool rig_behind_iommu_dma(struct device *dev)
 {
@@ -92,35 +79,11 @@ static struct pci_dev *rig_get_edu(struct kunit *test, bool under_switch)
 		bool switched = up && pci_pcie_type(up) == PCI_EXP_TYPE_DOWNSTREAM;
 
 		if (switched == under_switch)
-			return rig_hold(test, pdev);
+			return phyr_rig_hold(test, pdev);
 	}
 	kunit_skip(test, "no edu device (PCI 1234:11e8) %s: not in the rig",
 		   under_switch ? "under a switch" : "on a root port");
 	return NULL;
-}
-
-static struct pci_dev *rig_get_nvme(struct kunit *test)
-{
-	struct pci_dev *pdev;
-
-	pdev = rig_hold(test, pci_get_class(PCI_CLASS_STORAGE_EXPRESS, NULL));
-	if (!pdev)
-		kunit_skip(test, "no NVMe controller: not in the rig");
-	if (!pci_has_p2pmem(pdev))
-		kunit_skip(test, "NVMe %s has no P2PDMA memory (CMB)",
-			   pci_name(pdev));
-	return pdev;
-}
-
-static struct pci_dev *rig_get_ivshmem(struct kunit *test)
-{
-	struct pci_dev *pdev;
-
-	pdev = rig_hold(test, pci_get_device(PCI_VENDOR_ID_IVSHMEM,
-					     PCI_DEVICE_ID_IVSHMEM, NULL));
-	if (!pdev)
-		kunit_skip(test, "no ivshmem device: not in the rig");
-	return pdev;
 }
 
 static const char *rig_map_type_name(enum pci_p2pdma_map_type type)
@@ -157,8 +120,8 @@ static void rig_expect_map_type(struct kunit *test, struct pci_dev *provider,
 
 static void phyr_rig_dma_map_type(struct kunit *test)
 {
-	struct pci_dev *nvme = rig_get_nvme(test);
-	struct pci_dev *ivshmem = rig_get_ivshmem(test);
+	struct pci_dev *nvme = phyr_rig_get_nvme(test);
+	struct pci_dev *ivshmem = phyr_rig_find_ivshmem(test);
 	struct pci_dev *edu_sw = rig_get_edu(test, true);
 	struct pci_dev *edu_rp = rig_get_edu(test, false);
 	struct device *kdev;
@@ -574,6 +537,42 @@ static u8 rig_iova_buf_byte(const struct rig_iova_buf *buf, size_t pos)
 }
 
 /*
+ * Enable @pdev's edu for the test and give it two buffers of RIG_EDU_PIECES
+ * pieces: *@src holding rig_byte(), *@dst to copy into.
+ */
+static struct rig_edu *rig_edu_bufs(struct kunit *test, struct pci_dev *pdev,
+				    struct rig_iova_buf **src,
+				    struct rig_iova_buf **dst)
+{
+	struct rig_edu *edu = rig_edu_enable(test, pdev);
+
+	*src = kunit_kzalloc(test, sizeof(**src), GFP_KERNEL);
+	*dst = kunit_kzalloc(test, sizeof(**dst), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, *src);
+	KUNIT_ASSERT_NOT_NULL(test, *dst);
+	rig_iova_buf_fill(test, *src, rig_src_off, rig_src_len, true);
+	rig_iova_buf_fill(test, *dst, rig_dst_off, rig_dst_len, false);
+	return edu;
+}
+
+/*
+ * Copy @len bytes from bus address @src to bus address @dst through the
+ * edu's buffer, EDU_DMA_CHUNK at a time; stop at the first DMA that fails.
+ */
+static void rig_edu_copy_chunks(struct kunit *test, struct rig_edu *edu,
+				dma_addr_t src, dma_addr_t dst, size_t len)
+{
+	size_t pos, n;
+
+	for (pos = 0; pos < len; pos += n) {
+		n = min_t(size_t, EDU_DMA_CHUNK, len - pos);
+		if (rig_edu_dma(test, edu, src + pos, 0, n, false) ||
+		    rig_edu_dma(test, edu, dst + pos, 0, n, true))
+			break;
+	}
+}
+
+/*
  * Copy src to dst through the edu's buffer, EDU_DMA_CHUNK at a time: the
  * DMAs at IOVA offsets 0 and 4096 each cross a boundary between two
  * pieces, so the device really walks the one IOVA across them.
@@ -582,18 +581,12 @@ static void rig_edu_copy(struct kunit *test, struct pci_dev *pdev)
 {
 	struct rig_iova_buf *src, *dst;
 	struct rig_edu *edu;
-	size_t pos, n, bad = 0, first_bad = 0;
+	size_t pos, bad = 0, first_bad = 0;
 
 	if (!rig_behind_iommu_dma(&pdev->dev))
 		kunit_skip(test, "%s is not translated by iommu-dma in this boot",
 			   pci_name(pdev));
-	edu = rig_edu_enable(test, pdev);
-	src = kunit_kzalloc(test, sizeof(*src), GFP_KERNEL);
-	dst = kunit_kzalloc(test, sizeof(*dst), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, src);
-	KUNIT_ASSERT_NOT_NULL(test, dst);
-	rig_iova_buf_fill(test, src, rig_src_off, rig_src_len, true);
-	rig_iova_buf_fill(test, dst, rig_dst_off, rig_dst_len, false);
+	edu = rig_edu_bufs(test, pdev, &src, &dst);
 	KUNIT_ASSERT_EQ(test, src->total, dst->total);
 
 	KUNIT_ASSERT_EQ(test, rig_iova_buf_map(test, &pdev->dev, src,
@@ -607,12 +600,8 @@ static void rig_edu_copy(struct kunit *test, struct pci_dev *pdev)
 		 pci_name(pdev), src->total, RIG_EDU_PIECES, &src->state.addr,
 		 RIG_EDU_PIECES, &dst->state.addr);
 
-	for (pos = 0; pos < src->total; pos += n) {
-		n = min_t(size_t, EDU_DMA_CHUNK, src->total - pos);
-		if (rig_edu_dma(test, edu, src->state.addr + pos, 0, n, false) ||
-		    rig_edu_dma(test, edu, dst->state.addr + pos, 0, n, true))
-			break;
-	}
+	rig_edu_copy_chunks(test, edu, src->state.addr, dst->state.addr,
+			    src->total);
 
 	dma_iova_destroy(&pdev->dev, &dst->state, dst->total, DMA_FROM_DEVICE,
 			 0);
@@ -645,50 +634,41 @@ static void phyr_rig_dma_edu_root_port(struct kunit *test)
 	rig_edu_copy(test, rig_get_edu(test, false));
 }
 
-struct rig_p2pmem {
-	struct pci_dev	*pdev;
-	void		*addr;
-	size_t		len;
-};
-
-static void rig_p2pmem_free(void *data)
+/* The word at byte @off of P2PDMA memory holding rig_byte(0..len-1). */
+static u32 rig_byte_word(u64 bar_off, u64 off)
 {
-	struct rig_p2pmem *mem = data;
-
-	pci_free_p2pmem(mem->pdev, mem->addr, mem->len);
-}
-
-/*
- * @len bytes of @pdev's P2PDMA memory holding rig_byte(0..len-1), freed
- * when the test ends. Return its CPU physical address.
- */
-static phys_addr_t rig_p2pmem_alloc(struct kunit *test, struct pci_dev *pdev,
-				    size_t len)
-{
-	struct rig_p2pmem *mem;
-	u32 *words;
-	size_t i;
-
-	mem = kunit_kzalloc(test, sizeof(*mem), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, mem);
-	mem->pdev = pdev;
-	mem->len = len;
-	mem->addr = pci_alloc_p2pmem(pdev, len);
-	KUNIT_ASSERT_NOT_NULL_MSG(test, mem->addr, "pci_alloc_p2pmem(%s, %zu)",
-				  pci_name(pdev), len);
-	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, rig_p2pmem_free,
-							mem), 0);
-	/* P2PDMA pages are in the direct map, uncached: whole words. */
-	words = mem->addr;
-	for (i = 0; i < len / 4; i++)
-		WRITE_ONCE(words[i], rig_byte(4 * i) |
-				     rig_byte(4 * i + 1) << 8 |
-				     rig_byte(4 * i + 2) << 16 |
-				     (u32)rig_byte(4 * i + 3) << 24);
-	return virt_to_phys(mem->addr);
+	return rig_byte(off) | rig_byte(off + 1) << 8 |
+	       rig_byte(off + 2) << 16 | (u32)rig_byte(off + 3) << 24;
 }
 
 #define RIG_MMIO_LEN	EDU_DMA_CHUNK
+
+/*
+ * Have the edu read RIG_MMIO_LEN bytes at bus address @addr, which holds
+ * rig_byte(), and write them to a RAM page; return how many came out wrong.
+ */
+static size_t rig_edu_read_mmio(struct kunit *test, struct rig_edu *edu,
+				dma_addr_t addr)
+{
+	struct page *page = rig_lone_page(test, 0xa5);
+	struct device *dev = &edu->pdev->dev;
+	size_t i, bad = 0;
+	dma_addr_t ram;
+	u8 *va;
+
+	ram = dma_map_page(dev, page, 0, PAGE_SIZE, DMA_FROM_DEVICE);
+	KUNIT_EXPECT_FALSE(test, dma_mapping_error(dev, ram));
+	if (!dma_mapping_error(dev, ram)) {
+		if (!rig_edu_dma(test, edu, addr, 0, RIG_MMIO_LEN, false))
+			rig_edu_dma(test, edu, ram, 0, RIG_MMIO_LEN, true);
+		dma_unmap_page(dev, ram, PAGE_SIZE, DMA_FROM_DEVICE);
+	}
+
+	va = page_address(page);
+	for (i = 0; i < RIG_MMIO_LEN; i++)
+		bad += va[i] != rig_byte(i);
+	return bad;
+}
 
 /*
  * P2P through the host bridge: the NVMe CMB linked into an IOVA of the edu
@@ -698,17 +678,14 @@ static phys_addr_t rig_p2pmem_alloc(struct kunit *test, struct pci_dev *pdev,
  */
 static void phyr_rig_dma_mmio_host_bridge(struct kunit *test)
 {
-	struct pci_dev *nvme = rig_get_nvme(test);
+	struct pci_dev *nvme = phyr_rig_get_nvme(test);
 	struct pci_dev *pdev = rig_get_edu(test, false);
 	struct dma_iova_state state = {};
 	struct device *dev = &pdev->dev;
-	size_t i, bad = 0;
 	phys_addr_t paddr;
 	struct rig_edu *edu;
-	struct page *page;
-	dma_addr_t ram;
+	size_t bad;
 	int prot;
-	u8 *va;
 
 	KUNIT_ASSERT_EQ(test, pci_p2pdma_provider_map_type(nvme, dev),
 			PCI_P2PDMA_MAP_THRU_HOST_BRIDGE);
@@ -716,7 +693,8 @@ static void phyr_rig_dma_mmio_host_bridge(struct kunit *test)
 		kunit_skip(test, "%s is not translated by iommu-dma in this boot",
 			   pci_name(pdev));
 	edu = rig_edu_enable(test, pdev);
-	paddr = rig_p2pmem_alloc(test, nvme, RIG_MMIO_LEN);
+	paddr = phyr_rig_p2pmem_alloc(test, nvme, RIG_MMIO_LEN,
+				      rig_byte_word, NULL);
 	rig_flush_probes_on(test);
 
 	/* BEHAVIOURS: M3, E4 */
@@ -736,37 +714,15 @@ static void phyr_rig_dma_mmio_host_bridge(struct kunit *test)
 						 state.addr + 100),
 			paddr + 100);
 
-	page = rig_lone_page(test, 0xa5);
-	ram = dma_map_page(dev, page, 0, PAGE_SIZE, DMA_FROM_DEVICE);
-	KUNIT_EXPECT_FALSE(test, dma_mapping_error(dev, ram));
-	if (!dma_mapping_error(dev, ram)) {
-		if (!rig_edu_dma(test, edu, state.addr, 0, RIG_MMIO_LEN, false))
-			rig_edu_dma(test, edu, ram, 0, RIG_MMIO_LEN, true);
-		dma_unmap_page(dev, ram, PAGE_SIZE, DMA_FROM_DEVICE);
-	}
+	bad = rig_edu_read_mmio(test, edu, state.addr);
 	dma_iova_destroy(dev, &state, RIG_MMIO_LEN, DMA_TO_DEVICE,
 			 DMA_ATTR_MMIO);
-
-	va = page_address(page);
-	for (i = 0; i < RIG_MMIO_LEN; i++)
-		bad += va[i] != rig_byte(i);
 	rig_info(test, "edu %s read %d bytes of the NVMe CMB through the IOMMU, %zu wrong",
 		 pci_name(pdev), RIG_MMIO_LEN, bad);
 	KUNIT_EXPECT_EQ(test, bad, 0);
 }
 
 /* Through phyr's own mapper (lib/phyr/dma.c), on the same devices. */
-KUNIT_DEFINE_ACTION_WRAPPER(rig_phyr_free, phyr_free, struct phyr *);
-
-static struct phyr *rig_phyr_alloc(struct kunit *test)
-{
-	struct phyr *phyr = phyr_alloc(GFP_KERNEL);
-
-	KUNIT_ASSERT_NOT_NULL(test, phyr);
-	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, rig_phyr_free,
-							phyr), 0);
-	return phyr;
-}
 
 /*
  * Map [0, @len) of @phyr for @dev, check the segments are one contiguous
@@ -808,7 +764,7 @@ static void phyr_rig_dma_phyr_ram(struct kunit *test)
 	struct rig_iova_buf *src, *dst;
 	struct phyr *src_phyr, *dst_phyr;
 	unsigned int i, map, unmap;
-	size_t pos, n, bad = 0;
+	size_t pos, bad = 0;
 	struct rig_edu *edu;
 
 	if (!rig_behind_iommu_dma(dev))
@@ -816,15 +772,9 @@ static void phyr_rig_dma_phyr_ram(struct kunit *test)
 			   pci_name(pdev));
 	KUNIT_EXPECT_EQ(test, phyr_dma_map_type(&phyr_provider_ram, dev, 0),
 			PHYR_MAP_DMA);
-	edu = rig_edu_enable(test, pdev);
-	src = kunit_kzalloc(test, sizeof(*src), GFP_KERNEL);
-	dst = kunit_kzalloc(test, sizeof(*dst), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, src);
-	KUNIT_ASSERT_NOT_NULL(test, dst);
-	rig_iova_buf_fill(test, src, rig_src_off, rig_src_len, true);
-	rig_iova_buf_fill(test, dst, rig_dst_off, rig_dst_len, false);
-	src_phyr = rig_phyr_alloc(test);
-	dst_phyr = rig_phyr_alloc(test);
+	edu = rig_edu_bufs(test, pdev, &src, &dst);
+	src_phyr = phyr_rig_phyr_alloc(test);
+	dst_phyr = phyr_rig_phyr_alloc(test);
 	for (i = 0; i < RIG_EDU_PIECES; i++) {
 		KUNIT_ASSERT_EQ(test, phyr_append(src_phyr, &phyr_provider_ram,
 						  PHYR_ATTRS_RAM,
@@ -852,14 +802,8 @@ static void phyr_rig_dma_phyr_ram(struct kunit *test)
 	rig_flushes(&map, &unmap);
 	KUNIT_EXPECT_EQ(test, map, 1);
 
-	for (pos = 0; pos < src->total; pos += n) {
-		n = min_t(size_t, EDU_DMA_CHUNK, src->total - pos);
-		if (rig_edu_dma(test, edu, src_map->vecs[0].dma_addr + pos, 0,
-				n, false) ||
-		    rig_edu_dma(test, edu, dst_map->vecs[0].dma_addr + pos, 0,
-				n, true))
-			break;
-	}
+	rig_edu_copy_chunks(test, edu, src_map->vecs[0].dma_addr,
+			    dst_map->vecs[0].dma_addr, src->total);
 	KUNIT_EXPECT_EQ(test, phyr_dma_map_destroy(dst_map, dev), 0);
 	KUNIT_EXPECT_EQ(test, phyr_dma_map_destroy(src_map, dev), 0);
 	rig_flushes(&map, &unmap);
@@ -877,23 +821,17 @@ static struct phyr *rig_cmb_phyr(struct kunit *test, struct pci_dev *nvme,
 				 struct phyr_provider **provp,
 				 phys_addr_t *paddrp)
 {
-	phys_addr_t paddr = rig_p2pmem_alloc(test, nvme, RIG_MMIO_LEN);
 	struct phyr_provider *prov;
 	struct phyr *phyr;
+	phys_addr_t paddr;
 	int bar;
 
-	for (bar = 0; bar < PCI_STD_NUM_BARS; bar++) {
-		struct resource *res = pci_resource_n(nvme, bar);
-
-		if ((res->flags & IORESOURCE_MEM) && res->start <= paddr &&
-		    paddr + RIG_MMIO_LEN - 1 <= res->end)
-			break;
-	}
-	KUNIT_ASSERT_LT(test, bar, PCI_STD_NUM_BARS);
+	paddr = phyr_rig_p2pmem_alloc(test, nvme, RIG_MMIO_LEN, rig_byte_word,
+				      &bar);
 	prov = kunit_kzalloc(test, sizeof(*prov), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, prov);
 	KUNIT_ASSERT_EQ(test, phyr_provider_init_pci_bar(prov, nvme, bar), 0);
-	phyr = rig_phyr_alloc(test);
+	phyr = phyr_rig_phyr_alloc(test);
 	KUNIT_ASSERT_EQ(test, phyr_append(phyr, prov, PHYR_ATTRS_MMIO, paddr,
 					  RIG_MMIO_LEN, GFP_KERNEL), 0);
 	*provp = prov;
@@ -908,19 +846,16 @@ static struct phyr *rig_cmb_phyr(struct kunit *test, struct pci_dev *nvme,
  */
 static void phyr_rig_dma_phyr_cmb(struct kunit *test)
 {
-	struct pci_dev *nvme = rig_get_nvme(test);
+	struct pci_dev *nvme = phyr_rig_get_nvme(test);
 	struct pci_dev *sw = rig_get_edu(test, true);
 	struct pci_dev *rp = rig_get_edu(test, false);
 	struct phyr_provider *prov;
 	struct phyr_dma_map *map;
 	unsigned int flushes, unmap;
-	size_t i, bad = 0;
 	struct rig_edu *edu;
 	struct phyr *phyr;
-	struct page *page;
 	phys_addr_t paddr;
-	dma_addr_t ram;
-	u8 *va;
+	size_t bad;
 
 	if (!rig_behind_iommu_dma(&rp->dev))
 		kunit_skip(test, "%s is not translated by iommu-dma in this boot",
@@ -961,20 +896,8 @@ static void phyr_rig_dma_phyr_cmb(struct kunit *test)
 		 pci_name(rp), &map->vecs[0].dma_addr, map->vecs[0].flags,
 		 READ_ONCE(rig_map_prot));
 
-	page = rig_lone_page(test, 0xa5);
-	ram = dma_map_page(&rp->dev, page, 0, PAGE_SIZE, DMA_FROM_DEVICE);
-	KUNIT_EXPECT_FALSE(test, dma_mapping_error(&rp->dev, ram));
-	if (!dma_mapping_error(&rp->dev, ram)) {
-		if (!rig_edu_dma(test, edu, map->vecs[0].dma_addr, 0,
-				 RIG_MMIO_LEN, false))
-			rig_edu_dma(test, edu, ram, 0, RIG_MMIO_LEN, true);
-		dma_unmap_page(&rp->dev, ram, PAGE_SIZE, DMA_FROM_DEVICE);
-	}
+	bad = rig_edu_read_mmio(test, edu, map->vecs[0].dma_addr);
 	KUNIT_EXPECT_EQ(test, phyr_dma_map_destroy(map, &rp->dev), 0);
-
-	va = page_address(page);
-	for (i = 0; i < RIG_MMIO_LEN; i++)
-		bad += va[i] != rig_byte(i);
 	rig_info(test, "edu %s read %d bytes of the CMB through a phyr mapping, %zu wrong",
 		 pci_name(rp), RIG_MMIO_LEN, bad);
 	KUNIT_EXPECT_EQ(test, bad, 0);
@@ -1001,8 +924,9 @@ static void phyr_rig_dma_swiotlb(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, dma_use_iova(&state));
 
 	/* MMIO: no IOVA either (and never a bounce buffer). */
-	nvme = rig_get_nvme(test);
-	paddr = rig_p2pmem_alloc(test, nvme, PAGE_SIZE);
+	nvme = phyr_rig_get_nvme(test);
+	paddr = phyr_rig_p2pmem_alloc(test, nvme, PAGE_SIZE, rig_byte_word,
+				      NULL);
 	state.__size = 1;
 	KUNIT_EXPECT_FALSE(test, dma_iova_try_alloc(&edu->dev, &state, paddr,
 						    PAGE_SIZE));
@@ -1045,3 +969,4 @@ kunit_test_suite(phyr_rig_dma_suite);
 
 MODULE_DESCRIPTION("KUnit tests of phyr's DMA pieces on the rig's PCI devices");
 MODULE_LICENSE("GPL");
+MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);

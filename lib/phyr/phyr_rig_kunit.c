@@ -27,6 +27,8 @@
 #include <linux/sizes.h>
 #include <linux/uaccess.h>
 
+#include "phyr_rig_common.h"
+
 /*
  * The ivshmem BAR pattern: the little-endian u32 at byte offset o of the
  * BAR is ((o / 4) * PHYR_RIG_PATTERN_MUL mod 2^32) ^ PHYR_RIG_PATTERN_XOR.
@@ -37,13 +39,8 @@
 #define PHYR_RIG_PATTERN_MUL	2654435761U
 #define PHYR_RIG_PATTERN_XOR	0x50485952U
 
-#define PCI_VENDOR_ID_IVSHMEM	0x1af4
-#define PCI_DEVICE_ID_IVSHMEM	0x1110
 #define PHYR_RIG_IVSHMEM_BAR	2
 #define PHYR_RIG_IVSHMEM_LEN	SZ_64M
-
-#define rig_info(test, fmt, ...) \
-	kunit_info(test, "phyr-rig: " fmt, ##__VA_ARGS__)
 
 static u32 rig_pattern(u64 offset)
 {
@@ -84,10 +81,8 @@ struct rig_slice {
 	const char	*what;
 };
 
-KUNIT_DEFINE_ACTION_WRAPPER(rig_pci_dev_put, pci_dev_put, struct pci_dev *);
 KUNIT_DEFINE_ACTION_WRAPPER(rig_pci_disable_device, pci_disable_device,
 			    struct pci_dev *);
-KUNIT_DEFINE_ACTION_WRAPPER(rig_phyr_free, phyr_free, struct phyr *);
 
 static const char *rig_kind_name(const struct phyr_provider *provider)
 {
@@ -296,16 +291,6 @@ static void rig_check_slices(struct kunit *test, const char *name,
 		 name, nr_slices, all_verified);
 }
 
-static struct phyr *rig_phyr_alloc(struct kunit *test)
-{
-	struct phyr *phyr = phyr_alloc(GFP_KERNEL);
-
-	KUNIT_ASSERT_NOT_NULL(test, phyr);
-	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, rig_phyr_free,
-							phyr), 0);
-	return phyr;
-}
-
 static void rig_append_pieces(struct kunit *test, struct phyr *phyr,
 			      const struct rig_piece *pieces,
 			      unsigned int nr_pieces)
@@ -320,22 +305,11 @@ static void rig_append_pieces(struct kunit *test, struct phyr *phyr,
 				0);
 }
 
-/* Get a device found by pci_get_*(), put when the test ends. */
-static struct pci_dev *rig_hold(struct kunit *test, struct pci_dev *pdev)
-{
-	if (pdev && kunit_add_action_or_reset(test, rig_pci_dev_put, pdev))
-		return NULL;
-	return pdev;
-}
-
 static struct pci_dev *rig_get_ivshmem(struct kunit *test)
 {
 	struct pci_dev *pdev;
 
-	pdev = rig_hold(test, pci_get_device(PCI_VENDOR_ID_IVSHMEM,
-					     PCI_DEVICE_ID_IVSHMEM, NULL));
-	if (!pdev)
-		kunit_skip(test, "no ivshmem device (PCI 1af4:1110): not in the rig");
+	pdev = phyr_rig_find_ivshmem(test);
 	if (pci_resource_len(pdev, PHYR_RIG_IVSHMEM_BAR) != PHYR_RIG_IVSHMEM_LEN)
 		kunit_skip(test, "ivshmem BAR %d is %llu bytes, the rig has 64 MiB",
 			   PHYR_RIG_IVSHMEM_BAR,
@@ -348,82 +322,13 @@ static struct pci_dev *rig_get_ivshmem(struct kunit *test)
 	return pdev;
 }
 
-static struct pci_dev *rig_get_nvme_cmb(struct kunit *test)
-{
-	struct pci_dev *pdev;
-
-	pdev = rig_hold(test, pci_get_class(PCI_CLASS_STORAGE_EXPRESS, NULL));
-	if (!pdev)
-		kunit_skip(test, "no NVMe controller (class 0x010802): not in the rig");
-	if (!pci_has_p2pmem(pdev))
-		kunit_skip(test, "NVMe %s has no P2PDMA memory: no CMB, or PCI_P2PDMA off",
-			   pci_name(pdev));
-	return pdev;
-}
-
-/**
- * struct rig_p2pmem - P2PDMA memory allocated for a test
- * @pdev: the providing device.
- * @addr: kernel address returned by pci_alloc_p2pmem().
- * @len: length in bytes.
- */
-struct rig_p2pmem {
-	struct pci_dev	*pdev;
-	void		*addr;
-	size_t		len;
-};
-
-static void rig_p2pmem_free(void *data)
-{
-	struct rig_p2pmem *mem = data;
-
-	pci_free_p2pmem(mem->pdev, mem->addr, mem->len);
-}
-
 /*
- * Allocate @len bytes of @pdev's P2PDMA memory, freed when the test ends,
- * find the BAR holding it (*@bar) and fill it with the pattern relative to
- * that BAR's start. Return its CPU physical address.
+ * The pattern word at byte @bar_off of a BAR: phyr_rig_p2pmem_alloc() fills
+ * P2PDMA memory with the pattern relative to the start of its BAR.
  */
-static phys_addr_t rig_p2pmem_alloc(struct kunit *test, struct pci_dev *pdev,
-				    size_t len, int *bar)
+static u32 rig_pattern_word(u64 bar_off, u64 off)
 {
-	struct rig_p2pmem *mem;
-	phys_addr_t paddr;
-	u32 *words;
-	size_t i;
-
-	mem = kunit_kzalloc(test, sizeof(*mem), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, mem);
-	mem->pdev = pdev;
-	mem->len = len;
-	mem->addr = pci_alloc_p2pmem(pdev, len);
-	KUNIT_ASSERT_NOT_NULL_MSG(test, mem->addr,
-				  "pci_alloc_p2pmem(%s, %zu)", pci_name(pdev),
-				  len);
-	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, rig_p2pmem_free,
-							mem), 0);
-
-	/* P2PDMA pages are in the direct map (uncached), like ZONE_DEVICE. */
-	paddr = virt_to_phys(mem->addr);
-	for (*bar = 0; *bar < PCI_STD_NUM_BARS; (*bar)++) {
-		struct resource *res = pci_resource_n(pdev, *bar);
-
-		if ((res->flags & IORESOURCE_MEM) && res->start <= paddr &&
-		    paddr + len - 1 <= res->end)
-			break;
-	}
-	KUNIT_ASSERT_LT_MSG(test, *bar, PCI_STD_NUM_BARS,
-			    "P2PDMA memory at %pap is in no BAR of %s", &paddr,
-			    pci_name(pdev));
-
-	/* Write through the P2PDMA kernel address; tests read via ioremap(). */
-	words = mem->addr;
-	for (i = 0; i < len / 4; i++)
-		WRITE_ONCE(words[i],
-			   rig_pattern(paddr - pci_resource_start(pdev, *bar) +
-				       4 * i));
-	return paddr;
+	return rig_pattern(bar_off);
 }
 
 /* Print the rig's PCI devices and the bridges above each. */
@@ -447,9 +352,11 @@ static void phyr_rig_topology(struct kunit *test)
 			 pdev->driver ? pdev->driver->name : "");
 	}
 
-	ivshmem = rig_hold(test, pci_get_device(PCI_VENDOR_ID_IVSHMEM,
-						PCI_DEVICE_ID_IVSHMEM, NULL));
-	nvme = rig_hold(test, pci_get_class(PCI_CLASS_STORAGE_EXPRESS, NULL));
+	ivshmem = phyr_rig_hold(test, pci_get_device(PCI_VENDOR_ID_IVSHMEM,
+						     PCI_DEVICE_ID_IVSHMEM,
+						     NULL));
+	nvme = phyr_rig_hold(test, pci_get_class(PCI_CLASS_STORAGE_EXPRESS,
+						 NULL));
 	if (nvme)
 		rig_info(test, "nvme %s: P2PDMA memory %s", pci_name(nvme),
 			 pci_has_p2pmem(nvme) ? "published" : "absent");
@@ -524,7 +431,7 @@ static void phyr_rig_ivshmem(struct kunit *test)
 			.pattern_base = start,
 		};
 
-	phyr = rig_phyr_alloc(test);
+	phyr = phyr_rig_phyr_alloc(test);
 	rig_append_pieces(test, phyr, pieces, ARRAY_SIZE(pieces));
 	/* BEHAVIOURS: P1 (one provider, nothing contiguous: one chunk) */
 	KUNIT_EXPECT_EQ(test, phyr->nr_chunks, 1);
@@ -559,7 +466,7 @@ static void phyr_rig_nvme_cmb(struct kunit *test)
 	int bar = -1;
 	unsigned int i;
 
-	pdev = rig_get_nvme_cmb(test);
+	pdev = phyr_rig_get_nvme(test);
 	prov = kunit_kzalloc(test, sizeof(*prov), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, prov);
 
@@ -568,8 +475,8 @@ static void phyr_rig_nvme_cmb(struct kunit *test)
 		phys_addr_t paddr;
 		int this_bar;
 
-		paddr = rig_p2pmem_alloc(test, pdev, rig_cmb_lens[p],
-					 &this_bar);
+		paddr = phyr_rig_p2pmem_alloc(test, pdev, rig_cmb_lens[p],
+					      rig_pattern_word, &this_bar);
 		if (bar < 0) {
 			bar = this_bar;
 			KUNIT_ASSERT_EQ(test,
@@ -592,7 +499,7 @@ static void phyr_rig_nvme_cmb(struct kunit *test)
 	rig_info(test, "nvme %s CMB BAR %d: %pR bus %#llx", pci_name(pdev), bar,
 		 pci_resource_n(pdev, bar), (u64)pci_bus_address(pdev, bar));
 
-	phyr = rig_phyr_alloc(test);
+	phyr = phyr_rig_phyr_alloc(test);
 	rig_append_pieces(test, phyr, pieces, ARRAY_SIZE(pieces));
 	KUNIT_EXPECT_EQ(test, phyr->nr_chunks, 1);
 	rig_print_phyr(test, "nvme-cmb", phyr);
@@ -657,7 +564,7 @@ static void phyr_rig_mixed(struct kunit *test)
 	int bar;
 
 	ivshmem = rig_get_ivshmem(test);
-	nvme = rig_get_nvme_cmb(test);
+	nvme = phyr_rig_get_nvme(test);
 	ivshmem_prov = kunit_kzalloc(test, sizeof(*ivshmem_prov), GFP_KERNEL);
 	cmb_prov = kunit_kzalloc(test, sizeof(*cmb_prov), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, ivshmem_prov);
@@ -666,7 +573,8 @@ static void phyr_rig_mixed(struct kunit *test)
 							 PHYR_RIG_IVSHMEM_BAR),
 			0);
 	start = pci_resource_start(ivshmem, PHYR_RIG_IVSHMEM_BAR);
-	cmb_paddr = rig_p2pmem_alloc(test, nvme, SZ_32K, &bar);
+	cmb_paddr = phyr_rig_p2pmem_alloc(test, nvme, SZ_32K, rig_pattern_word,
+					  &bar);
 	KUNIT_ASSERT_EQ(test, phyr_provider_init_pci_bar(cmb_prov, nvme, bar),
 			0);
 	page[0] = rig_ram_page(test);
@@ -689,7 +597,7 @@ static void phyr_rig_mixed(struct kunit *test)
 	pieces[5] = (struct rig_piece){ ivshmem_prov, PHYR_ATTRS_MMIO,
 		start + SZ_32M + 12, SZ_4K - 24, start };
 
-	phyr = rig_phyr_alloc(test);
+	phyr = phyr_rig_phyr_alloc(test);
 	/* RAM through the page builder, the rest range by range. */
 	KUNIT_ASSERT_EQ(test, phyr_append_pages(phyr, &page[0], 1, 100,
 						PAGE_SIZE - 100, GFP_KERNEL),
@@ -821,3 +729,4 @@ kunit_test_suites(&phyr_rig_suite, &phyr_rig_kmemleak_suite);
 
 MODULE_DESCRIPTION("KUnit tests for phyr on real PCI devices (QEMU rig)");
 MODULE_LICENSE("GPL");
+MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);

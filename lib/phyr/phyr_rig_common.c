@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Helpers shared by the phyr KUnit suites of the project's QEMU rig
+ * (phyr_rig_kunit.c, phyr_rig_dma_kunit.c). Everything a helper gets or
+ * allocates is released by KUnit when the test ends.
+ */
+
+#include <kunit/test.h>
+#include <kunit/visibility.h>
+#include <linux/io.h>
+#include <linux/module.h>
+#include <linux/pci.h>
+#include <linux/pci-p2pdma.h>
+#include <linux/phyr.h>
+
+#include "phyr_rig_common.h"
+
+KUNIT_DEFINE_ACTION_WRAPPER(rig_pci_dev_put, pci_dev_put, struct pci_dev *);
+KUNIT_DEFINE_ACTION_WRAPPER(rig_phyr_free, phyr_free, struct phyr *);
+
+/**
+ * phyr_rig_hold - keep a device found by pci_get_*() until the test ends
+ * @test: the test.
+ * @pdev: the device, with the reference pci_get_*() took; may be NULL.
+ *
+ * Context: process context.
+ * Return: @pdev, put when the test ends; NULL if @pdev is NULL or if the
+ * put could not be deferred (@pdev is then put at once).
+ */
+struct pci_dev *phyr_rig_hold(struct kunit *test, struct pci_dev *pdev)
+{
+	if (pdev && kunit_add_action_or_reset(test, rig_pci_dev_put, pdev))
+		return NULL;
+	return pdev;
+}
+EXPORT_SYMBOL_IF_KUNIT(phyr_rig_hold);
+
+/**
+ * phyr_rig_find_ivshmem - the rig's ivshmem device, or skip the test
+ * @test: the test.
+ *
+ * Context: process context.
+ * Return: the ivshmem device (PCI 1af4:1110), put when the test ends. The
+ * test is skipped when there is none.
+ */
+struct pci_dev *phyr_rig_find_ivshmem(struct kunit *test)
+{
+	struct pci_dev *pdev;
+
+	pdev = phyr_rig_hold(test, pci_get_device(PCI_VENDOR_ID_IVSHMEM,
+						  PCI_DEVICE_ID_IVSHMEM, NULL));
+	if (!pdev)
+		kunit_skip(test, "no ivshmem device (PCI 1af4:1110): not in the rig");
+	return pdev;
+}
+EXPORT_SYMBOL_IF_KUNIT(phyr_rig_find_ivshmem);
+
+/**
+ * phyr_rig_get_nvme - the rig's NVMe controller with its CMB, or skip
+ * @test: the test.
+ *
+ * Context: process context.
+ * Return: the first NVMe controller, put when the test ends. The test is
+ * skipped when there is none or when it publishes no P2PDMA memory.
+ */
+struct pci_dev *phyr_rig_get_nvme(struct kunit *test)
+{
+	struct pci_dev *pdev;
+
+	pdev = phyr_rig_hold(test, pci_get_class(PCI_CLASS_STORAGE_EXPRESS,
+						 NULL));
+	if (!pdev)
+		kunit_skip(test, "no NVMe controller (class 0x010802): not in the rig");
+	if (!pci_has_p2pmem(pdev))
+		kunit_skip(test, "NVMe %s has no P2PDMA memory: no CMB, or PCI_P2PDMA off",
+			   pci_name(pdev));
+	return pdev;
+}
+EXPORT_SYMBOL_IF_KUNIT(phyr_rig_get_nvme);
+
+/**
+ * phyr_rig_phyr_alloc - an empty phyr, freed when the test ends
+ * @test: the test; it is aborted if the allocation fails.
+ *
+ * Context: process context.
+ * Return: the phyr.
+ */
+struct phyr *phyr_rig_phyr_alloc(struct kunit *test)
+{
+	struct phyr *phyr = phyr_alloc(GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, phyr);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, rig_phyr_free,
+							phyr), 0);
+	return phyr;
+}
+EXPORT_SYMBOL_IF_KUNIT(phyr_rig_phyr_alloc);
+
+/*
+ * struct rig_p2pmem - P2PDMA memory allocated for a test
+ * @pdev: the providing device.
+ * @addr: kernel address returned by pci_alloc_p2pmem().
+ * @len: length in bytes.
+ */
+struct rig_p2pmem {
+	struct pci_dev	*pdev;
+	void		*addr;
+	size_t		len;
+};
+
+static void rig_p2pmem_free(void *data)
+{
+	struct rig_p2pmem *mem = data;
+
+	pci_free_p2pmem(mem->pdev, mem->addr, mem->len);
+}
+
+/**
+ * phyr_rig_p2pmem_alloc - P2PDMA memory of a device, filled, for a test
+ * @test: the test; it is aborted if the memory cannot be had.
+ * @pdev: the device providing P2PDMA memory.
+ * @len: length in bytes, a multiple of 4.
+ * @word: gives the u32 written at byte @off of the memory, which is byte
+ *	@bar_off of the BAR holding it.
+ * @bar: if not NULL, set to the index of the BAR holding the memory.
+ *
+ * Allocates @len bytes of @pdev's P2PDMA memory, freed when the test ends,
+ * finds the BAR that holds them and fills them a whole word at a time
+ * (P2PDMA pages are in the direct map, uncached, like ZONE_DEVICE).
+ *
+ * Context: process context.
+ * Return: the CPU physical address of the memory.
+ */
+phys_addr_t phyr_rig_p2pmem_alloc(struct kunit *test, struct pci_dev *pdev,
+				  size_t len, u32 (*word)(u64 bar_off, u64 off),
+				  int *bar)
+{
+	struct rig_p2pmem *mem;
+	phys_addr_t paddr;
+	u64 bar_off;
+	u32 *words;
+	size_t i;
+	int b;
+
+	mem = kunit_kzalloc(test, sizeof(*mem), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, mem);
+	mem->pdev = pdev;
+	mem->len = len;
+	mem->addr = pci_alloc_p2pmem(pdev, len);
+	KUNIT_ASSERT_NOT_NULL_MSG(test, mem->addr,
+				  "pci_alloc_p2pmem(%s, %zu)", pci_name(pdev),
+				  len);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, rig_p2pmem_free,
+							mem), 0);
+
+	paddr = virt_to_phys(mem->addr);
+	for (b = 0; b < PCI_STD_NUM_BARS; b++) {
+		struct resource *res = pci_resource_n(pdev, b);
+
+		if ((res->flags & IORESOURCE_MEM) && res->start <= paddr &&
+		    paddr + len - 1 <= res->end)
+			break;
+	}
+	KUNIT_ASSERT_LT_MSG(test, b, PCI_STD_NUM_BARS,
+			    "P2PDMA memory at %pap is in no BAR of %s", &paddr,
+			    pci_name(pdev));
+
+	/* Write through the P2PDMA kernel address; tests read via ioremap(). */
+	bar_off = paddr - pci_resource_start(pdev, b);
+	words = mem->addr;
+	for (i = 0; i < len / 4; i++)
+		WRITE_ONCE(words[i], word(bar_off + 4 * i, 4 * i));
+	if (bar)
+		*bar = b;
+	return paddr;
+}
+EXPORT_SYMBOL_IF_KUNIT(phyr_rig_p2pmem_alloc);
+
+MODULE_DESCRIPTION("Helpers of the phyr KUnit suites of the QEMU rig");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by the phyr KUnit suites of the project's QEMU rig
+ * (phyr_rig_kunit.c, phyr_rig_dma_kunit.c): device lookup, phyrs and
+ * P2PDMA memory that are released when the test ends.
+ */
+#ifndef _LIB_PHYR_RIG_COMMON_H
+#define _LIB_PHYR_RIG_COMMON_H
+
+#include <kunit/test.h>
+#include <linux/pci.h>
+#include <linux/phyr.h>
+#include <linux/types.h>
+
+#define PCI_VENDOR_ID_IVSHMEM	0x1af4
+#define PCI_DEVICE_ID_IVSHMEM	0x1110
+
+/* Lines starting with "phyr-rig: " are for tools/testing/phyr/report.sh. */
+#define rig_info(test, fmt, ...) \
+	kunit_info(test, "phyr-rig: " fmt, ##__VA_ARGS__)
+
+struct pci_dev *phyr_rig_hold(struct kunit *test, struct pci_dev *pdev);
+struct pci_dev *phyr_rig_find_ivshmem(struct kunit *test);
+struct pci_dev *phyr_rig_get_nvme(struct kunit *test);
+struct phyr *phyr_rig_phyr_alloc(struct kunit *test);
+phys_addr_t phyr_rig_p2pmem_alloc(struct kunit *test, struct pci_dev *pdev,
+				  size_t len, u32 (*word)(u64 bar_off, u64 off),
+				  int *bar);
+
+#endif /* _LIB_PHYR_RIG_COMMON_H */
