@@ -22,8 +22,10 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-RESULTS=$PHYR_LOGS/check.results
-: >"$RESULTS"
+# The results live outside build/ until the end, so that a stage that
+# removes or cannot create build/logs still ends in a counted failure.
+RESULTS=$(mktemp) || exit 2
+trap 'rm -f "$RESULTS"' EXIT
 T0=$SECONDS
 
 # Record the "STATUS name" lines read from stdin; print the failures
@@ -55,7 +57,12 @@ step() { echo "[$1/6] $2"; }
 finish() {
 	local p f s
 	p=$(count PASS) f=$(count FAIL) s=$(count SKIP)
-	echo "check: $(phyr_dur $((SECONDS - T0))) in all; every result in ${RESULTS#"$PHYR_ROOT"/}"
+	if [ "$((p + f))" = 0 ]; then
+		result FAIL "check: no stage reported a result"
+		f=1
+	fi
+	mkdir -p "$PHYR_LOGS" && cp "$RESULTS" "$PHYR_LOGS/check.results"
+	echo "check: $(phyr_dur $((SECONDS - T0))) in all; every result in ${PHYR_LOGS#"$PHYR_ROOT"/}/check.results"
 	echo "$p passed, $f failed$([ "$s" = 0 ] || echo ", $s skipped")"
 	[ "$f" = 0 ]
 	exit
