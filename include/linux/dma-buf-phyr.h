@@ -63,8 +63,9 @@ enum dma_buf_lifetime {
  *	can use; each offered kind must be accepted.
  * @cc_states: BIT(&enum phyr_cc_state), with the same rule as @providers.
  * @lifetimes: BIT(&enum dma_buf_lifetime). Exporter: the classes of
- *	importer it can serve (a revocable-only exporter leaves out
- *	%DMA_BUF_LIFETIME_PINNED). Importer: the classes it can behave as.
+ *	importer it can serve; one that may call dma_buf_revoke() leaves out
+ *	%DMA_BUF_LIFETIME_PINNED (see dma_buf_is_revocable()), one that
+ *	never revokes lists all three. Importer: the classes it can behave as.
  *	The attachment gets the first class, in enum order, both sides have.
  * @interconnect_id: with BIT(%PHYR_PROVIDER_PRIVATE) in @providers, the
  *	private interconnect; exporter and importer must name the same one.

@@ -1,0 +1,572 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * dma-buf phyr exchange: matching an importer's capabilities against the
+ * exporter's offer at attach, handing out the exporter's phyr, the
+ * sg_table compat in both directions, and revocable attachments.
+ *
+ * The hooks in dma-buf.c call in here; the rules are described in
+ * Documentation/core-api/phyr.rst, "dma-buf".
+ */
+
+#include <linux/dma-buf.h>
+#include <linux/dma-resv.h>
+#include <linux/lockdep.h>
+#include <linux/phyr.h>
+#include <linux/phyr-dma.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+
+/* What an exporter without caps offers, besides what its ops produce. */
+static const struct dma_buf_caps dma_buf_legacy_offer = {
+	.providers	= BIT(PHYR_PROVIDER_RAM),
+	.cc_states	= BIT(PHYR_CC_SHARED),
+	.lifetimes	= BIT(DMA_BUF_LIFETIME_PINNED) |
+			  BIT(DMA_BUF_LIFETIME_DYNAMIC) |
+			  BIT(DMA_BUF_LIFETIME_REVOCABLE),
+};
+
+/*
+ * The reservation lock must be held by the caller. lockdep knows the owner;
+ * without lockdep only "somebody holds it" can be checked. Callers report a
+ * failure as -ENOLCK rather than a splat, so that the rule can be tested.
+ */
+static bool dma_buf_resv_held(struct dma_resv *resv)
+{
+#ifdef CONFIG_LOCKDEP
+	if (debug_locks)
+		return lockdep_is_held(&resv->lock.base);
+#endif
+	return ww_mutex_is_locked(&resv->lock);
+}
+
+/**
+ * dma_buf_phyr_caps - the exporter's effective offer
+ * @dmabuf: the buffer.
+ * @caps: filled with what @dmabuf offers: its &dma_buf.caps (or the legacy
+ *	offer of an exporter without one), with the descriptors its ops
+ *	produce added: %DMA_BUF_DESC_PHYR for &dma_buf_ops.map_phyr, and
+ *	%DMA_BUF_DESC_SGT when the core can build an sg_table from that phyr
+ *	(not for private interconnect addresses, which have no DMA address on
+ *	any other bus); %DMA_BUF_DESC_SGT for &dma_buf_ops.map_dma_buf, and
+ *	%DMA_BUF_DESC_PHYR_DMA too when the exporter has no phyr of its own.
+ *
+ * Context: any context.
+ */
+void dma_buf_phyr_caps(const struct dma_buf *dmabuf, struct dma_buf_caps *caps)
+{
+	*caps = dmabuf->caps ? *dmabuf->caps : dma_buf_legacy_offer;
+	if (dmabuf->ops->map_phyr) {
+		caps->descs |= DMA_BUF_DESC_PHYR;
+		if (!(caps->providers & BIT(PHYR_PROVIDER_PRIVATE)))
+			caps->descs |= DMA_BUF_DESC_SGT;
+	}
+	if (dmabuf->ops->map_dma_buf) {
+		caps->descs |= DMA_BUF_DESC_SGT;
+		if (!dmabuf->ops->map_phyr)
+			caps->descs |= DMA_BUF_DESC_PHYR_DMA;
+	}
+}
+EXPORT_SYMBOL_NS_GPL(dma_buf_phyr_caps, DMA_BUF);
+
+/* What an importer without caps accepts: the legacy contract. */
+static void dma_buf_importer_caps(const struct dma_buf_attach_ops *ops,
+				  struct dma_buf_caps *caps)
+{
+	if (ops && ops->caps) {
+		*caps = *ops->caps;
+		return;
+	}
+	*caps = (struct dma_buf_caps) {
+		.descs		= DMA_BUF_DESC_SGT,
+		.providers	= BIT(PHYR_PROVIDER_RAM),
+		.cc_states	= BIT(PHYR_CC_SHARED),
+		.lifetimes	= ops ? BIT(DMA_BUF_LIFETIME_DYNAMIC) :
+					BIT(DMA_BUF_LIFETIME_PINNED),
+	};
+	if (ops && ops->allow_peer2peer)
+		caps->providers |= BIT(PHYR_PROVIDER_P2P);
+}
+
+/**
+ * dma_buf_phyr_attach_check - match an importer against the exporter's offer
+ * @dmabuf: the buffer being attached.
+ * @importer_ops: the importer's ops, NULL for dma_buf_attach().
+ * @lifetime: set to the attachment's lifetime class on success.
+ *
+ * Called by dma_buf_dynamic_attach() before anything is created, so that a
+ * mismatch fails the attach rather than a later map. The checks run in this
+ * order; the first that fails decides the error. A legacy exporter's
+ * providers are not checked: it sees &dma_buf_attachment.peer2peer itself.
+ *
+ * Context: process context; takes no lock.
+ * Return: 0, or
+ * -EOPNOTSUPP if no descriptor is both offered and accepted;
+ * -EREMOTEIO if a RAM or P2P provider is offered and not accepted (the
+ * importer cannot reach that memory, as with pci_p2pdma_distance() < 0);
+ * -EREMOTE if private interconnect addresses are offered and the importer
+ * is not on the same interconnect;
+ * -EACCES if a confidential state is offered and not accepted, or private
+ * (TDISP T=1) memory is offered to an importer that does not name the same
+ * owner (VM);
+ * -EPERM if no lifetime class is common: a revocable-only exporter refuses a
+ * pinned importer;
+ * -EINVAL if the chosen class needs a callback the importer lacks
+ * (&dma_buf_attach_ops.revoke for revocable, .move_notify for dynamic).
+ */
+int dma_buf_phyr_attach_check(struct dma_buf *dmabuf,
+			      const struct dma_buf_attach_ops *importer_ops,
+			      enum dma_buf_lifetime *lifetime)
+{
+	struct dma_buf_caps offer, accept;
+	u32 missing, common;
+
+	dma_buf_phyr_caps(dmabuf, &offer);
+	dma_buf_importer_caps(importer_ops, &accept);
+
+	if (!(offer.descs & accept.descs))
+		return -EOPNOTSUPP;
+
+	if (dmabuf->caps) {
+		missing = offer.providers & ~accept.providers;
+		if (missing & BIT(PHYR_PROVIDER_PRIVATE))
+			return -EREMOTE;
+		if (missing)
+			return -EREMOTEIO;
+		if ((offer.providers & BIT(PHYR_PROVIDER_PRIVATE)) &&
+		    offer.interconnect_id != accept.interconnect_id)
+			return -EREMOTE;
+	}
+
+	if (offer.cc_states & ~accept.cc_states)
+		return -EACCES;
+	if ((offer.cc_states & BIT(PHYR_CC_PRIVATE)) &&
+	    (!offer.cc_owner || offer.cc_owner != accept.cc_owner))
+		return -EACCES;
+
+	common = offer.lifetimes & accept.lifetimes;
+	if (!common)
+		return -EPERM;
+	*lifetime = __ffs(common);
+
+	if (*lifetime == DMA_BUF_LIFETIME_REVOCABLE &&
+	    !(importer_ops && importer_ops->revoke))
+		return -EINVAL;
+	if (*lifetime == DMA_BUF_LIFETIME_DYNAMIC &&
+	    !(importer_ops && importer_ops->move_notify))
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * A legacy exporter's sg_table, wrapped as a phyr of DMA addresses for
+ * attach->dev (phyr_from_dma_sgtable(), BEHAVIOURS C4).
+ */
+static struct phyr *dma_buf_phyr_from_legacy(struct dma_buf_attachment *attach)
+{
+	struct sg_table *sgt;
+	struct phyr *phyr;
+	int ret;
+
+	phyr = phyr_alloc(GFP_KERNEL);
+	if (!phyr)
+		return ERR_PTR(-ENOMEM);
+
+	sgt = dma_buf_map_attachment(attach, DMA_BIDIRECTIONAL);
+	if (IS_ERR(sgt)) {
+		ret = PTR_ERR(sgt);
+		goto err_free;
+	}
+	ret = phyr_from_dma_sgtable(phyr, sgt, attach->dev, GFP_KERNEL);
+	if (ret)
+		goto err_unmap;
+	attach->phyr_sgt = sgt;
+	return phyr;
+
+err_unmap:
+	dma_buf_unmap_attachment(attach, sgt, DMA_BIDIRECTIONAL);
+err_free:
+	phyr_free(phyr);
+	return ERR_PTR(ret);
+}
+
+static void dma_buf_phyr_release(struct dma_buf_attachment *attach)
+{
+	struct phyr *phyr = attach->phyr;
+
+	attach->phyr = NULL;
+	if (attach->phyr_sgt) {
+		dma_buf_unmap_attachment(attach, attach->phyr_sgt,
+					 DMA_BIDIRECTIONAL);
+		attach->phyr_sgt = NULL;
+		phyr_free(phyr);
+	} else if (attach->dmabuf->ops->unmap_phyr) {
+		attach->dmabuf->ops->unmap_phyr(attach, phyr);
+	}
+}
+
+static bool dma_buf_accepts(const struct dma_buf_attachment *attach, u32 desc)
+{
+	struct dma_buf_caps accept;
+
+	dma_buf_importer_caps(attach->importer_ops, &accept);
+	return accept.descs & desc;
+}
+
+/**
+ * dma_buf_map_phyr - get the phyr of an attachment
+ * @attach: the attachment, made by an importer that accepts phyr.
+ *
+ * Returns the exporter's phyr (&dma_buf_ops.map_phyr): physical ranges, each
+ * chunk naming its provider (RAM, a PCI BAR for P2PDMA, a private
+ * interconnect) and attributes. The importer maps it for its own device with
+ * phyr_dma_iter_start() or phyr_dma_map_create(), or resolves pfns from it;
+ * it must not write to it. For a legacy exporter with only an sg_table, an
+ * importer accepting %DMA_BUF_DESC_PHYR_DMA gets a phyr wrapping the
+ * exporter's DMA-mapped sg_table instead (&phyr.dma_dev is @attach->dev; it
+ * holds DMA addresses and mapping it again fails with -EALREADY).
+ *
+ * The phyr stays valid until dma_buf_unmap_phyr(), or until the importer's
+ * &dma_buf_attach_ops.revoke or .move_notify runs, after which the importer
+ * must unmap it. One phyr mapping per attachment at a time.
+ *
+ * Context: process context; the caller holds the reservation lock of
+ * @attach->dmabuf (dma_resv_lock()), as for dma_buf_map_attachment().
+ * Return: the phyr, or an ERR_PTR():
+ * -ENOLCK if the reservation lock is not held (nothing done);
+ * -ENODEV while the buffer is revoked (dma_buf_revoke());
+ * -EBUSY if @attach already has a phyr mapped;
+ * -EOPNOTSUPP if the exporter has no phyr and the importer does not accept a
+ * DMA-mapped phyr;
+ * any error of the exporter's &dma_buf_ops.map_phyr or, for a legacy
+ * exporter, of dma_buf_map_attachment() and phyr_from_dma_sgtable().
+ */
+const struct phyr *dma_buf_map_phyr(struct dma_buf_attachment *attach)
+{
+	struct dma_buf *dmabuf = attach->dmabuf;
+	struct phyr *phyr;
+
+	might_sleep();
+	if (!dma_buf_resv_held(dmabuf->resv))
+		return ERR_PTR(-ENOLCK);
+	if (dmabuf->revoked)
+		return ERR_PTR(-ENODEV);
+	if (attach->phyr)
+		return ERR_PTR(-EBUSY);
+
+	if (dmabuf->ops->map_phyr && dma_buf_accepts(attach, DMA_BUF_DESC_PHYR))
+		phyr = dmabuf->ops->map_phyr(attach);
+	else if (dmabuf->ops->map_dma_buf &&
+		 dma_buf_accepts(attach, DMA_BUF_DESC_PHYR_DMA))
+		phyr = dma_buf_phyr_from_legacy(attach);
+	else
+		return ERR_PTR(-EOPNOTSUPP);
+	if (IS_ERR(phyr))
+		return phyr;
+
+	attach->phyr = phyr;
+	return phyr;
+}
+EXPORT_SYMBOL_NS_GPL(dma_buf_map_phyr, DMA_BUF);
+
+/**
+ * dma_buf_unmap_phyr - release the phyr of an attachment
+ * @attach: the attachment.
+ * @phyr: the phyr dma_buf_map_phyr() returned for @attach.
+ *
+ * The importer must have stopped using @phyr and unmapped whatever it mapped
+ * from it (phyr_dma_map_destroy(), its page tables) before calling this.
+ * Nothing is done if @phyr is not @attach's phyr.
+ *
+ * Context: process context; the caller holds the reservation lock, as for
+ * dma_buf_unmap_attachment().
+ */
+void dma_buf_unmap_phyr(struct dma_buf_attachment *attach,
+			const struct phyr *phyr)
+{
+	dma_resv_assert_held(attach->dmabuf->resv);
+	if (!phyr || attach->phyr != phyr)
+		return;
+	dma_buf_phyr_release(attach);
+}
+EXPORT_SYMBOL_NS_GPL(dma_buf_unmap_phyr, DMA_BUF);
+
+/**
+ * dma_buf_map_phyr_unlocked - dma_buf_map_phyr() taking the reservation lock
+ * @attach: the attachment.
+ *
+ * Context: process context; the caller must not hold the reservation lock.
+ * Return: as dma_buf_map_phyr(), and -EINTR if interrupted by a signal while
+ * waiting for the lock.
+ */
+const struct phyr *dma_buf_map_phyr_unlocked(struct dma_buf_attachment *attach)
+{
+	const struct phyr *phyr;
+	int ret;
+
+	ret = dma_resv_lock_interruptible(attach->dmabuf->resv, NULL);
+	if (ret)
+		return ERR_PTR(ret);
+	phyr = dma_buf_map_phyr(attach);
+	dma_resv_unlock(attach->dmabuf->resv);
+	return phyr;
+}
+EXPORT_SYMBOL_NS_GPL(dma_buf_map_phyr_unlocked, DMA_BUF);
+
+/**
+ * dma_buf_unmap_phyr_unlocked - dma_buf_unmap_phyr() taking the lock
+ * @attach: the attachment.
+ * @phyr: the phyr dma_buf_map_phyr_unlocked() returned.
+ *
+ * Context: process context; the caller must not hold the reservation lock.
+ */
+void dma_buf_unmap_phyr_unlocked(struct dma_buf_attachment *attach,
+				 const struct phyr *phyr)
+{
+	dma_resv_lock(attach->dmabuf->resv, NULL);
+	dma_buf_unmap_phyr(attach, phyr);
+	dma_resv_unlock(attach->dmabuf->resv);
+}
+EXPORT_SYMBOL_NS_GPL(dma_buf_unmap_phyr_unlocked, DMA_BUF);
+
+/*
+ * The dma-buf core's sg_table compat for a phyr-only exporter: the phyr
+ * mapped for the legacy importer's device (BEHAVIOURS B1, C1-C3). The table
+ * remembers nothing of the exporter, so the phyr is kept in the attachment.
+ */
+struct sg_table *dma_buf_phyr_map_sgt(struct dma_buf_attachment *attach,
+				      enum dma_data_direction dir)
+{
+	struct dma_buf *dmabuf = attach->dmabuf;
+	struct phyr_dma_params params = {
+		.dev	= attach->dev,
+		.dir	= dir,
+	};
+	struct sg_table *sgt;
+	struct phyr *phyr;
+
+	dma_resv_assert_held(dmabuf->resv);
+	if (attach->phyr)
+		return ERR_PTR(-EBUSY);
+
+	phyr = dmabuf->ops->map_phyr(attach);
+	if (IS_ERR(phyr))
+		return ERR_CAST(phyr);
+
+	sgt = phyr_dma_map_sgt(phyr, 0, phyr->len, &params, GFP_KERNEL);
+	if (IS_ERR(sgt)) {
+		if (dmabuf->ops->unmap_phyr)
+			dmabuf->ops->unmap_phyr(attach, phyr);
+		return sgt;
+	}
+	attach->phyr = phyr;
+	return sgt;
+}
+
+void dma_buf_phyr_unmap_sgt(struct dma_buf_attachment *attach,
+			    struct sg_table *sgt, enum dma_data_direction dir)
+{
+	dma_resv_assert_held(attach->dmabuf->resv);
+	phyr_dma_unmap_sgt(sgt, attach->dev);
+	if (attach->phyr)
+		dma_buf_phyr_release(attach);
+}
+
+/* dma_buf_detach(): drop a phyr the importer did not unmap (BEHAVIOURS B10). */
+void dma_buf_phyr_detach(struct dma_buf_attachment *attach)
+{
+	dma_resv_assert_held(attach->dmabuf->resv);
+	if (attach->phyr)
+		dma_buf_phyr_release(attach);
+}
+
+/**
+ * dma_buf_is_revocable - may the exporter revoke this buffer
+ * @dmabuf: the buffer.
+ *
+ * An exporter that serves pinned importers promises never to take the
+ * memory away; one that may, offers %DMA_BUF_LIFETIME_REVOCABLE and leaves
+ * out %DMA_BUF_LIFETIME_PINNED.
+ *
+ * Context: any context.
+ * Return: true if the exporter offers %DMA_BUF_LIFETIME_REVOCABLE and not
+ * %DMA_BUF_LIFETIME_PINNED, so that dma_buf_revoke() may be called.
+ */
+bool dma_buf_is_revocable(const struct dma_buf *dmabuf)
+{
+	return dmabuf->caps &&
+	       (dmabuf->caps->lifetimes & BIT(DMA_BUF_LIFETIME_REVOCABLE)) &&
+	       !(dmabuf->caps->lifetimes & BIT(DMA_BUF_LIFETIME_PINNED));
+}
+EXPORT_SYMBOL_NS_GPL(dma_buf_is_revocable, DMA_BUF);
+
+/**
+ * dma_buf_is_revoked - is the buffer revoked
+ * @dmabuf: the buffer.
+ *
+ * Without the reservation lock the answer may be stale by the time it is
+ * used; importers decide under the lock (maps fail with -ENODEV).
+ *
+ * Context: any context.
+ * Return: true between dma_buf_revoke() and dma_buf_restore().
+ */
+bool dma_buf_is_revoked(const struct dma_buf *dmabuf)
+{
+	return READ_ONCE(dmabuf->revoked);
+}
+EXPORT_SYMBOL_NS_GPL(dma_buf_is_revoked, DMA_BUF);
+
+/**
+ * dma_buf_attach_revocable - is the attachment of the revocable class
+ * @attach: the attachment.
+ *
+ * The name mirrors upstream's (7.1) check that an importer can unmap in
+ * bounded time when the exporter takes the memory away.
+ *
+ * Context: any context.
+ * Return: true if @attach was attached as %DMA_BUF_LIFETIME_REVOCABLE.
+ */
+bool dma_buf_attach_revocable(const struct dma_buf_attachment *attach)
+{
+	return attach->lifetime == DMA_BUF_LIFETIME_REVOCABLE;
+}
+EXPORT_SYMBOL_NS_GPL(dma_buf_attach_revocable, DMA_BUF);
+
+/**
+ * dma_buf_revoke - take the memory of a dma-buf away from every importer
+ * @dmabuf: the buffer; its exporter offers %DMA_BUF_LIFETIME_REVOCABLE.
+ *
+ * For an exporter whose memory can disappear (a PCI BAR when the device is
+ * reset or its memory decoding is disabled): marks @dmabuf revoked, calls
+ * every attachment's notification exactly once (&dma_buf_attach_ops.revoke
+ * for a revocable importer, .move_notify for a dynamic one), then waits for
+ * every fence of the reservation object, so that DMA the importers had in
+ * flight has finished. A revocable importer unmaps in its callback, so when
+ * this returns 0 no importer holds a mapping. Until dma_buf_restore(), every
+ * map (dma_buf_map_phyr(), dma_buf_map_attachment()) fails with -ENODEV,
+ * attachments made meanwhile included. Works without
+ * %CONFIG_DMABUF_MOVE_NOTIFY: revocation does not depend on importers being
+ * allowed to leave buffers unpinned.
+ *
+ * Context: process context, may sleep (waits for fences); the caller holds
+ * the reservation lock of @dmabuf. Exporters take their own lock first (for
+ * vfio-pci: memory_lock -> dma_resv -> the importer's locks).
+ * Return: 0 when every importer has been notified and has unmapped, also if
+ * @dmabuf was already revoked (nobody is notified twice);
+ * -ENOLCK if the reservation lock is not held (nothing done);
+ * -EINVAL if the exporter does not offer the revocable class;
+ * -EBUSY if a revocable importer kept its mapping despite the contract (the
+ * buffer stays revoked; the importer is buggy, and named in the log).
+ */
+int dma_buf_revoke(struct dma_buf *dmabuf)
+{
+	struct dma_buf_attachment *attach;
+	int ret = 0;
+
+	might_sleep();
+	if (!dma_buf_resv_held(dmabuf->resv))
+		return -ENOLCK;
+	if (!dma_buf_is_revocable(dmabuf))
+		return -EINVAL;
+	if (dmabuf->revoked)
+		return 0;
+
+	WRITE_ONCE(dmabuf->revoked, true);
+	list_for_each_entry(attach, &dmabuf->attachments, node) {
+		if (attach->lifetime == DMA_BUF_LIFETIME_REVOCABLE)
+			attach->importer_ops->revoke(attach);
+		else if (attach->lifetime == DMA_BUF_LIFETIME_DYNAMIC)
+			attach->importer_ops->move_notify(attach);
+	}
+
+	dma_resv_wait_timeout(dmabuf->resv, DMA_RESV_USAGE_BOOKKEEP, false,
+			      MAX_SCHEDULE_TIMEOUT);
+
+	list_for_each_entry(attach, &dmabuf->attachments, node) {
+		if (attach->lifetime == DMA_BUF_LIFETIME_REVOCABLE &&
+		    attach->phyr) {
+			dev_err(attach->dev, "dma-buf %s: mapping kept after revoke\n",
+				dmabuf->exp_name);
+			ret = -EBUSY;
+		}
+	}
+	return ret;
+}
+EXPORT_SYMBOL_NS_GPL(dma_buf_revoke, DMA_BUF);
+
+/**
+ * dma_buf_restore - let importers map a revoked dma-buf again
+ * @dmabuf: the buffer, revoked by dma_buf_revoke().
+ *
+ * Clears the revoked state and calls each attachment's optional
+ * &dma_buf_attach_ops.restore. Nothing is remapped: importers map again
+ * when they need the memory (a KVM memslot on its next guest fault).
+ *
+ * Context: process context; the caller holds the reservation lock.
+ * Return: 0, also if @dmabuf was not revoked (nobody is notified);
+ * -ENOLCK if the reservation lock is not held (nothing done);
+ * -EINVAL if the exporter does not offer the revocable class.
+ */
+int dma_buf_restore(struct dma_buf *dmabuf)
+{
+	struct dma_buf_attachment *attach;
+
+	if (!dma_buf_resv_held(dmabuf->resv))
+		return -ENOLCK;
+	if (!dma_buf_is_revocable(dmabuf))
+		return -EINVAL;
+	if (!dmabuf->revoked)
+		return 0;
+
+	WRITE_ONCE(dmabuf->revoked, false);
+	list_for_each_entry(attach, &dmabuf->attachments, node)
+		if (attach->importer_ops && attach->importer_ops->restore)
+			attach->importer_ops->restore(attach);
+	return 0;
+}
+EXPORT_SYMBOL_NS_GPL(dma_buf_restore, DMA_BUF);
+
+static void dma_buf_show_bits(struct seq_file *m, const char *key, u32 bits,
+			      const char *const *names, unsigned int nr)
+{
+	unsigned int i;
+	bool first = true;
+
+	seq_printf(m, "%s:\t", key);
+	for (i = 0; i < nr; i++) {
+		if (!(bits & BIT(i)))
+			continue;
+		seq_printf(m, "%s%s", first ? "" : " ", names[i]);
+		first = false;
+	}
+	seq_putc(m, '\n');
+}
+
+/*
+ * fdinfo lines, so that tools can decide before building on a buffer
+ * (BEHAVIOURS B9). Read without the reservation lock: a snapshot.
+ */
+void dma_buf_phyr_show_fdinfo(struct seq_file *m, struct dma_buf *dmabuf)
+{
+	static const char *const descs[] = { "sg_table", "phyr", "phyr_dma" };
+	static const char *const providers[] = { "ram", "p2p", "private" };
+	static const char *const cc[] = { "shared", "ide", "private" };
+	static const char *const lifetimes[] = { "pinned", "dynamic",
+						 "revocable" };
+	struct dma_buf_caps offer;
+
+	dma_buf_phyr_caps(dmabuf, &offer);
+	dma_buf_show_bits(m, "phyr_descs", offer.descs, descs,
+			  ARRAY_SIZE(descs));
+	if (dmabuf->caps) {
+		dma_buf_show_bits(m, "phyr_providers", offer.providers,
+				  providers, ARRAY_SIZE(providers));
+		dma_buf_show_bits(m, "phyr_cc", offer.cc_states, cc,
+				  ARRAY_SIZE(cc));
+		dma_buf_show_bits(m, "phyr_lifetimes", offer.lifetimes,
+				  lifetimes, ARRAY_SIZE(lifetimes));
+	}
+	seq_printf(m, "revocable:\t%s\n",
+		   dma_buf_is_revocable(dmabuf) ? "yes" : "no");
+	seq_printf(m, "revoked:\t%s\n",
+		   dma_buf_is_revoked(dmabuf) ? "yes" : "no");
+}
