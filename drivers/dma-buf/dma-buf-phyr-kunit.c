@@ -50,6 +50,12 @@ MODULE_IMPORT_NS(DMA_BUF);
 #define DBP_IC_ADDR	0x40000000
 #define DBP_ATTRS_PRIV	PHYR_ATTRS_CONST(PHYR_ATTR_NO_CPU_MAP, PHYR_CACHE_WB, \
 					 PHYR_CC_PRIVATE)
+/*
+ * The direction of every sg_table the importers map. Several importers map
+ * the same pages at once, which dma-debug reports as overlapping mappings
+ * unless the device only reads them.
+ */
+#define DBP_DIR		DMA_TO_DEVICE
 /* Iterations of the importer in the revoke race. */
 #define DBP_RACE_LOOPS	2000
 
@@ -520,6 +526,7 @@ static struct dbp_exporter *dbp_export(struct kunit *test,
  * @nr_restore: restore callbacks.
  * @nr_cb_unlocked: callbacks without the reservation lock held.
  * @nr_revoke_live: revoke callbacks while dma_buf_is_revoked() was false.
+ * @nr_cb_mapped: revoke or move_notify callbacks that found a mapping.
  */
 struct dbp_importer {
 	struct kunit			*test;
@@ -537,6 +544,7 @@ struct dbp_importer {
 	unsigned int			nr_restore;
 	unsigned int			nr_cb_unlocked;
 	unsigned int			nr_revoke_live;
+	unsigned int			nr_cb_mapped;
 };
 
 /* Undo the importer's mappings; the reservation lock is held. */
@@ -548,7 +556,7 @@ static void dbp_imp_unmap_locked(struct dbp_importer *imp,
 		imp->phyr = NULL;
 	}
 	if (imp->sgt) {
-		dma_buf_unmap_attachment(attach, imp->sgt, DMA_BIDIRECTIONAL);
+		dma_buf_unmap_attachment(attach, imp->sgt, DBP_DIR);
 		imp->sgt = NULL;
 	}
 }
@@ -565,6 +573,8 @@ static void dbp_imp_notified(struct dma_buf_attachment *attach,
 	if (!dma_resv_held(attach->dmabuf->resv))
 		imp->nr_cb_unlocked++;
 	(*count)++;
+	if (imp->phyr || imp->sgt)
+		imp->nr_cb_mapped++;
 	if (!imp->keep_mapping)
 		dbp_imp_unmap_locked(imp, attach);
 }
@@ -726,7 +736,7 @@ static int dbp_map_sgt(struct dbp_importer *imp)
 	struct sg_table *sgt;
 
 	dma_resv_lock(resv, NULL);
-	sgt = dma_buf_map_attachment(imp->attach, DMA_BIDIRECTIONAL);
+	sgt = dma_buf_map_attachment(imp->attach, DBP_DIR);
 	if (!IS_ERR(sgt))
 		imp->sgt = sgt;
 	dma_resv_unlock(resv);
@@ -762,11 +772,32 @@ static int dbp_restore(struct dbp_exporter *exp)
 	return ret;
 }
 
+/**
+ * struct dbp_offer_case - a phyr exporter
+ * @name: the case.
+ * @kind: the exporter.
+ * @offer: what it offers.
+ */
+struct dbp_offer_case {
+	const char			*name;
+	enum dbp_exp_kind		kind;
+	const struct dma_buf_caps	*offer;
+};
+
+static const struct dbp_offer_case dbp_offer_cases[] = {
+	{ "revocable", DBP_EXP_PHYR, &dbp_offer_ram },
+	/* Like udmabuf: pinned memory, no pin op, every class served. */
+	{ "never revoked, no pin op", DBP_EXP_PHYR, &dbp_offer_ram_all },
+	{ "dynamic, pin op", DBP_EXP_PHYR_PIN, &dbp_offer_ram_dynamic },
+};
+
+KUNIT_ARRAY_PARAM_DESC(dbp_offer, dbp_offer_cases, name);
+
 /* BEHAVIOURS: B1 */
 static void dbp_phyr_importer_gets_exporter_phyr(struct kunit *test)
 {
-	struct dbp_exporter *exp = dbp_export(test, DBP_EXP_PHYR,
-					      &dbp_offer_ram);
+	const struct dbp_offer_case *c = test->param_value;
+	struct dbp_exporter *exp = dbp_export(test, c->kind, c->offer);
 	struct dbp_importer *imp = dbp_attach(test, exp, &dbp_accept_phyr,
 					      DBP_IMP_MOVE);
 	const struct phyr *phyr, *again;
@@ -820,6 +851,20 @@ static const struct dbp_legacy_case dbp_legacy_cases[] = {
 
 KUNIT_ARRAY_PARAM_DESC(dbp_legacy, dbp_legacy_cases, name);
 
+/*
+ * The page an sg_table entry names. With CONFIG_DMABUF_DEBUG the dma-buf
+ * core scrambles the page link of every table it hands to an importer
+ * (mangle_sg_table()) so that importers cannot use it; undo that here.
+ */
+static struct page *dbp_sg_page(const struct scatterlist *sg)
+{
+	unsigned long link = sg->page_link;
+
+	if (IS_ENABLED(CONFIG_DMABUF_DEBUG))
+		link ^= ~0xffUL;
+	return (struct page *)(link & ~SG_PAGE_LINK_MASK);
+}
+
 /* BEHAVIOURS: B1 */
 static void dbp_legacy_importer_gets_sgt(struct kunit *test)
 {
@@ -834,13 +879,13 @@ static void dbp_legacy_importer_gets_sgt(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, imp->attach->lifetime, c->lifetime);
 
 	/* The importer's code, unchanged: dma_buf_map_attachment(). */
-	sgt = dma_buf_map_attachment_unlocked(imp->attach, DMA_BIDIRECTIONAL);
+	sgt = dma_buf_map_attachment_unlocked(imp->attach, DBP_DIR);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, sgt);
 	KUNIT_EXPECT_EQ(test, exp->nr_map_phyr, 1);
 
 	/* DMA side only: no struct page is made up. */
 	for_each_sgtable_sg(sgt, sg, i)
-		KUNIT_EXPECT_NULL(test, sg_page(sg));
+		KUNIT_EXPECT_NULL(test, dbp_sg_page(sg));
 	for_each_sgtable_dma_sg(sgt, sg, i)
 		dma_len += sg_dma_len(sg);
 	KUNIT_EXPECT_EQ(test, dma_len, DBP_SIZE);
@@ -849,7 +894,7 @@ static void dbp_legacy_importer_gets_sgt(struct kunit *test)
 			(u64)phys_to_dma(imp->dev,
 					 page_to_phys(exp->pages[0])));
 
-	dma_buf_unmap_attachment_unlocked(imp->attach, sgt, DMA_BIDIRECTIONAL);
+	dma_buf_unmap_attachment_unlocked(imp->attach, sgt, DBP_DIR);
 	KUNIT_EXPECT_EQ(test, exp->nr_unmap_phyr, 1);
 }
 
@@ -1129,12 +1174,14 @@ static void dbp_pinned_importer_never_revoked(struct kunit *test)
 						 DBP_IMP_PINNED);
 	struct dbp_importer *revocable;
 
-	revocable = dbp_attach(test, exp, &dbp_accept_phyr_revocable,
+	revocable = dbp_attach(test, exp, &dbp_accept_sgt_revocable,
 			       DBP_IMP_REVOKE);
 	KUNIT_EXPECT_EQ(test, pinned->attach->lifetime,
 			DMA_BUF_LIFETIME_PINNED);
+	KUNIT_EXPECT_EQ(test, revocable->attach->lifetime,
+			DMA_BUF_LIFETIME_REVOCABLE);
 	KUNIT_ASSERT_EQ(test, dbp_map_sgt(pinned), 0);
-	KUNIT_ASSERT_EQ(test, dbp_map_phyr(revocable), 0);
+	KUNIT_ASSERT_EQ(test, dbp_map_sgt(revocable), 0);
 
 	KUNIT_EXPECT_FALSE(test, dma_buf_is_revocable(exp->dmabuf));
 	KUNIT_EXPECT_EQ(test, dbp_revoke(exp), -EINVAL);
@@ -1142,6 +1189,7 @@ static void dbp_pinned_importer_never_revoked(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, revocable->nr_revoke, 0);
 	/* Both mappings stand. */
 	KUNIT_EXPECT_NOT_NULL(test, pinned->sgt);
+	KUNIT_EXPECT_NOT_NULL(test, revocable->sgt);
 	KUNIT_EXPECT_EQ(test, exp->nr_unmap_phyr, 0);
 	dbp_unmap(pinned);
 	dbp_unmap(revocable);
@@ -1234,11 +1282,11 @@ static void dbp_revocable_importer_enodev_until_restore(struct kunit *test)
 			-ENODEV);
 	KUNIT_EXPECT_EQ(test, dbp_map_sgt(sgt_imp), -ENODEV);
 	sgt = dma_buf_map_attachment_unlocked(sgt_imp->attach,
-					      DMA_BIDIRECTIONAL);
+					      DBP_DIR);
 	KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(sgt), -ENODEV);
 	if (!IS_ERR(sgt))
 		dma_buf_unmap_attachment_unlocked(sgt_imp->attach, sgt,
-						  DMA_BIDIRECTIONAL);
+						  DBP_DIR);
 
 	KUNIT_EXPECT_EQ(test, dbp_restore(exp), 0);
 	KUNIT_EXPECT_FALSE(test, dma_buf_is_revoked(exp->dmabuf));
@@ -1475,10 +1523,10 @@ static void dbp_ops_run_under_resv_lock(struct kunit *test)
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, phyr);
 	dma_buf_unmap_phyr_unlocked(phyr_imp->attach, phyr);
 	sgt = dma_buf_map_attachment_unlocked(sgt_imp->attach,
-					      DMA_BIDIRECTIONAL);
+					      DBP_DIR);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, sgt);
 	dma_buf_unmap_attachment_unlocked(sgt_imp->attach, sgt,
-					  DMA_BIDIRECTIONAL);
+					  DBP_DIR);
 	/* Revoke and restore call back under it. */
 	KUNIT_ASSERT_EQ(test, dbp_map_phyr(phyr_imp), 0);
 	KUNIT_ASSERT_EQ(test, dbp_map_sgt(sgt_imp), 0);
@@ -1848,7 +1896,7 @@ static bool dbp_race_round(struct dbp_race *race, unsigned int i)
 	if (i & 1) {
 		struct sg_table *sgt;
 
-		sgt = dma_buf_map_attachment(imp->attach, DMA_BIDIRECTIONAL);
+		sgt = dma_buf_map_attachment(imp->attach, DBP_DIR);
 		ret = PTR_ERR_OR_ZERO(sgt);
 		if (!ret)
 			imp->sgt = sgt;
@@ -1872,13 +1920,21 @@ static bool dbp_race_round(struct dbp_race *race, unsigned int i)
 		race->nr_map_other++;
 	}
 	dma_resv_unlock(resv);
-	cond_resched();
+	/*
+	 * UML is one CPU without preemption: sleep now and then, holding
+	 * the mapping or not, so that the revoker runs at varied points.
+	 */
+	if (i % 3 == 0)
+		usleep_range(5, 15);
+	else
+		cond_resched();
 
 	/* Unmap, unless a revoke made the importer do it already. */
 	dbp_unmap(imp);
-	if (i & 2)
-		cond_resched();
+	if (i % 5 == 0)
+		usleep_range(5, 15);
 	dbp_imp_detach(imp);
+	cond_resched();
 	return true;
 }
 
@@ -1909,9 +1965,9 @@ static void dbp_revoke_race(struct kunit *test)
 	kunit_release_action(test, dbp_kthread_stop, revoker);
 
 	kunit_info(test,
-		   "%u rounds: %u maps, %u -ENODEV; %u revokes, imp told %u times\n",
+		   "%u rounds: %u maps, %u -ENODEV; %u revokes, %u callbacks, %u unmapped by one\n",
 		   i, race->nr_map_ok, race->nr_map_enodev, race->nr_revokes,
-		   race->imp->nr_revoke);
+		   race->imp->nr_revoke, race->imp->nr_cb_mapped);
 	KUNIT_EXPECT_EQ(test, i, DBP_RACE_LOOPS);
 	KUNIT_EXPECT_EQ(test, race->nr_map_revoked, 0);
 	KUNIT_EXPECT_EQ(test, race->nr_enodev_live, 0);
@@ -1920,12 +1976,14 @@ static void dbp_revoke_race(struct kunit *test)
 	/* Both states were seen, or the race tested nothing. */
 	KUNIT_EXPECT_GT(test, race->nr_map_ok, 0);
 	KUNIT_EXPECT_GT(test, race->nr_map_enodev, 0);
-	KUNIT_EXPECT_GT(test, race->nr_revokes, 0);
+	KUNIT_EXPECT_GT(test, race->nr_revokes, 10);
+	KUNIT_EXPECT_GT(test, race->imp->nr_cb_mapped, 0);
 	KUNIT_EXPECT_FALSE(test, dma_buf_is_revoked(exp->dmabuf));
 }
 
 static struct kunit_case dbp_cases[] = {
-	KUNIT_CASE(dbp_phyr_importer_gets_exporter_phyr),
+	KUNIT_CASE_PARAM(dbp_phyr_importer_gets_exporter_phyr,
+			 dbp_offer_gen_params),
 	KUNIT_CASE_PARAM(dbp_legacy_importer_gets_sgt, dbp_legacy_gen_params),
 	KUNIT_CASE(dbp_phyr_importer_of_legacy_exporter),
 	KUNIT_CASE(dbp_phyr_importer_of_legacy_exporter_error),
