@@ -786,7 +786,11 @@ struct dbp_offer_case {
 
 static const struct dbp_offer_case dbp_offer_cases[] = {
 	{ "revocable", DBP_EXP_PHYR, &dbp_offer_ram },
-	/* Like udmabuf: pinned memory, no pin op, every class served. */
+	/*
+	 * Memory that never moves, every class served, no pin op: the core
+	 * maps an sg_table at attach for an importer with ops, which must
+	 * not take the importer's phyr mapping.
+	 */
 	{ "never revoked, no pin op", DBP_EXP_PHYR, &dbp_offer_ram_all },
 	{ "dynamic, pin op", DBP_EXP_PHYR_PIN, &dbp_offer_ram_dynamic },
 };
