@@ -1,0 +1,609 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * A dma-buf importer driven from debugfs, for the phyr userspace selftests
+ * (tools/testing/selftests/drivers/dma-buf/udmabuf-phyr.c).
+ *
+ * Each open of <debugfs>/dma_buf_phyr_importer/ctl is one importer holding
+ * at most one attachment. Commands are written, one per write():
+ *
+ *   attach FD MODE     MODE is "phyr" (revocable phyr importer of RAM and
+ *                      P2P memory), "pinned" (the same, pinned) or "sgt"
+ *                      (a legacy importer: dma_buf_attach())
+ *   map                dma_buf_map_phyr_unlocked(), or for "sgt"
+ *                      dma_buf_map_attachment_unlocked()
+ *   check MUL XOR      compare the mapped phyr, through the CPU, with the
+ *                      pattern whose little-endian u32 at byte offset o is
+ *                      (o / 4) * MUL ^ XOR (mod 2^32)
+ *   unmap, detach, status
+ *
+ * A write fails with the command's errno (that of dma_buf_get(), of the
+ * attach or of the map); a read returns a status line (mode, lifetime,
+ * revoke and restore notifications seen) and the last command's report.
+ * Closing the file unmaps and detaches. The importer device is the rig's
+ * edu PCI device (behind intel-iommu) when there is one, never bound to a
+ * driver here; otherwise a platform device.
+ */
+
+#include <linux/debugfs.h>
+#include <linux/dma-buf.h>
+#include <linux/dma-resv.h>
+#include <linux/highmem.h>
+#include <linux/io.h>
+#include <linux/iommu.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/pci.h>
+#include <linux/phyr.h>
+#include <linux/platform_device.h>
+#include <linux/scatterlist.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+#include <linux/unaligned.h>
+
+#define TI_NAME		"dma_buf_phyr_importer"
+#define TI_REPORT_LEN	2048
+#define TI_CMD_LEN	128
+#define TI_MAX_CHUNKS	16	/* chunks reported one by one */
+
+enum ti_mode { TI_NONE, TI_PHYR, TI_PINNED, TI_SGT };
+
+static const char * const ti_mode_names[] = {
+	[TI_NONE] = "none", [TI_PHYR] = "phyr", [TI_PINNED] = "pinned",
+	[TI_SGT] = "sgt",
+};
+
+/**
+ * struct ti_session - one open of the ctl file: one importer
+ * @lock: serialises the commands; taken before the reservation lock.
+ * @mode: how @attach was made.
+ * @id: a number for the attachment, unique while the module is loaded.
+ * @dmabuf: the buffer, a reference from dma_buf_get().
+ * @attach: the attachment, or NULL.
+ * @pdev: the edu device @attach was made for, with a reference, or NULL.
+ * @phyr: the mapped phyr; protected by the reservation lock, since the
+ *	revoke callback unmaps it.
+ * @sgt: the mapped sg_table of a "sgt" attachment.
+ * @revokes: revoke notifications received.
+ * @restores: restore notifications received.
+ * @report: the last command's report.
+ */
+struct ti_session {
+	struct mutex lock;	/* serialises the commands */
+	enum ti_mode mode;
+	unsigned int id;
+	struct dma_buf *dmabuf;
+	struct dma_buf_attachment *attach;
+	struct pci_dev *pdev;
+	const struct phyr *phyr;
+	struct sg_table *sgt;
+	atomic_t revokes;
+	atomic_t restores;
+	char report[TI_REPORT_LEN];
+};
+
+static struct dentry *ti_dir;
+static struct platform_device *ti_platform;
+static DEFINE_MUTEX(ti_platform_lock);
+static atomic_t ti_next_id = ATOMIC_INIT(0);
+
+/* Called with the reservation lock held: unmap before returning. */
+static void ti_revoke(struct dma_buf_attachment *attach)
+{
+	struct ti_session *s = attach->importer_priv;
+
+	dma_resv_assert_held(attach->dmabuf->resv);
+	if (s->phyr) {
+		dma_buf_unmap_phyr(attach, s->phyr);
+		s->phyr = NULL;
+	}
+	atomic_inc(&s->revokes);
+}
+
+static void ti_restore(struct dma_buf_attachment *attach)
+{
+	struct ti_session *s = attach->importer_priv;
+
+	atomic_inc(&s->restores);
+}
+
+#define TI_PROVIDERS	(BIT(PHYR_PROVIDER_RAM) | BIT(PHYR_PROVIDER_P2P))
+
+static const struct dma_buf_caps ti_caps_revocable = {
+	.descs = DMA_BUF_DESC_PHYR,
+	.providers = TI_PROVIDERS,
+	.cc_states = BIT(PHYR_CC_SHARED),
+	.lifetimes = BIT(DMA_BUF_LIFETIME_REVOCABLE),
+};
+
+static const struct dma_buf_caps ti_caps_pinned = {
+	.descs = DMA_BUF_DESC_PHYR,
+	.providers = TI_PROVIDERS,
+	.cc_states = BIT(PHYR_CC_SHARED),
+	.lifetimes = BIT(DMA_BUF_LIFETIME_PINNED),
+};
+
+static const struct dma_buf_attach_ops ti_ops_revocable = {
+	.allow_peer2peer = true,
+	.caps = &ti_caps_revocable,
+	.revoke = ti_revoke,
+	.restore = ti_restore,
+};
+
+/*
+ * The core wants a revoke or move_notify callback from every importer with
+ * ops; a pinned attachment must never get it, and the count shows if it did.
+ */
+static const struct dma_buf_attach_ops ti_ops_pinned = {
+	.allow_peer2peer = true,
+	.caps = &ti_caps_pinned,
+	.revoke = ti_revoke,
+	.restore = ti_restore,
+};
+
+/* The edu DMA engine, so that mappings go through the IOMMU, if present. */
+static struct device *ti_get_device(struct ti_session *s)
+{
+	struct platform_device *pdev;
+
+	s->pdev = pci_get_device(0x1234, 0x11e8, NULL);
+	if (s->pdev)
+		return &s->pdev->dev;
+
+	mutex_lock(&ti_platform_lock);
+	if (!ti_platform) {
+		pdev = platform_device_register_simple(TI_NAME, -1, NULL, 0);
+		if (!IS_ERR(pdev))
+			ti_platform = pdev;
+	}
+	mutex_unlock(&ti_platform_lock);
+	return ti_platform ? &ti_platform->dev : ERR_PTR(-ENODEV);
+}
+
+static const char *ti_lifetime_name(enum dma_buf_lifetime lifetime)
+{
+	switch (lifetime) {
+	case DMA_BUF_LIFETIME_PINNED:
+		return "pinned";
+	case DMA_BUF_LIFETIME_DYNAMIC:
+		return "dynamic";
+	case DMA_BUF_LIFETIME_REVOCABLE:
+		return "revocable";
+	}
+	return "?";
+}
+
+static const char *ti_provider_name(const struct phyr_provider *provider)
+{
+	switch (provider->kind) {
+	case PHYR_PROVIDER_RAM:
+		return "ram";
+	case PHYR_PROVIDER_P2P:
+		return "p2p";
+	case PHYR_PROVIDER_PRIVATE:
+		return "private";
+	}
+	return "?";
+}
+
+static __printf(2, 3) void ti_report(struct ti_session *s, const char *fmt, ...)
+{
+	size_t len = strlen(s->report);
+	va_list args;
+
+	va_start(args, fmt);
+	vsnprintf(s->report + len, sizeof(s->report) - len, fmt, args);
+	va_end(args);
+}
+
+static int ti_attach(struct ti_session *s, int fd, const char *mode_name)
+{
+	const struct dma_buf_attach_ops *ops = NULL;
+	struct dma_buf_attachment *attach;
+	struct iommu_domain *domain;
+	struct dma_buf *dmabuf;
+	struct device *dev;
+	int mode;
+
+	mode = match_string(ti_mode_names, ARRAY_SIZE(ti_mode_names), mode_name);
+	if (mode <= TI_NONE)
+		return -EINVAL;
+	if (s->attach)
+		return -EBUSY;
+	if (mode == TI_PHYR)
+		ops = &ti_ops_revocable;
+	else if (mode == TI_PINNED)
+		ops = &ti_ops_pinned;
+
+	dmabuf = dma_buf_get(fd);
+	if (IS_ERR(dmabuf))
+		return PTR_ERR(dmabuf);
+	dev = ti_get_device(s);
+	if (IS_ERR(dev)) {
+		dma_buf_put(dmabuf);
+		return PTR_ERR(dev);
+	}
+
+	/* "sgt" is what a legacy importer does, unchanged. */
+	if (ops)
+		attach = dma_buf_dynamic_attach(dmabuf, dev, ops, s);
+	else
+		attach = dma_buf_attach(dmabuf, dev);
+	if (IS_ERR(attach)) {
+		pci_dev_put(s->pdev);
+		s->pdev = NULL;
+		dma_buf_put(dmabuf);
+		return PTR_ERR(attach);
+	}
+	s->dmabuf = dmabuf;
+	s->attach = attach;
+	s->mode = mode;
+	s->id = atomic_inc_return(&ti_next_id);
+	atomic_set(&s->revokes, 0);
+	atomic_set(&s->restores, 0);
+	domain = iommu_get_domain_for_dev(dev);
+	ti_report(s, "attach id %u mode %s lifetime %s device %s (%s) size %zu\n",
+		  s->id, ti_mode_names[mode], ti_lifetime_name(attach->lifetime),
+		  dev_name(dev),
+		  !domain ? "no iommu" : iommu_is_dma_domain(domain) ?
+		  "iommu-dma" : "iommu, not translated", dmabuf->size);
+	return 0;
+}
+
+static void ti_report_phyr(struct ti_session *s, const struct phyr *phyr)
+{
+	unsigned int i, kinds = 0;
+
+	for (i = 0; i < phyr->nr_chunks; i++)
+		kinds |= BIT(phyr->chunks[i].provider->kind);
+	ti_report(s, "map phyr chunks %u ranges %u len %llu providers%s%s%s dma_mapped %s\n",
+		  phyr->nr_chunks, phyr->nr_ranges, phyr->len,
+		  kinds & BIT(PHYR_PROVIDER_RAM) ? " ram" : "",
+		  kinds & BIT(PHYR_PROVIDER_P2P) ? " p2p" : "",
+		  kinds & BIT(PHYR_PROVIDER_PRIVATE) ? " private" : "",
+		  phyr->dma_dev ? "yes" : "no");
+	for (i = 0; i < phyr->nr_chunks && i < TI_MAX_CHUNKS; i++) {
+		const struct phyr_chunk *c = &phyr->chunks[i];
+
+		ti_report(s, "chunk %u provider %s attrs 0x%x ranges %u len %llu\n",
+			  i, ti_provider_name(c->provider), c->attrs,
+			  c->nr_ranges, c->len);
+	}
+	if (phyr->nr_chunks > TI_MAX_CHUNKS)
+		ti_report(s, "(%u more chunks)\n", phyr->nr_chunks - TI_MAX_CHUNKS);
+}
+
+static int ti_map(struct ti_session *s)
+{
+	struct scatterlist *sg;
+	u64 dma_len = 0;
+	bool aligned = true;
+	int i;
+
+	if (!s->attach)
+		return -ENOENT;
+	if (s->phyr || s->sgt)
+		return -EBUSY;
+
+	if (s->mode == TI_SGT) {
+		struct sg_table *sgt;
+
+		sgt = dma_buf_map_attachment_unlocked(s->attach,
+						      DMA_BIDIRECTIONAL);
+		if (IS_ERR(sgt))
+			return PTR_ERR(sgt);
+		for_each_sgtable_dma_sg(sgt, sg, i) {
+			dma_len += sg_dma_len(sg);
+			if (!PAGE_ALIGNED(sg_dma_address(sg)) ||
+			    !PAGE_ALIGNED(sg_dma_len(sg)))
+				aligned = false;
+		}
+		s->sgt = sgt;
+		ti_report(s, "map sgt nents %u dma_len %llu page_aligned %s\n",
+			  sgt->nents, dma_len, aligned ? "yes" : "no");
+		return 0;
+	}
+
+	/* Under the reservation lock, so that a revoke sees s->phyr. */
+	dma_resv_lock(s->dmabuf->resv, NULL);
+	s->phyr = dma_buf_map_phyr(s->attach);
+	if (IS_ERR(s->phyr)) {
+		i = PTR_ERR(s->phyr);
+		s->phyr = NULL;
+		dma_resv_unlock(s->dmabuf->resv);
+		return i;
+	}
+	ti_report_phyr(s, s->phyr);
+	dma_resv_unlock(s->dmabuf->resv);
+	return 0;
+}
+
+static u32 ti_pattern(u64 off, u32 mul, u32 xor)
+{
+	u32 v = (u32)(off / 4) * mul ^ xor;
+
+	return v >> (8 * (off % 4));
+}
+
+/*
+ * Compare @len bytes at buffer offset @off, read from RAM (@vaddr) or MMIO
+ * (@io), with the pattern: u32 at a time where the offset allows; -EIO on
+ * the first mismatch.
+ */
+static int ti_compare(struct ti_session *s, const u8 *vaddr,
+		      const u8 __iomem *io, size_t len, u64 off, u32 mul,
+		      u32 xor)
+{
+	size_t i = 0;
+	u32 got, want;
+
+	while (i < len) {
+		want = ti_pattern(off + i, mul, xor);
+		if ((off + i) % 4 == 0 && len - i >= 4) {
+			got = io ? readl(io + i) : get_unaligned_le32(vaddr + i);
+			i += 4;
+		} else {
+			got = io ? readb(io + i) : vaddr[i];
+			want &= 0xff;
+			i++;
+		}
+		if (got != want) {
+			ti_report(s, "check mismatch near offset %llu: got 0x%x want 0x%x\n",
+				  off + i, got, want);
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
+static int ti_check_seg(struct ti_session *s, const struct phyr_seg *seg,
+			u64 off, u32 mul, u32 xor)
+{
+	struct phyr_seg piece = *seg;
+	void __iomem *io;
+	size_t done = 0;
+	int ret = 0;
+
+	if (seg->attrs & PHYR_ATTR_NO_CPU_MAP)
+		return -EOPNOTSUPP;
+	if (seg->attrs & PHYR_ATTR_MMIO) {
+		io = ioremap(seg->paddr, seg->len);
+		if (!io)
+			return -ENOMEM;
+		ret = ti_compare(s, NULL, io, seg->len, off, mul, xor);
+		iounmap(io);
+		return ret;
+	}
+	/* RAM: page by page through the page phyr gives for the range. */
+	while (!ret && done < seg->len) {
+		size_t in_page = offset_in_page(seg->paddr + done);
+		size_t n = min_t(size_t, PAGE_SIZE - in_page, seg->len - done);
+		struct page *page;
+		void *vaddr;
+
+		piece.paddr = seg->paddr + done;
+		piece.len = n;
+		page = phyr_seg_page(&piece);
+		if (!page)
+			return -EOPNOTSUPP;
+		vaddr = kmap_local_page(page);
+		ret = ti_compare(s, vaddr + in_page, NULL, n, off + done,
+				 mul, xor);
+		kunmap_local(vaddr);
+		done += n;
+		cond_resched();
+	}
+	return ret;
+}
+
+static int ti_check(struct ti_session *s, u32 mul, u32 xor)
+{
+	struct phyr_iter iter;
+	struct phyr_seg seg;
+	u64 off = 0;
+	int ret;
+
+	if (s->mode == TI_SGT)
+		return -EOPNOTSUPP;	/* a legacy importer only DMAs */
+
+	dma_resv_lock(s->dmabuf->resv, NULL);
+	if (!s->phyr) {
+		ret = -ENOENT;
+		goto out;
+	}
+	if (s->phyr->dma_dev) {
+		ret = -EOPNOTSUPP;	/* DMA addresses, not physical */
+		goto out;
+	}
+	ret = phyr_iter_start(&iter, s->phyr, 0, s->phyr->len);
+	if (ret)
+		goto out;
+	phyr_for_each_seg(&seg, &iter) {
+		ret = ti_check_seg(s, &seg, off, mul, xor);
+		if (ret)
+			goto out;
+		off += seg.len;
+	}
+	ti_report(s, "check ok %llu bytes\n", off);
+out:
+	dma_resv_unlock(s->dmabuf->resv);
+	return ret;
+}
+
+static int ti_unmap(struct ti_session *s)
+{
+	int ret = 0;
+
+	if (s->sgt) {
+		dma_buf_unmap_attachment_unlocked(s->attach, s->sgt,
+						  DMA_BIDIRECTIONAL);
+		s->sgt = NULL;
+		return 0;
+	}
+	if (!s->attach)
+		return -ENOENT;
+	dma_resv_lock(s->dmabuf->resv, NULL);
+	if (s->phyr)
+		dma_buf_unmap_phyr(s->attach, s->phyr);
+	else
+		ret = -ENOENT;	/* never mapped, or the revoke unmapped it */
+	s->phyr = NULL;
+	dma_resv_unlock(s->dmabuf->resv);
+	return ret;
+}
+
+static int ti_detach(struct ti_session *s)
+{
+	if (!s->attach)
+		return -ENOENT;
+	ti_unmap(s);
+	dma_buf_detach(s->dmabuf, s->attach);
+	dma_buf_put(s->dmabuf);
+	pci_dev_put(s->pdev);
+	s->attach = NULL;
+	s->dmabuf = NULL;
+	s->pdev = NULL;
+	s->mode = TI_NONE;
+	return 0;
+}
+
+static int ti_command(struct ti_session *s, char *cmd)
+{
+	char *argv[4] = {};
+	char *p = strim(cmd);
+	unsigned int argc = 0;
+	u32 mul, xor;
+	int fd;
+
+	while (p && argc < ARRAY_SIZE(argv)) {
+		argv[argc] = strsep(&p, " \t");
+		if (*argv[argc])
+			argc++;
+	}
+	if (p || !argc)
+		return -EINVAL;
+
+	if (!strcmp(argv[0], "attach") && argc == 3) {
+		if (kstrtoint(argv[1], 0, &fd))
+			return -EINVAL;
+		return ti_attach(s, fd, argv[2]);
+	}
+	if (!strcmp(argv[0], "check") && argc == 3) {
+		if (kstrtou32(argv[1], 0, &mul) || kstrtou32(argv[2], 0, &xor))
+			return -EINVAL;
+		return ti_check(s, mul, xor);
+	}
+	if (argc != 1)
+		return -EINVAL;
+	if (!strcmp(argv[0], "map"))
+		return ti_map(s);
+	if (!strcmp(argv[0], "unmap"))
+		return ti_unmap(s);
+	if (!strcmp(argv[0], "detach"))
+		return ti_detach(s);
+	if (!strcmp(argv[0], "status"))
+		return 0;
+	return -EINVAL;
+}
+
+static ssize_t ti_write(struct file *file, const char __user *ubuf,
+			size_t count, loff_t *ppos)
+{
+	struct ti_session *s = file->private_data;
+	char cmd[TI_CMD_LEN];
+	int ret;
+
+	if (count >= sizeof(cmd))
+		return -EINVAL;
+	if (copy_from_user(cmd, ubuf, count))
+		return -EFAULT;
+	cmd[count] = '\0';
+
+	mutex_lock(&s->lock);
+	s->report[0] = '\0';
+	ret = ti_command(s, cmd);
+	if (ret)
+		ti_report(s, "error %d\n", ret);
+	mutex_unlock(&s->lock);
+	*ppos = 0;	/* the next read shows this command's report */
+	return ret ?: count;
+}
+
+static ssize_t ti_read(struct file *file, char __user *ubuf, size_t count,
+		       loff_t *ppos)
+{
+	struct ti_session *s = file->private_data;
+	char *buf;
+	ssize_t ret;
+	int len;
+
+	buf = kmalloc(TI_REPORT_LEN + 160, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	mutex_lock(&s->lock);
+	len = scnprintf(buf, TI_REPORT_LEN + 160,
+			"id %u mode %s lifetime %s mapped %s revokes %d restores %d\n%s",
+			s->id, ti_mode_names[s->mode],
+			s->attach ? ti_lifetime_name(s->attach->lifetime) : "none",
+			s->phyr || s->sgt ? "yes" : "no",
+			atomic_read(&s->revokes), atomic_read(&s->restores),
+			s->report);
+	mutex_unlock(&s->lock);
+	ret = simple_read_from_buffer(ubuf, count, ppos, buf, len);
+	kfree(buf);
+	return ret;
+}
+
+static int ti_open(struct inode *inode, struct file *file)
+{
+	struct ti_session *s;
+
+	s = kzalloc(sizeof(*s), GFP_KERNEL);
+	if (!s)
+		return -ENOMEM;
+	mutex_init(&s->lock);
+	file->private_data = s;
+	return 0;
+}
+
+static int ti_release(struct inode *inode, struct file *file)
+{
+	struct ti_session *s = file->private_data;
+
+	mutex_lock(&s->lock);
+	ti_detach(s);
+	mutex_unlock(&s->lock);
+	mutex_destroy(&s->lock);
+	kfree(s);
+	return 0;
+}
+
+static const struct file_operations ti_fops = {
+	.owner = THIS_MODULE,
+	.open = ti_open,
+	.release = ti_release,
+	.read = ti_read,
+	.write = ti_write,
+	.llseek = default_llseek,
+};
+
+static int __init ti_init(void)
+{
+	ti_dir = debugfs_create_dir(TI_NAME, NULL);
+	debugfs_create_file("ctl", 0600, ti_dir, NULL, &ti_fops);
+	return 0;
+}
+
+static void __exit ti_exit(void)
+{
+	debugfs_remove(ti_dir);
+	if (ti_platform)
+		platform_device_unregister(ti_platform);
+}
+
+module_init(ti_init);
+module_exit(ti_exit);
+
+MODULE_DESCRIPTION("Test importer for dma-buf phyr exchange selftests");
+MODULE_LICENSE("GPL");
+MODULE_IMPORT_NS(DMA_BUF);
