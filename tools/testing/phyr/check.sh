@@ -10,9 +10,12 @@
 #   4. the rig booted again with swiotlb forced and an identity domain
 #      (kunit-rig.sh --swiotlb, the DMA suite and kmemleak): one test per
 #      case, plus "M9 ran": the swiotlb case must pass there, not skip
-#   5. the console scan (R1, scan-console.sh): one test per console, plus
+#   5. userspace in the rig (rig-user.sh: the same kernel and devices, KUnit
+#      off, an initramfs running the udmabuf kselftests): one test per
+#      kselftest case; a boot that does not reach the end is a failure
+#   6. the console scan (R1, scan-console.sh): one test per console, plus
 #      the scanner's self-test
-#   6. the static checks (static-checks.sh): one test per tool
+#   7. the static checks (static-checks.sh): one test per tool
 #
 # A skipped KUnit case counts as skipped, not passed. A stage that cannot
 # run, crashes or leaves no results counts as a failure. Ends with one line
@@ -52,7 +55,7 @@ stage_counts() {
 	s=$(grep -c "^SKIP $1" "$RESULTS")
 	echo "      $p passed, $f failed$([ "$s" = 0 ] || echo ", $s skipped")"
 }
-step() { echo "[$1/6] $2"; }
+step() { echo "[$1/7] $2"; }
 
 finish() {
 	local p f s
@@ -122,7 +125,15 @@ else
 fi
 stage_counts "rig-swiotlb:"
 
-step 5 "console scan (WARN, BUG, KASAN, lockdep, kmemleak, DMA-API, ...)"
+step 5 "userspace in the rig: udmabuf selftests (~1 min) -> build/logs/rig-user.log"
+# kunit-rig.sh built the kernel if kunit.py got as far as booting it.
+nobuild=
+grep -q 'Starting KUnit Kernel' "$PHYR_LOGS/rig.log" 2>/dev/null && nobuild=--no-build
+PHYR_SHOW=1 phyr_run "$PHYR_LOGS/rig-user.run.log" "$PHYR_TOOLS/rig-user.sh" $nobuild
+"$PHYR_TOOLS/rig-user-count.py" "$PHYR_LOGS/rig-user.log" rig-user | record
+stage_counts "rig-user:"
+
+step 6 "console scan (WARN, BUG, KASAN, lockdep, kmemleak, DMA-API, ...)"
 "$PHYR_TOOLS/scan-console.sh" --self-test >"$PHYR_LOGS/scan-selftest.log" 2>&1 &&
 	result PASS "scan: scanner self-test" ||
 	result FAIL "scan: scanner self-test (see build/logs/scan-selftest.log)"
@@ -131,7 +142,7 @@ step 5 "console scan (WARN, BUG, KASAN, lockdep, kmemleak, DMA-API, ...)"
 for r in rig rig-swiotlb; do
 	sed -n '/Starting KUnit Kernel/,$p' "$PHYR_LOGS/$r.log" >"$PHYR_LOGS/$r.console.log" 2>/dev/null
 done
-for c in uml.log rig.console.log rig-swiotlb.console.log; do
+for c in uml.log rig.console.log rig-swiotlb.console.log rig-user.log; do
 	if "$PHYR_TOOLS/scan-console.sh" "$PHYR_LOGS/$c" >"$PHYR_LOGS/scan.out" 2>&1; then
 		result PASS "scan: build/logs/$c"
 	else
@@ -142,7 +153,7 @@ done
 rm -f "$PHYR_LOGS/scan.out"
 stage_counts "scan:"
 
-step 6 "static checks (checkpatch, kernel-doc, Sphinx, sparse, W=1; ~1 min)"
+step 7 "static checks (checkpatch, kernel-doc, Sphinx, sparse, W=1; ~1 min)"
 out=$("$PHYR_TOOLS/static-checks.sh" 2>&1)
 rc=$?
 echo "$out" | sed 's/^/      /'

@@ -3,14 +3,15 @@
 #
 # main.sh - `make`, the main job: install what is missing, prepare the tree,
 # build the x86_64 kernel, boot the QEMU rig and run the phyr suites there
-# (kunit-rig.sh), then print the report of what the rig showed (report.sh).
+# (kunit-rig.sh), boot it again with userspace tests (rig-user.sh), then
+# print the report of what the rig showed (report.sh).
 # The build's noise stays in build/logs/; exit status is the rig run's.
 
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
 T0=$SECONDS
-step() { echo "[$1/4] $2"; }
+step() { echo "[$1/5] $2"; }
 
 step 1 "checking the Debian packages (installs what is missing, as root)"
 PHYR_SHOW=1 phyr_run "$PHYR_LOGS/deps.log" "$PHYR_TOOLS/deps.sh" || exit
@@ -29,9 +30,14 @@ PHYR_SHOW=1 PHYR_PROGRESS="find '$PHYR_ROOT/build/x86_64' -name '*.o' 2>/dev/nul
 	phyr_run "$PHYR_LOGS/rig.run.log" "$PHYR_TOOLS/kunit-rig.sh"
 rc=$?
 
-step 4 "the report (from build/logs/rig.log)"
+step 4 "userspace in the rig: udmabuf selftests (~1 min) -> build/logs/rig-user.log"
+nobuild=
+grep -q 'Starting KUnit Kernel' "$PHYR_LOGS/rig.log" 2>/dev/null && nobuild=--no-build
+PHYR_SHOW=1 phyr_run "$PHYR_LOGS/rig-user.run.log" "$PHYR_TOOLS/rig-user.sh" $nobuild || rc=1
+
+step 5 "the report (from build/logs/rig.log and rig-user.log)"
 echo
 "$PHYR_TOOLS/report.sh" || rc=1
 echo
-echo "make: $(phyr_dur $((SECONDS - T0))) in all; console: build/logs/rig.log, results: build/logs/rig.summary"
+echo "make: $(phyr_dur $((SECONDS - T0))) in all; consoles: build/logs/rig.log, rig-user.log; results: rig.summary, rig-user.results"
 exit $rc

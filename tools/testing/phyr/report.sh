@@ -68,6 +68,37 @@ if [ -f "$swlog" ]; then
 		sed 's/^ *//; s/^/   swiotlb=force boot: /'
 fi
 echo
+echo "-- udmabuf exchanged as phyr and as sg_table (userspace boot: build/logs/rig-user.log)"
+ulog=$ROOT/build/logs/rig-user.log
+if [ -s "$ulog" ]; then
+	# What udmabuf-phyr printed: the fdinfo offer and the test importer's
+	# reports, once each (every test repeats the attach lines).
+	user() { grep -a '# udmabuf-phyr: ' "$ulog" | sed 's/.*# udmabuf-phyr: //' | tr -d '\r'; }
+	user | sed -n 's/^fdinfo: \(phyr_descs\|revocable\|revoked\):/\1:/p' |
+		sort -u | tr '\t' ' ' | sed 's/^/   fdinfo /'
+	user | grep -E '^(phyr|sgt|pinned): (attach|map|chunk|check|error)' |
+		sed -E 's/ id [0-9]+//' | awk '!seen[$0]++' | sed 's/^/   /'
+	# R2: each malformed request's errno (the test checks each one).
+	n=$(user | grep -c '^bad request: ')
+	[ "$n" = 0 ] || echo "   malformed requests to the importer: $n, refused with: $(user |
+		sed -n 's/^bad request: .*": //p' | sort | uniq -c |
+		awk '{c = $1; $1 = ""; sub(/^ +/, ""); printf "%s%s x%d", (NR > 1 ? ", " : ""), $0, c}')"
+	if "$ROOT/tools/testing/phyr/rig-user-count.py" "$ulog" rig-user >"$ulog.count" 2>&1; then :; fi
+	cut -d' ' -f1 "$ulog.count" | sort | uniq -c |
+		awk '{printf "%s%s %s", (NR > 1 ? ", " : "   kselftest cases: "), $1, $2} END {print ""}'
+	grep '^FAIL ' "$ulog.count" | sed 's/^/   /'
+	rm -f "$ulog.count"
+	grep -a -m1 'phyr-user: host:' "$ulog" | sed 's/^phyr-user: host: /   /'
+	if "$ROOT/tools/testing/phyr/scan-console.sh" "$ulog" >/dev/null 2>&1; then
+		echo "   console: clean"
+	else
+		echo "   console: REPORTS FOUND, see tools/testing/phyr/scan-console.sh $ulog"
+	fi
+else
+	echo "   no build/logs/rig-user.log (tools/testing/phyr/rig-user.sh)"
+fi
+
+echo
 echo "-- KUnit"
 if [ -s "$SUMMARY" ]; then
 	sed 's/^\[[0-9:]*\] //' "$SUMMARY" |

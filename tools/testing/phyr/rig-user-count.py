@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+#
+# rig-user-count.py LOG LABEL - turn the console of a rig-user.sh boot into
+# one line per test case: "PASS|FAIL|SKIP LABEL: program: N name".
+#
+# rig-user-init frames each program's kselftest TAP output with
+# "phyr-user: run NAME" and "phyr-user: exit NAME RC"; "ok N name",
+# "not ok N name" and "ok N name # SKIP ..." are the cases. A case the plan
+# ("1..N") announces but that never reported counts as skipped when the
+# program exited with KSFT_SKIP (4: it decided to skip the rest) and as
+# failed otherwise; a program that never exited, a non-zero exit with no
+# failed case, and a boot that never printed "phyr-user: done" are each one
+# more failure. A log with no program at all is a failure too. Exit 1 when
+# a FAIL line was printed.
+
+import re
+import sys
+
+KSFT_SKIP = 4
+# Console lines may carry a carriage return; kernel messages are
+# "[    1.234567] ..." and never look like TAP.
+RUN = re.compile(r'^phyr-user: run (\S+)')
+EXIT = re.compile(r'^phyr-user: exit (\S+) (\d+)')
+PLAN = re.compile(r'^1\.\.(\d+)\s*$')
+RESULT = re.compile(r'^(not )?ok (\d+) ?(.*?)(?:\s+#\s*(SKIP|TODO)\b.*)?$')
+
+
+def main():
+    log, label = sys.argv[1], sys.argv[2]
+    try:
+        with open(log, errors='replace') as f:
+            lines = [l.rstrip('\r\n').replace('\r', '') for l in f]
+    except OSError as e:
+        print(f'FAIL {label}: no console log ({e})')
+        return 1
+
+    out = []
+    progs = []		# [name, plan, {n: (status, desc)}, rc]
+    cur = None
+    done = False
+    for line in lines:
+        m = RUN.match(line)
+        if m:
+            cur = [m.group(1), None, {}, None]
+            progs.append(cur)
+            continue
+        m = EXIT.match(line)
+        if m and cur and m.group(1) == cur[0]:
+            cur[3] = int(m.group(2))
+            cur = None
+            continue
+        if line.startswith('phyr-user: done'):
+            done = True
+            continue
+        if cur is None:
+            continue
+        m = PLAN.match(line)
+        if m and cur[1] is None:
+            cur[1] = int(m.group(1))
+            continue
+        m = RESULT.match(line)
+        if m:
+            n = int(m.group(2))
+            if m.group(1):
+                status = 'FAIL'
+            elif m.group(4) == 'SKIP':
+                status = 'SKIP'
+            else:
+                status = 'PASS'
+            cur[2][n] = (status, m.group(3).strip())
+
+    for name, plan, res, rc in progs:
+        nfail = 0
+        for n in sorted(res):
+            status, desc = res[n]
+            out.append(f'{status} {label}: {name}: {n} {desc}')
+            nfail += status == 'FAIL'
+        for n in range(1, (plan or 0) + 1):
+            if n in res:
+                continue
+            if rc == KSFT_SKIP:
+                out.append(f'SKIP {label}: {name}: {n} (not run: the program exited with KSFT_SKIP)')
+            else:
+                out.append(f'FAIL {label}: {name}: {n} (no result; exit {rc})')
+                nfail += 1
+        if rc is None:
+            out.append(f'FAIL {label}: {name}: did not exit (the boot ended inside it)')
+        elif plan is None and not res:
+            out.append(f'FAIL {label}: {name}: printed no TAP plan nor result (exit {rc})')
+        elif rc not in (0, KSFT_SKIP) and not nfail:
+            out.append(f'FAIL {label}: {name}: exited {rc} with no failed case')
+    if not progs:
+        out.append(f'FAIL {label}: no test program ran (see {log})')
+    elif not done:
+        out.append(f'FAIL {label}: the boot did not reach the end ("phyr-user: done")')
+
+    print('\n'.join(out))
+    return 1 if any(l.startswith('FAIL ') for l in out) else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

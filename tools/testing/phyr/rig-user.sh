@@ -1,0 +1,124 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# rig-user.sh [--no-build] - boot the x86_64 rig kernel (build/x86_64, the
+# one kunit-rig.sh builds) with an initramfs that runs the userspace tests,
+# on the same machine and devices (qemu_configs/phyr_rig.py, through
+# rig-qemu.py), with KUnit disabled.
+#
+# The initramfs (build/rig-user/initramfs.cpio): busybox-static, /init
+# (rig-user-init) and, in /tests, the kselftest programs built statically
+# against the tree's uAPI headers:
+#   udmabuf        tools/testing/selftests/drivers/dma-buf/udmabuf.c, upstream
+#   udmabuf-phyr   the same directory: udmabuf as phyr and as sg_table,
+#                  through the in-kernel test importer (debugfs)
+#
+# Without --no-build the kernel is (re)built first with kunit.py, as
+# kunit-rig.sh builds it; check.sh and main.sh pass --no-build right after
+# kunit-rig.sh. Console: build/logs/rig-user.log; per-test results (from
+# rig-user-count.py): build/logs/rig-user.results. Exit 0 when the boot
+# reached the end and no test failed. PHYR_RIG_TIMEOUT (seconds, default
+# 300) bounds the boot.
+
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
+PHYR=$ROOT/tools/testing/phyr
+TREE=$ROOT/build/linux
+KBUILD=$ROOT/build/x86_64
+OUT=$ROOT/build/rig-user
+LOGS=$ROOT/build/logs
+LOG=$LOGS/rig-user.log
+RESULTS=$LOGS/rig-user.results
+TIMEOUT=${PHYR_RIG_TIMEOUT:-300}
+SELFTESTS=$TREE/tools/testing/selftests
+BUILD=1
+[ "${1:-}" = --no-build ] && BUILD=
+
+"$PHYR/tree.sh"
+mkdir -p "$LOGS" "$OUT"
+rm -f "$LOG" "$RESULTS"		# never count a stale run
+# build/x86_64 and build/rig are shared with kunit-rig.sh: one at a time.
+exec 9>"$ROOT/build/.rig.lock"
+flock 9
+"$PHYR/mkrig.py"
+
+if [ -n "$BUILD" ]; then
+	echo "rig-user: building the x86_64 kernel with kunit.py (incremental)..."
+	start=$(date +%s)
+	(cd "$TREE" && ./tools/testing/kunit/kunit.py build --arch=x86_64 \
+		--build_dir=../x86_64 --kunitconfig="$PHYR/x86_64.kunitconfig" \
+		--qemu_config="$PHYR/qemu_configs/phyr_rig.py" --jobs=2) \
+		>"$LOGS/rig-user.build.log" 2>&1 || {
+		echo "rig-user: kernel build failed; the end of build/logs/rig-user.build.log:" >&2
+		tail -n 30 "$LOGS/rig-user.build.log" >&2
+		exit 1
+	}
+	echo "rig-user: kernel built in $(($(date +%s) - start))s"
+fi
+KERNEL=$KBUILD/arch/x86/boot/bzImage
+[ -f "$KERNEL" ] || { echo "rig-user: no $KERNEL; run kunit-rig.sh first" >&2; exit 1; }
+# A kernel built before the userspace options were in x86_64.kunitconfig
+# boots, then cannot run /init: say so instead of timing out.
+for opt in BLK_DEV_INITRD DEVTMPFS TMPFS UDMABUF DEBUG_FS; do
+	grep -q "^CONFIG_$opt=y" "$KBUILD/.config" || {
+		echo "rig-user: CONFIG_$opt is not set in build/x86_64/.config; rebuild (without --no-build)" >&2
+		exit 1
+	}
+done
+
+# The uAPI headers of the tree, as kselftest's KHDR_INCLUDES.
+make -s -C "$TREE" O="$KBUILD" ARCH=x86_64 headers >"$OUT/headers.log" 2>&1 || {
+	cat "$OUT/headers.log" >&2
+	exit 1
+}
+mkdir -p "$OUT/tests"
+rm -f "$OUT"/tests/*
+CFLAGS=(-static -O2 -g -Wall -isystem "$KBUILD/usr/include"
+	-I "$SELFTESTS")
+for t in udmabuf udmabuf-phyr; do
+	src=$SELFTESTS/drivers/dma-buf/$t.c
+	gcc "${CFLAGS[@]}" -o "$OUT/tests/$t" "$src" >"$OUT/$t.cc.log" 2>&1 || {
+		echo "rig-user: $src does not build:" >&2
+		cat "$OUT/$t.cc.log" >&2
+		exit 1
+	}
+done
+
+# The cpio, with the base tree's gen_init_cpio (needs no root for /dev nodes).
+gcc -O2 -o "$OUT/gen_init_cpio" "$TREE/usr/gen_init_cpio.c"
+{
+	echo "dir /bin 755 0 0"
+	echo "dir /dev 755 0 0"
+	echo "nod /dev/console 600 0 0 c 5 1"
+	for d in proc sys tmp tests; do echo "dir /$d 755 0 0"; done
+	echo "file /bin/busybox /bin/busybox 755 0 0"
+	for a in sh mount cat echo grep cut uname poweroff sleep ls dmesg; do
+		echo "slink /bin/$a busybox 777 0 0"
+	done
+	echo "file /init $PHYR/rig-user-init 755 0 0"
+	for t in "$OUT"/tests/*; do
+		echo "file /tests/${t##*/} $t 755 0 0"
+	done
+} >"$OUT/initramfs.list"
+"$OUT/gen_init_cpio" "$OUT/initramfs.list" >"$OUT/initramfs.cpio"
+
+mapfile -t QEMU < <("$PHYR/rig-qemu.py" "$KERNEL" "$OUT/initramfs.cpio" kunit.enable=0)
+[ ${#QEMU[@]} -gt 4 ] || { echo "rig-user: rig-qemu.py gave no command" >&2; exit 1; }
+echo "rig-user: booting QEMU (TCG, timeout ${TIMEOUT}s) -> build/logs/rig-user.log"
+printf '%q ' "${QEMU[@]}" >"$OUT/qemu.cmd"
+start=$(date +%s)
+rc=0
+# stdin from /dev/null: QEMU's stdio serial must not read the terminal.
+timeout --foreground "$TIMEOUT" "${QEMU[@]}" </dev/null >"$LOG" 2>&1 || rc=$?
+took=$(($(date +%s) - start))
+[ "$rc" = 124 ] && echo "rig-user: QEMU killed after ${TIMEOUT}s" | tee -a "$LOG" >&2
+echo "rig-user: QEMU done in ${took}s (exit $rc)"
+echo "phyr-user: host: QEMU ran ${took}s, exit $rc" >>"$LOG"
+
+rc=0
+"$PHYR/rig-user-count.py" "$LOG" rig-user >"$RESULTS" || rc=$?
+sed -n 's/^\(PASS\|FAIL\|SKIP\) /\1 /p' "$RESULTS" | cut -d' ' -f1 | sort | uniq -c |
+	awk '{printf "%s%s %s", (NR > 1 ? ", " : "rig-user: "), $1, $2} END {print ""}'
+grep '^FAIL ' "$RESULTS" >&2 || true
+exit $rc
