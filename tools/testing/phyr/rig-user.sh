@@ -103,7 +103,10 @@ gcc -O2 -o "$OUT/gen_init_cpio" "$TREE/usr/gen_init_cpio.c"
 } >"$OUT/initramfs.list"
 "$OUT/gen_init_cpio" "$OUT/initramfs.list" >"$OUT/initramfs.cpio"
 
-mapfile -t QEMU < <("$PHYR/rig-qemu.py" "$KERNEL" "$OUT/initramfs.cpio" kunit.enable=0)
+# panic=-1: a panic (init dying, say) reboots, which -no-reboot turns
+# into QEMU's exit, rather than waiting for the timeout.
+mapfile -t QEMU < <("$PHYR/rig-qemu.py" "$KERNEL" "$OUT/initramfs.cpio" \
+	kunit.enable=0 panic=-1)
 [ ${#QEMU[@]} -gt 4 ] || { echo "rig-user: rig-qemu.py gave no command" >&2; exit 1; }
 echo "rig-user: booting QEMU (TCG, timeout ${TIMEOUT}s) -> build/logs/rig-user.log"
 printf '%q ' "${QEMU[@]}" >"$OUT/qemu.cmd"
