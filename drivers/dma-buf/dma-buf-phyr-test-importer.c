@@ -224,6 +224,9 @@ static int ti_attach(struct ti_session *s, int fd, const char *mode_name)
 		return PTR_ERR(dev);
 	}
 
+	/* Before the attach: a revoke may come as soon as it is made. */
+	atomic_set(&s->revokes, 0);
+	atomic_set(&s->restores, 0);
 	/* "sgt" is what a legacy importer does, unchanged. */
 	if (ops)
 		attach = dma_buf_dynamic_attach(dmabuf, dev, ops, s);
@@ -239,8 +242,6 @@ static int ti_attach(struct ti_session *s, int fd, const char *mode_name)
 	s->attach = attach;
 	s->mode = mode;
 	s->id = atomic_inc_return(&ti_next_id);
-	atomic_set(&s->revokes, 0);
-	atomic_set(&s->restores, 0);
 	domain = iommu_get_domain_for_dev(dev);
 	ti_report(s, "attach id %u mode %s lifetime %s device %s (%s) size %zu\n",
 		  s->id, ti_mode_names[mode], ti_lifetime_name(attach->lifetime),
