@@ -8,7 +8,7 @@ FILTER ?=
 filter = $(if $(FILTER),'$(FILTER)')
 
 .NOTPARALLEL:
-.PHONY: all tree check uml rig static report bench clean help
+.PHONY: all tree check uml rig user static report bench clean help
 
 all:
 	@$(T)/main.sh
@@ -24,6 +24,9 @@ uml: tree
 
 rig:
 	@$(T)/kunit-rig.sh $(filter)
+
+user: tree
+	@$(T)/rig-user.sh
 
 report:
 	@$(T)/report.sh
@@ -48,6 +51,8 @@ help:
 	@echo '                series + links to the new files); quick when nothing changed'
 	@echo '  make uml      KUnit on UML only        (FILTER=glob to select cases)'
 	@echo '  make rig      KUnit in the QEMU rig only (FILTER=glob to select cases)'
+	@echo '  make user     the userspace selftests in the rig (initramfs boot;'
+	@echo '                needs the rig kernel: make rig first)'
 	@echo '  make report   the report of the last rig run'
 	@echo '  make static   checkpatch, kernel-doc, Sphinx, sparse, W=1 on the project files'
 	@echo '                (sparse and W=1 need the rig build: make rig first)'
