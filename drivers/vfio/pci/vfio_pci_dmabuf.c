@@ -283,6 +283,7 @@ int vfio_pci_core_feature_dma_buf(struct vfio_pci_core_device *vdev, u32 flags,
 	struct vfio_region_dma_range *ranges;
 	struct vfio_pci_dma_buf *priv;
 	struct dma_buf *dmabuf;
+	u64 bar_len;
 	u32 i;
 	int ret;
 
@@ -310,9 +311,9 @@ int vfio_pci_core_feature_dma_buf(struct vfio_pci_core_device *vdev, u32 flags,
 				   sizeof(*ranges));
 	if (IS_ERR(ranges))
 		return PTR_ERR(ranges);
+	bar_len = pci_resource_len(vdev->pdev, req.region_index);
 	for (i = 0; i < req.nr_ranges; i++) {
-		ret = vfio_pci_dma_buf_check_range(&ranges[i],
-				pci_resource_len(vdev->pdev, req.region_index));
+		ret = vfio_pci_dma_buf_check_range(&ranges[i], bar_len);
 		if (ret)
 			goto out_ranges;
 	}
