@@ -9,6 +9,9 @@
  *   attach FD MODE     MODE is "phyr" (revocable phyr importer of RAM and
  *                      P2P memory), "pinned" (the same, pinned) or "sgt"
  *                      (a legacy importer: dma_buf_attach())
+ *   attach FD private KVMFD
+ *                      a revocable importer of private (TDISP T=1) P2P
+ *                      memory for the VM of KVMFD (a KVM_CREATE_VM fd)
  *   map                dma_buf_map_phyr_unlocked(), or for "sgt"
  *                      dma_buf_map_attachment_unlocked()
  *   check MUL XOR      compare the mapped phyr, through the CPU, with the
@@ -30,6 +33,7 @@
 #include <linux/highmem.h>
 #include <linux/io.h>
 #include <linux/iommu.h>
+#include <linux/kvm_host.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
@@ -46,11 +50,11 @@
 #define TI_CMD_LEN	128
 #define TI_MAX_CHUNKS	16	/* chunks reported one by one */
 
-enum ti_mode { TI_NONE, TI_PHYR, TI_PINNED, TI_SGT };
+enum ti_mode { TI_NONE, TI_PHYR, TI_PINNED, TI_SGT, TI_PRIVATE };
 
 static const char * const ti_mode_names[] = {
 	[TI_NONE] = "none", [TI_PHYR] = "phyr", [TI_PINNED] = "pinned",
-	[TI_SGT] = "sgt",
+	[TI_SGT] = "sgt", [TI_PRIVATE] = "private",
 };
 
 /**
@@ -64,6 +68,9 @@ static const char * const ti_mode_names[] = {
  * @phyr: the mapped phyr; protected by the reservation lock, since the
  *	revoke callback unmaps it.
  * @sgt: the mapped sg_table of a "sgt" attachment.
+ * @kvm_file: for "private", the VM's file, held while attached.
+ * @caps: for "private", the caps naming that VM.
+ * @ops: for "private", the ops pointing at @caps.
  * @revokes: revoke notifications received.
  * @restores: restore notifications received.
  * @report: the last command's report.
@@ -77,6 +84,9 @@ struct ti_session {
 	struct pci_dev *pdev;
 	const struct phyr *phyr;
 	struct sg_table *sgt;
+	struct file *kvm_file;
+	struct dma_buf_caps caps;
+	struct dma_buf_attach_ops ops;
 	atomic_t revokes;
 	atomic_t restores;
 	char report[TI_REPORT_LEN];
@@ -196,32 +206,70 @@ static __printf(2, 3) void ti_report(struct ti_session *s, const char *fmt, ...)
 	va_end(args);
 }
 
-static int ti_attach(struct ti_session *s, int fd, const char *mode_name)
+/* A confidential importer for one VM: what a KVM memslot would declare. */
+static int ti_private_ops(struct ti_session *s, int kvm_fd)
+{
+	struct file *file;
+
+	file = fget(kvm_fd);
+	if (!file)
+		return -EBADF;
+#if IS_ENABLED(CONFIG_KVM)
+	if (file_is_kvm(file)) {
+		s->kvm_file = file;
+		s->caps = (struct dma_buf_caps) {
+			.descs = DMA_BUF_DESC_PHYR,
+			.providers = BIT(PHYR_PROVIDER_P2P),
+			.cc_states = BIT(PHYR_CC_SHARED) | BIT(PHYR_CC_PRIVATE),
+			.lifetimes = BIT(DMA_BUF_LIFETIME_REVOCABLE),
+			.cc_owner = file->private_data,
+		};
+		s->ops = ti_ops_revocable;
+		s->ops.caps = &s->caps;
+		return 0;
+	}
+#endif
+	fput(file);
+	return -EINVAL;
+}
+
+static int ti_attach(struct ti_session *s, int fd, const char *mode_name,
+		     int kvm_fd)
 {
 	const struct dma_buf_attach_ops *ops = NULL;
 	struct dma_buf_attachment *attach;
 	struct iommu_domain *domain;
 	struct dma_buf *dmabuf;
 	struct device *dev;
-	int mode;
+	int mode, ret;
 
 	mode = match_string(ti_mode_names, ARRAY_SIZE(ti_mode_names), mode_name);
-	if (mode <= TI_NONE)
+	if (mode <= TI_NONE || (mode == TI_PRIVATE) != (kvm_fd >= 0))
 		return -EINVAL;
 	if (s->attach)
 		return -EBUSY;
-	if (mode == TI_PHYR)
+	if (mode == TI_PHYR) {
 		ops = &ti_ops_revocable;
-	else if (mode == TI_PINNED)
+	} else if (mode == TI_PINNED) {
 		ops = &ti_ops_pinned;
+	} else if (mode == TI_PRIVATE) {
+		int ret = ti_private_ops(s, kvm_fd);
+
+		if (ret)
+			return ret;
+		ops = &s->ops;
+	}
 
 	dmabuf = dma_buf_get(fd);
-	if (IS_ERR(dmabuf))
-		return PTR_ERR(dmabuf);
+	if (IS_ERR(dmabuf)) {
+		ret = PTR_ERR(dmabuf);
+		goto err_kvm;
+	}
 	dev = ti_get_device(s);
 	if (IS_ERR(dev)) {
 		dma_buf_put(dmabuf);
-		return PTR_ERR(dev);
+		ret = PTR_ERR(dev);
+		goto err_kvm;
 	}
 
 	/* Before the attach: a revoke may come as soon as it is made. */
@@ -236,7 +284,8 @@ static int ti_attach(struct ti_session *s, int fd, const char *mode_name)
 		pci_dev_put(s->pdev);
 		s->pdev = NULL;
 		dma_buf_put(dmabuf);
-		return PTR_ERR(attach);
+		ret = PTR_ERR(attach);
+		goto err_kvm;
 	}
 	s->dmabuf = dmabuf;
 	s->attach = attach;
@@ -249,6 +298,12 @@ static int ti_attach(struct ti_session *s, int fd, const char *mode_name)
 		  !domain ? "no iommu" : iommu_is_dma_domain(domain) ?
 		  "iommu-dma" : "iommu, not translated", dmabuf->size);
 	return 0;
+
+err_kvm:
+	if (s->kvm_file)
+		fput(s->kvm_file);
+	s->kvm_file = NULL;
+	return ret;
 }
 
 static void ti_report_phyr(struct ti_session *s, const struct phyr *phyr)
@@ -461,6 +516,9 @@ static int ti_detach(struct ti_session *s)
 	dma_buf_detach(s->dmabuf, s->attach);
 	dma_buf_put(s->dmabuf);
 	pci_dev_put(s->pdev);
+	if (s->kvm_file)
+		fput(s->kvm_file);
+	s->kvm_file = NULL;
 	s->attach = NULL;
 	s->dmabuf = NULL;
 	s->pdev = NULL;
@@ -474,7 +532,7 @@ static int ti_command(struct ti_session *s, char *cmd)
 	char *p = strim(cmd);
 	unsigned int argc = 0;
 	u32 mul, xor;
-	int fd;
+	int fd, kvm_fd = -1;
 
 	while (p && argc < ARRAY_SIZE(argv)) {
 		argv[argc] = strsep(&p, " \t");
@@ -484,10 +542,12 @@ static int ti_command(struct ti_session *s, char *cmd)
 	if (p || !argc)
 		return -EINVAL;
 
-	if (!strcmp(argv[0], "attach") && argc == 3) {
-		if (kstrtoint(argv[1], 0, &fd))
+	if (!strcmp(argv[0], "attach") && (argc == 3 || argc == 4)) {
+		if (kstrtoint(argv[1], 0, &fd) ||
+		    (argc == 4 && kstrtoint(argv[3], 0, &kvm_fd)) ||
+		    (argc == 4 && kvm_fd < 0))
 			return -EINVAL;
-		return ti_attach(s, fd, argv[2]);
+		return ti_attach(s, fd, argv[2], kvm_fd);
 	}
 	if (!strcmp(argv[0], "check") && argc == 3) {
 		if (kstrtou32(argv[1], 0, &mul) || kstrtou32(argv[2], 0, &xor))
