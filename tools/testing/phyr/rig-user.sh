@@ -12,6 +12,11 @@
 #   udmabuf        tools/testing/selftests/drivers/dma-buf/udmabuf.c, upstream
 #   udmabuf-phyr   the same directory: udmabuf as phyr and as sg_table,
 #                  through the in-kernel test importer (debugfs)
+#   vfio_pci_dmabuf_test
+#                  tools/testing/selftests/vfio: the ivshmem BAR exported
+#                  as a dma-buf by vfio-pci (it binds the device to
+#                  vfio-pci itself), its revocation, the refusals; runs
+#                  last (/init runs the programs in name order)
 #
 # Without --no-build the kernel is (re)built first with kunit.py, as
 # kunit-rig.sh builds it; check.sh and main.sh pass --no-build right after
@@ -60,7 +65,7 @@ KERNEL=$KBUILD/arch/x86/boot/bzImage
 [ -f "$KERNEL" ] || { echo "rig-user: no $KERNEL; run kunit-rig.sh first" >&2; exit 1; }
 # A kernel built before the userspace options were in x86_64.kunitconfig
 # boots, then cannot run /init: say so instead of timing out.
-for opt in BLK_DEV_INITRD DEVTMPFS TMPFS UDMABUF DEBUG_FS; do
+for opt in BLK_DEV_INITRD DEVTMPFS TMPFS UDMABUF DEBUG_FS VFIO_PCI KVM; do
 	grep -q "^CONFIG_$opt=y" "$KBUILD/.config" || {
 		echo "rig-user: CONFIG_$opt is not set in build/x86_64/.config; rebuild (without --no-build)" >&2
 		exit 1
@@ -76,8 +81,10 @@ mkdir -p "$OUT/tests"
 rm -f "$OUT"/tests/*
 CFLAGS=(-static -O2 -g -Wall -isystem "$KBUILD/usr/include"
 	-I "$SELFTESTS")
-for t in udmabuf udmabuf-phyr; do
-	src=$SELFTESTS/drivers/dma-buf/$t.c
+for src in drivers/dma-buf/udmabuf.c drivers/dma-buf/udmabuf-phyr.c \
+	   vfio/vfio_pci_dmabuf_test.c; do
+	t=$(basename "$src" .c)
+	src=$SELFTESTS/$src
 	gcc "${CFLAGS[@]}" -o "$OUT/tests/$t" "$src" >"$OUT/$t.cc.log" 2>&1 || {
 		echo "rig-user: $src does not build:" >&2
 		cat "$OUT/$t.cc.log" >&2

@@ -1,0 +1,1467 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vfio-pci exports ranges of a BAR as a dma-buf (VFIO_DEVICE_FEATURE_DMA_BUF,
+ * feature 11, the layout of upstream 6.19): the buffer's phyr, its
+ * revocation whenever the device stops decoding memory, the refusals.
+ *
+ * The device is the rig's ivshmem (1af4:1110, tools/testing/phyr), whose
+ * 64 MiB BAR 2 holds a pattern the host wrote: the little-endian u32 at byte
+ * offset o is (o / 4) * MUL ^ XOR (tools/testing/phyr/mkrig.py). The test
+ * binds it to vfio-pci (driver_override, drivers_probe) and opens it with
+ * the legacy group/container API and the type1 IOMMU backend; set
+ * VFIO_PCI_DMABUF_BDF to use another device. What an importer sees is read
+ * through the in-kernel test importer (CONFIG_DMABUF_PHYR_TEST_IMPORTER,
+ * <debugfs>/dma_buf_phyr_importer/ctl, drivers/dma-buf/): in "phyr" mode it
+ * is a revocable importer that counts revoke and restore notifications, and
+ * its map fails with ENODEV while the buffer is revoked. The private (TDISP
+ * RUN) state is driven through <debugfs>/vfio/<device>/tdisp_state
+ * (CONFIG_VFIO_PCI_TDISP_TEST).
+ *
+ * Lines starting with "# vfio_pci_dmabuf: " say what the kernel reported;
+ * tools/testing/phyr/report.sh shows them. Needs root, sysfs and debugfs.
+ */
+#define _GNU_SOURCE
+#define __EXPORTED_HEADERS__
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+
+#include <linux/kvm.h>
+#include <linux/pci_regs.h>
+#include <linux/vfio.h>
+
+#include "../kselftest_harness.h"
+
+#ifndef VFIO_DEVICE_FEATURE_DMA_BUF
+/* A uAPI header older than the export: the same layout. */
+#define VFIO_DEVICE_FEATURE_DMA_BUF 11
+
+struct vfio_region_dma_range {
+	__u64 offset;
+	__u64 length;
+};
+
+struct vfio_device_feature_dma_buf {
+	__u32 region_index;
+	__u32 open_flags;
+	__u32 flags;
+	__u32 nr_ranges;
+	struct vfio_region_dma_range dma_ranges[];
+};
+#endif
+
+#define IVSHMEM_VENDOR	0x1af4
+#define IVSHMEM_DEVICE	0x1110
+#define PATTERN_MUL	2654435761u
+#define PATTERN_XOR	0x50485952u
+#define MAX_RANGES	256	/* VFIO_PCI_DMABUF_MAX_RANGES */
+#define NR_REGIONS	(VFIO_PCI_VGA_REGION_INDEX + 1)
+/* The revocation tests export this much: the check reads it under TCG. */
+#define REVOKE_LEN	(4ull << 20)
+#define TIMEOUT		120	/* seconds, each test */
+
+#define PCI_DEVICES	"/sys/bus/pci/devices"
+#define VFIO_PCI_DRIVER	"/sys/bus/pci/drivers/vfio-pci"
+#define IMPORTER	"/sys/kernel/debug/dma_buf_phyr_importer/ctl"
+#define BUFINFO		"/sys/kernel/debug/dma_buf/bufinfo"
+#define NO_EXPORT	"VFIO_DEVICE_FEATURE_DMA_BUF probe: ENOTTY, " \
+			"this kernel's vfio-pci has no dma-buf export"
+#define NO_CHECK_BASE	"bytes at a BAR offset not checked: " \
+			"the test importer has no \"check MUL XOR BASE\""
+#define NO_IMPORTER	"no " IMPORTER " (CONFIG_DMABUF_PHYR_TEST_IMPORTER, debugfs)"
+#define REPORT_LEN	4096
+
+/* vdev_open(): the environment lacks something, d->err says what. */
+#define VDEV_SKIP	1
+
+static size_t page_size;
+
+static uint32_t pattern(uint64_t off)
+{
+	return (uint32_t)(off / 4) * PATTERN_MUL ^ PATTERN_XOR;
+}
+
+/* What the kernel reported, for the log and tools/testing/phyr/report.sh. */
+static void note(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("# vfio_pci_dmabuf: ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	fflush(stdout);
+}
+
+/* The lines of @text, one note "TAG: line" each. */
+static void note_lines(const char *tag, const char *text)
+{
+	const char *p = text, *nl;
+
+	for (; *p; p = nl + 1) {
+		nl = strchrnul(p, '\n');
+		note("%s: %.*s\n", tag, (int)(nl - p), p);
+		if (!*nl)
+			break;
+	}
+}
+
+/* ---- sysfs: find the device, bind it to vfio-pci ---- */
+
+static int sysfs_read(const char *path, char *buf, size_t len)
+{
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return 0;
+}
+
+static int sysfs_write(const char *path, const char *val)
+{
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, strlen(val));
+	close(fd);
+	return n == (ssize_t)strlen(val) ? 0 : n < 0 ? -errno : -EIO;
+}
+
+static unsigned long sysfs_hex(const char *bdf, const char *attr)
+{
+	char path[PATH_MAX], buf[32];
+
+	snprintf(path, sizeof(path), PCI_DEVICES "/%s/%s", bdf, attr);
+	return sysfs_read(path, buf, sizeof(buf)) ? ~0ul : strtoul(buf, NULL, 16);
+}
+
+/* The first PCI device vendor:device, or the one VFIO_PCI_DMABUF_BDF names. */
+static int find_device(unsigned int vendor, unsigned int device, char *bdf,
+		       size_t len)
+{
+	const char *env = getenv("VFIO_PCI_DMABUF_BDF");
+	struct dirent *de;
+	DIR *dir;
+
+	if (env && *env && vendor == IVSHMEM_VENDOR && device == IVSHMEM_DEVICE) {
+		snprintf(bdf, len, "%s", env);
+		return 0;
+	}
+	dir = opendir(PCI_DEVICES);
+	if (!dir)
+		return -errno;
+	while ((de = readdir(dir))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (sysfs_hex(de->d_name, "vendor") == vendor &&
+		    sysfs_hex(de->d_name, "device") == device) {
+			snprintf(bdf, len, "%s", de->d_name);
+			closedir(dir);
+			return 0;
+		}
+	}
+	closedir(dir);
+	return -ENODEV;
+}
+
+/* The basename of the symlink PCI_DEVICES/bdf/attr, or "" */
+static const char *sysfs_link(const char *bdf, const char *attr, char *buf,
+			      size_t len)
+{
+	char path[PATH_MAX];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), PCI_DEVICES "/%s/%s", bdf, attr);
+	n = readlink(path, buf, len - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	return strrchr(buf, '/') ? strrchr(buf, '/') + 1 : buf;
+}
+
+struct vdev {
+	char bdf[NAME_MAX + 1];
+	int group_id;
+	int container;
+	int group;
+	int device;
+	int kvm;
+	int vm;
+	int kvm_vfio;
+	struct vfio_device_info info;
+	struct vfio_region_info regions[NR_REGIONS];
+	unsigned int bar;	/* the largest BAR */
+	__u64 bar_size;
+	char err[256];
+};
+
+static int vdev_fail(struct vdev *d, int ret, const char *fmt, ...)
+{
+	va_list ap;
+	int len;
+
+	va_start(ap, fmt);
+	len = vsnprintf(d->err, sizeof(d->err), fmt, ap);
+	va_end(ap);
+	if (ret < 0 && len >= 0 && (size_t)len < sizeof(d->err))
+		snprintf(d->err + len, sizeof(d->err) - len, ": %s",
+			 strerror(-ret));
+	return ret;
+}
+
+/* Bind @d->bdf to vfio-pci, unbinding it from any other driver first. */
+static int vdev_bind(struct vdev *d)
+{
+	char path[PATH_MAX], link[PATH_MAX];
+	const char *drv;
+	int ret;
+
+	drv = sysfs_link(d->bdf, "driver", link, sizeof(link));
+	if (!strcmp(drv, "vfio-pci"))
+		return 0;
+	if (access(VFIO_PCI_DRIVER, F_OK))
+		return vdev_fail(d, VDEV_SKIP, "no vfio-pci driver (CONFIG_VFIO_PCI)");
+	if (*drv) {
+		snprintf(path, sizeof(path), PCI_DEVICES "/%s/driver/unbind",
+			 d->bdf);
+		ret = sysfs_write(path, d->bdf);
+		if (ret)
+			return vdev_fail(d, ret, "unbind %s from %s", d->bdf, drv);
+	}
+	snprintf(path, sizeof(path), PCI_DEVICES "/%s/driver_override", d->bdf);
+	ret = sysfs_write(path, "vfio-pci");
+	if (ret)
+		return vdev_fail(d, ret, "write %s", path);
+	ret = sysfs_write("/sys/bus/pci/drivers_probe", d->bdf);
+	if (ret)
+		return vdev_fail(d, ret, "drivers_probe %s", d->bdf);
+	drv = sysfs_link(d->bdf, "driver", link, sizeof(link));
+	if (strcmp(drv, "vfio-pci"))
+		return vdev_fail(d, -ENXIO, "%s bound to \"%s\", not vfio-pci",
+				 d->bdf, drv);
+	note("bound %s (%04lx:%04lx) to vfio-pci\n", d->bdf,
+	     sysfs_hex(d->bdf, "vendor"), sysfs_hex(d->bdf, "device"));
+	return 0;
+}
+
+/* Associate the group with a new KVM VM: the KVM-VFIO device. */
+static int vdev_kvm(struct vdev *d)
+{
+	struct kvm_create_device cd = { .type = KVM_DEV_TYPE_VFIO };
+	struct kvm_device_attr attr = {
+		.group = KVM_DEV_VFIO_FILE,
+		.attr = KVM_DEV_VFIO_FILE_ADD,
+	};
+
+	d->kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (d->kvm < 0)
+		return vdev_fail(d, errno == ENOENT ? VDEV_SKIP : -errno,
+				 "no /dev/kvm (CONFIG_KVM_AMD, an SVM CPU)");
+	d->vm = ioctl(d->kvm, KVM_CREATE_VM, 0);
+	if (d->vm < 0)
+		return vdev_fail(d, -errno, "KVM_CREATE_VM");
+	if (ioctl(d->vm, KVM_CREATE_DEVICE, &cd))
+		return vdev_fail(d, -errno, "KVM_CREATE_DEVICE KVM_DEV_TYPE_VFIO");
+	d->kvm_vfio = cd.fd;
+	attr.addr = (__u64)(uintptr_t)&d->group;
+	if (ioctl(d->kvm_vfio, KVM_SET_DEVICE_ATTR, &attr))
+		return vdev_fail(d, -errno, "KVM_DEV_VFIO_FILE_ADD");
+	note("group %d associated with a KVM VM (KVM-VFIO device)\n",
+	     d->group_id);
+	return 0;
+}
+
+/* Region info of the BARs, config space and VGA; the largest BAR. */
+static int vdev_regions(struct vdev *d)
+{
+	unsigned int i;
+
+	d->bar_size = 0;
+	for (i = 0; i < NR_REGIONS && i < d->info.num_regions; i++) {
+		struct vfio_region_info *r = &d->regions[i];
+
+		memset(r, 0, sizeof(*r));
+		r->argsz = sizeof(*r);
+		r->index = i;
+		if (ioctl(d->device, VFIO_DEVICE_GET_REGION_INFO, r))
+			return vdev_fail(d, -errno, "VFIO_DEVICE_GET_REGION_INFO %u", i);
+		if (i <= VFIO_PCI_BAR5_REGION_INDEX && r->size > d->bar_size) {
+			d->bar = i;
+			d->bar_size = r->size;
+		}
+	}
+	if (!d->bar_size)
+		return vdev_fail(d, VDEV_SKIP, "%s has no BAR", d->bdf);
+	return 0;
+}
+
+static int vdev_get_device(struct vdev *d)
+{
+	d->device = ioctl(d->group, VFIO_GROUP_GET_DEVICE_FD, d->bdf);
+	if (d->device < 0)
+		return vdev_fail(d, -errno, "VFIO_GROUP_GET_DEVICE_FD %s", d->bdf);
+	d->info.argsz = sizeof(d->info);
+	if (ioctl(d->device, VFIO_DEVICE_GET_INFO, &d->info))
+		return vdev_fail(d, -errno, "VFIO_DEVICE_GET_INFO");
+	if (!(d->info.flags & VFIO_DEVICE_FLAGS_PCI) ||
+	    d->info.num_regions <= VFIO_PCI_CONFIG_REGION_INDEX)
+		return vdev_fail(d, -EINVAL, "not a vfio-pci device");
+	return vdev_regions(d);
+}
+
+static void vdev_close(struct vdev *d)
+{
+	int *fds[] = { &d->device, &d->kvm_vfio, &d->vm, &d->kvm, &d->group,
+		       &d->container };
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(fds); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+}
+
+/*
+ * Open the device vendor:device through vfio (bound to vfio-pci first),
+ * associated with a KVM VM if @with_kvm. 0, VDEV_SKIP when the machine
+ * lacks something, or -errno; d->err says which step failed.
+ */
+static int vdev_open(struct vdev *d, unsigned int vendor, unsigned int device,
+		     bool with_kvm)
+{
+	struct vfio_group_status status = { .argsz = sizeof(status) };
+	char path[64], link[PATH_MAX];
+	const char *group;
+	int ret;
+
+	memset(d, 0, sizeof(*d));
+	d->container = -1;
+	d->group = -1;
+	d->device = -1;
+	d->kvm = -1;
+	d->vm = -1;
+	d->kvm_vfio = -1;
+	if (find_device(vendor, device, d->bdf, sizeof(d->bdf)))
+		return vdev_fail(d, VDEV_SKIP, "no PCI device %04x:%04x",
+				 vendor, device);
+	ret = vdev_bind(d);
+	if (ret)
+		return ret;
+	group = sysfs_link(d->bdf, "iommu_group", link, sizeof(link));
+	if (!*group)
+		return vdev_fail(d, VDEV_SKIP, "%s is in no IOMMU group", d->bdf);
+	d->group_id = atoi(group);
+
+	d->container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
+	if (d->container < 0)
+		return vdev_fail(d, errno == ENOENT ? VDEV_SKIP : -errno,
+				 "/dev/vfio/vfio (CONFIG_VFIO_CONTAINER)");
+	if (ioctl(d->container, VFIO_GET_API_VERSION) != VFIO_API_VERSION)
+		return vdev_fail(d, -EINVAL, "VFIO_GET_API_VERSION");
+	if (ioctl(d->container, VFIO_CHECK_EXTENSION, VFIO_TYPE1_IOMMU) != 1)
+		return vdev_fail(d, VDEV_SKIP, "no VFIO_TYPE1_IOMMU (CONFIG_VFIO_IOMMU_TYPE1)");
+	snprintf(path, sizeof(path), "/dev/vfio/%d", d->group_id);
+	d->group = open(path, O_RDWR | O_CLOEXEC);
+	if (d->group < 0)
+		return vdev_fail(d, -errno, "open %s", path);
+	if (ioctl(d->group, VFIO_GROUP_GET_STATUS, &status))
+		return vdev_fail(d, -errno, "VFIO_GROUP_GET_STATUS");
+	if (!(status.flags & VFIO_GROUP_FLAGS_VIABLE))
+		return vdev_fail(d, -EBUSY, "group %d is not viable (a device of it has a driver)",
+				 d->group_id);
+	if (ioctl(d->group, VFIO_GROUP_SET_CONTAINER, &d->container))
+		return vdev_fail(d, -errno, "VFIO_GROUP_SET_CONTAINER");
+	if (ioctl(d->container, VFIO_SET_IOMMU, VFIO_TYPE1_IOMMU))
+		return vdev_fail(d, -errno, "VFIO_SET_IOMMU VFIO_TYPE1_IOMMU");
+	if (with_kvm) {
+		ret = vdev_kvm(d);
+		if (ret)
+			return ret;
+	}
+	return vdev_get_device(d);
+}
+
+/* ---- config space, through the vfio config region ---- */
+
+static int cfg_read(struct vdev *d, unsigned int off, void *val, size_t len)
+{
+	__u64 base = d->regions[VFIO_PCI_CONFIG_REGION_INDEX].offset;
+	ssize_t n = pread(d->device, val, len, base + off);
+
+	return n == (ssize_t)len ? 0 : n < 0 ? -errno : -EIO;
+}
+
+static int cfg_write(struct vdev *d, unsigned int off, const void *val,
+		     size_t len)
+{
+	__u64 base = d->regions[VFIO_PCI_CONFIG_REGION_INDEX].offset;
+	ssize_t n = pwrite(d->device, val, len, base + off);
+
+	return n == (ssize_t)len ? 0 : n < 0 ? -errno : -EIO;
+}
+
+static uint16_t cfg_read16(struct vdev *d, unsigned int off)
+{
+	uint16_t v = 0xffff;
+
+	cfg_read(d, off, &v, sizeof(v));
+	return v;
+}
+
+/* Set or clear PCI_COMMAND_MEMORY, as a guest driver would. */
+static int set_memory(struct vdev *d, bool on)
+{
+	uint16_t cmd;
+	int ret;
+
+	ret = cfg_read(d, PCI_COMMAND, &cmd, sizeof(cmd));
+	if (ret)
+		return ret;
+	cmd = on ? cmd | PCI_COMMAND_MEMORY : cmd & ~PCI_COMMAND_MEMORY;
+	return cfg_write(d, PCI_COMMAND, &cmd, sizeof(cmd));
+}
+
+/* The config offset of capability @id, or 0. */
+static unsigned int find_cap(struct vdev *d, uint8_t id)
+{
+	uint8_t pos = 0, hdr[2];
+	int ttl = 48;
+
+	if (!(cfg_read16(d, PCI_STATUS) & PCI_STATUS_CAP_LIST))
+		return 0;
+	if (cfg_read(d, PCI_CAPABILITY_LIST, &pos, 1))
+		return 0;
+	while ((pos &= ~3) && ttl--) {
+		if (cfg_read(d, pos, hdr, sizeof(hdr)))
+			return 0;
+		if (hdr[0] == id)
+			return pos;
+		pos = hdr[1];
+	}
+	return 0;
+}
+
+/* ---- the export ---- */
+
+/* A VFIO_DEVICE_FEATURE request of @nr ranges, zeroed; free() it. */
+static struct vfio_device_feature *req_alloc(__u32 nr, size_t *size)
+{
+	struct vfio_device_feature *f;
+
+	*size = sizeof(*f) + sizeof(struct vfio_device_feature_dma_buf) +
+		(size_t)nr * sizeof(struct vfio_region_dma_range);
+	f = calloc(1, *size);
+	if (f) {
+		f->argsz = *size;
+		f->flags = VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_BUF;
+	}
+	return f;
+}
+
+static struct vfio_device_feature_dma_buf *req_db(struct vfio_device_feature *f)
+{
+	return (struct vfio_device_feature_dma_buf *)f->data;
+}
+
+/* The ioctl's return value, or -errno. */
+static int feature(int device, void *arg)
+{
+	int ret = ioctl(device, VFIO_DEVICE_FEATURE, arg);
+
+	return ret < 0 ? -errno : ret;
+}
+
+static int dmabuf_probe(int device)
+{
+	struct vfio_device_feature f = {
+		.argsz = sizeof(f),
+		.flags = VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_GET |
+			 VFIO_DEVICE_FEATURE_DMA_BUF,
+	};
+
+	return feature(device, &f);
+}
+
+/* Export @nr ranges of @region: the new fd, or -errno. */
+static int export(int device, __u32 region, const struct vfio_region_dma_range *r,
+		  __u32 nr, __u32 open_flags)
+{
+	struct vfio_device_feature *f;
+	size_t size;
+	int ret;
+
+	f = req_alloc(nr, &size);
+	if (!f)
+		return -ENOMEM;
+	req_db(f)->region_index = region;
+	req_db(f)->open_flags = open_flags;
+	req_db(f)->nr_ranges = nr;
+	memcpy(req_db(f)->dma_ranges, r, nr * sizeof(*r));
+	ret = feature(device, f);
+	free(f);
+	return ret;
+}
+
+/* One range [@off, @off + @len) of the device's largest BAR. */
+static int export_one(struct vdev *d, __u64 off, __u64 len)
+{
+	struct vfio_region_dma_range r = { .offset = off, .length = len };
+
+	return export(d->device, d->bar, &r, 1, O_CLOEXEC | O_RDWR);
+}
+
+/* The value of "key:\t..." in the fdinfo of @fd, without the newline. */
+static int fdinfo_get(int fd, const char *key, char *val, size_t len)
+{
+	char path[64], line[256];
+	size_t klen = strlen(key);
+	int ret = -ENOENT;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, key, klen) || line[klen] != ':')
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		snprintf(val, len, "%s", line + klen + 1 + strspn(line + klen + 1, "\t "));
+		ret = 0;
+		break;
+	}
+	fclose(f);
+	return ret;
+}
+
+static void note_fdinfo(const char *tag, int fd)
+{
+	char path[64], line[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		/* pos, flags, mnt_id, ino: of the file, not the buffer */
+		if (strchr(line, ':') && strncmp(line, "pos:", 4) &&
+		    strncmp(line, "mnt_id:", 7) && strncmp(line, "ino:", 4))
+			note("%s: fdinfo: %s\n", tag, line);
+	}
+	fclose(f);
+}
+
+static bool fdinfo_is(int fd, const char *key, const char *want)
+{
+	char val[128];
+
+	return !fdinfo_get(fd, key, val, sizeof(val)) && !strcmp(val, want);
+}
+
+/* Open file descriptors of this process, and vfio_pci dma-bufs alive. */
+static int count_fds(void)
+{
+	struct dirent *de;
+	int n = 0;
+	DIR *dir;
+
+	dir = opendir("/proc/self/fd");
+	if (!dir)
+		return -1;
+	while ((de = readdir(dir)))
+		n += de->d_name[0] != '.';
+	closedir(dir);
+	return n - 1;	/* the directory's own fd */
+}
+
+static int lowest_free_fd(void)
+{
+	int fd = dup(0);
+
+	if (fd >= 0)
+		close(fd);
+	return fd;
+}
+
+static int count_vfio_dmabufs(void)
+{
+	char line[512];
+	int n = 0;
+	FILE *f;
+
+	f = fopen(BUFINFO, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		n += !!strstr(line, "\tvfio_pci\t");
+	fclose(f);
+	return n;
+}
+
+/* ---- the test importer ---- */
+
+static int ti_cmd(int ctl, const char *fmt, ...)
+{
+	char cmd[128];
+	va_list ap;
+	int len;
+
+	va_start(ap, fmt);
+	len = vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return write(ctl, cmd, len) == len ? 0 : -errno;
+}
+
+/* The status line and the last command's report. */
+static const char *ti_report(int ctl)
+{
+	static char buf[REPORT_LEN];
+	ssize_t n = pread(ctl, buf, sizeof(buf) - 1, 0);
+
+	buf[n > 0 ? n : 0] = '\0';
+	return buf;
+}
+
+/* Send a command, print the report under @tag: 0 or -errno. */
+static int ti_do(int ctl, const char *tag, const char *fmt, ...)
+{
+	char cmd[128];
+	va_list ap;
+	int ret;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	ret = ti_cmd(ctl, "%s", cmd);
+	note("%s: > %s: %s\n", tag, cmd, ret ? strerror(-ret) : "ok");
+	note_lines(tag, ti_report(ctl));
+	return ret;
+}
+
+/* The importer's status line: mapped, revoke and restore counts. */
+static bool ti_counts(int ctl, int *revokes, int *restores, bool *mapped)
+{
+	const char *s = strstr(ti_report(ctl), " mapped ");
+	char m[8];
+
+	if (!s || sscanf(s, " mapped %7s revokes %d restores %d", m, revokes,
+			 restores) != 3)
+		return false;
+	*mapped = !strcmp(m, "yes");
+	return true;
+}
+
+/*
+ * Compare the mapped buffer with the BAR's pattern, the buffer starting at
+ * BAR offset @base. The importer's "check MUL XOR" counts from offset 0; a
+ * non-zero base needs its optional third argument: -EOPNOTSUPP without it.
+ */
+static int ti_check(int ctl, const char *tag, uint64_t base)
+{
+	int ret;
+
+	if (!base)
+		return ti_do(ctl, tag, "check %u %u", PATTERN_MUL, PATTERN_XOR);
+	ret = ti_do(ctl, tag, "check %u %u %llu", PATTERN_MUL, PATTERN_XOR,
+		    (unsigned long long)base);
+	return ret == -EINVAL ? -EOPNOTSUPP : ret;
+}
+
+struct ti_map {
+	unsigned int chunks, ranges, chunk_ranges, attrs;
+	unsigned long long len;
+	char provider[16];
+};
+
+/* Parse the report of "map": the phyr, and its first chunk. */
+static bool ti_parse_map(int ctl, struct ti_map *m)
+{
+	const char *r = ti_report(ctl), *p, *c;
+
+	memset(m, 0, sizeof(*m));
+	p = strstr(r, "map phyr ");
+	c = strstr(r, "chunk 0 ");
+	return p && c &&
+	       sscanf(p, "map phyr chunks %u ranges %u len %llu", &m->chunks,
+		      &m->ranges, &m->len) == 3 &&
+	       sscanf(c, "chunk 0 provider %15s attrs %x ranges %u",
+		      m->provider, &m->attrs, &m->chunk_ranges) == 3;
+}
+
+/* PHYR_ATTR_* of include/linux/phyr.h */
+#define ATTR_MMIO		0x1
+#define ATTR_NO_CPU_MAP		0x2
+#define ATTR_CACHE(a)		(((a) >> 2) & 3)
+#define ATTR_CACHE_UC		2
+#define ATTR_CC(a)		(((a) >> 4) & 3)
+
+static int tdisp_set(struct vdev *d, const char *state)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/vfio/%s/tdisp_state",
+		 d->bdf);
+	return sysfs_write(path, state);
+}
+
+#define NO_TDISP "no <debugfs>/vfio/<device>/tdisp_state (CONFIG_VFIO_PCI_TDISP_TEST)"
+
+/* ---- the fixture: the ivshmem device open, memory enabled ---- */
+
+FIXTURE(vfio_dmabuf) {
+	struct vdev d;
+	int ctl;	/* the test importer, or -1 */
+};
+
+FIXTURE_SETUP(vfio_dmabuf)
+{
+	int ret;
+
+	page_size = getpagesize();
+	self->ctl = -1;
+	ret = vdev_open(&self->d, IVSHMEM_VENDOR, IVSHMEM_DEVICE, false);
+	if (ret == VDEV_SKIP)
+		SKIP(return, "%s", self->d.err);
+	ASSERT_EQ(0, ret) TH_LOG("%s", self->d.err);
+	ret = dmabuf_probe(self->d.device);
+	if (ret == -ENOTTY)
+		SKIP(return, "%s", NO_EXPORT);
+	ASSERT_EQ(0, ret) TH_LOG("VFIO_DEVICE_FEATURE PROBE|GET|DMA_BUF: %s",
+				 strerror(-ret));
+	ASSERT_EQ(0, set_memory(&self->d, true));
+	self->ctl = open(IMPORTER, O_RDWR);
+}
+
+FIXTURE_TEARDOWN(vfio_dmabuf)
+{
+	if (self->ctl >= 0)
+		close(self->ctl);
+	tdisp_set(&self->d, "unlocked");	/* whatever a test left */
+	vdev_close(&self->d);
+}
+
+static __u64 revoke_len(struct vdev *d)
+{
+	return d->bar_size < REVOKE_LEN ? d->bar_size : REVOKE_LEN;
+}
+
+/* Attach the importer in @mode to @fd and map: 0 or the failing -errno. */
+static int attach_map(int ctl, const char *tag, int fd, const char *mode)
+{
+	int ret = ti_do(ctl, tag, "attach %d %s", fd, mode);
+
+	return ret ?: ti_do(ctl, tag, "map");
+}
+
+/*
+ * The importer's counts, the fdinfo "revoked:" line and what map does
+ * agree with a buffer revoked (@revoked) after @revokes revokes and
+ * @restores restores; the map, if it succeeds, stays.
+ */
+static void expect_state(struct __test_metadata *_metadata, int ctl, int fd,
+			 const char *tag, int revokes, int restores,
+			 bool revoked)
+{
+	int rv = -1, rs = -1, ret;
+	bool mapped = false;
+
+	EXPECT_TRUE(ti_counts(ctl, &rv, &rs, &mapped));
+	EXPECT_EQ(revokes, rv) TH_LOG("%s: revoke notifications", tag);
+	EXPECT_EQ(restores, rs) TH_LOG("%s: restore notifications", tag);
+	EXPECT_TRUE(fdinfo_is(fd, "revoked", revoked ? "yes" : "no"))
+		TH_LOG("%s: fdinfo is not \"revoked:\\t%s\"", tag,
+		       revoked ? "yes" : "no");
+	if (revoked)
+		EXPECT_FALSE(mapped) TH_LOG("%s: still mapped after a revoke", tag);
+	if (mapped)
+		ti_do(ctl, tag, "unmap");
+	ret = ti_do(ctl, tag, "map");
+	EXPECT_EQ(revoked ? -ENODEV : 0, ret) TH_LOG("%s: map: %s", tag,
+						     strerror(-ret));
+}
+
+/* BEHAVIOURS: V1 - PROBE reports the feature; SET is not offered. */
+TEST_F_TIMEOUT(vfio_dmabuf, probe, TIMEOUT)
+{
+	struct vfio_device_feature f = {
+		.argsz = sizeof(f),
+		.flags = VFIO_DEVICE_FEATURE_PROBE | VFIO_DEVICE_FEATURE_SET |
+			 VFIO_DEVICE_FEATURE_DMA_BUF,
+	};
+	unsigned int i;
+
+	EXPECT_EQ(0, dmabuf_probe(self->d.device));
+	EXPECT_EQ(-EINVAL, feature(self->d.device, &f));
+	note("device %s group %d: BAR %u of %llu bytes exported; regions:\n",
+	     self->d.bdf, self->d.group_id, self->d.bar,
+	     (unsigned long long)self->d.bar_size);
+	for (i = 0; i <= VFIO_PCI_BAR5_REGION_INDEX; i++)
+		note("  BAR %u size %llu flags 0x%x\n", i,
+		     (unsigned long long)self->d.regions[i].size,
+		     self->d.regions[i].flags);
+}
+
+/*
+ * BEHAVIOURS: V1, B9 - the whole BAR: a dma-buf of its size whose fdinfo
+ * offers a revocable phyr of P2P memory, and whose phyr, seen by a phyr
+ * importer, is one P2P chunk, MMIO, uncached, holding the BAR's bytes.
+ */
+TEST_F_TIMEOUT(vfio_dmabuf, export_bar, TIMEOUT)
+{
+	char val[128];
+	struct ti_map m;
+	int fd;
+
+	fd = export_one(&self->d, 0, self->d.bar_size);
+	ASSERT_LE(0, fd) TH_LOG("export: %s", strerror(-fd));
+	note_fdinfo("export", fd);
+	EXPECT_EQ((off_t)self->d.bar_size, lseek(fd, 0, SEEK_END));
+	snprintf(val, sizeof(val), "%llu", (unsigned long long)self->d.bar_size);
+	EXPECT_TRUE(fdinfo_is(fd, "size", val));
+	EXPECT_TRUE(fdinfo_is(fd, "exp_name", "vfio_pci"));
+	EXPECT_TRUE(fdinfo_is(fd, "phyr_descs", "phyr") ||
+		    fdinfo_is(fd, "phyr_descs", "sg_table phyr"));
+	EXPECT_TRUE(fdinfo_is(fd, "phyr_providers", "p2p"));
+	EXPECT_TRUE(fdinfo_is(fd, "phyr_cc", "shared"));
+	EXPECT_TRUE(fdinfo_is(fd, "phyr_lifetimes", "dynamic revocable"));
+	EXPECT_TRUE(fdinfo_is(fd, "revocable", "yes"));
+	EXPECT_TRUE(fdinfo_is(fd, "revoked", "no"));
+
+	if (self->ctl < 0)
+		SKIP(goto out, NO_IMPORTER);
+	ASSERT_EQ(0, attach_map(self->ctl, "phyr", fd, "phyr"));
+	ASSERT_TRUE(ti_parse_map(self->ctl, &m));
+	EXPECT_EQ(1, m.chunks);
+	EXPECT_EQ(self->d.bar_size, m.len);
+	EXPECT_STREQ("p2p", m.provider);
+	EXPECT_TRUE(m.attrs & ATTR_MMIO) TH_LOG("attrs 0x%x", m.attrs);
+	EXPECT_EQ(ATTR_CACHE_UC, ATTR_CACHE(m.attrs)) TH_LOG("attrs 0x%x", m.attrs);
+	EXPECT_EQ(0, ATTR_CC(m.attrs)) TH_LOG("attrs 0x%x", m.attrs);
+	EXPECT_NE(NULL, strstr(ti_report(self->ctl), "dma_mapped no"));
+	EXPECT_EQ(0, ti_check(self->ctl, "phyr", 0));
+	EXPECT_EQ(0, ti_do(self->ctl, "phyr", "unmap"));
+	EXPECT_EQ(0, ti_do(self->ctl, "phyr", "detach"));
+	EXPECT_NE(NULL, strstr(ti_report(self->ctl), "revokes 0 restores 0"));
+out:
+	close(fd);
+}
+
+/*
+ * BEHAVIOURS: V1 - the most ranges a request may carry (256), one page
+ * each, in order from the BAR's start: one buffer of their total size,
+ * the bytes in order.
+ */
+TEST_F_TIMEOUT(vfio_dmabuf, export_max_ranges, TIMEOUT)
+{
+	struct vfio_region_dma_range r[MAX_RANGES];
+	struct ti_map m;
+	unsigned int i;
+	int fd;
+
+	for (i = 0; i < MAX_RANGES; i++) {
+		r[i].offset = i * page_size;
+		r[i].length = page_size;
+	}
+	fd = export(self->d.device, self->d.bar, r, MAX_RANGES, O_CLOEXEC);
+	ASSERT_LE(0, fd) TH_LOG("export of %u ranges: %s", MAX_RANGES,
+				strerror(-fd));
+	EXPECT_EQ((off_t)(MAX_RANGES * page_size), lseek(fd, 0, SEEK_END));
+	if (self->ctl < 0)
+		SKIP(goto out, NO_IMPORTER);
+	ASSERT_EQ(0, attach_map(self->ctl, "ranges", fd, "phyr"));
+	ASSERT_TRUE(ti_parse_map(self->ctl, &m));
+	EXPECT_EQ(MAX_RANGES * page_size, m.len);
+	EXPECT_STREQ("p2p", m.provider);
+	EXPECT_EQ(0, ti_check(self->ctl, "ranges", 0));
+out:
+	close(fd);
+}
+
+/*
+ * BEHAVIOURS: V1 - a range inside the BAR: the buffer holds the BAR's bytes
+ * from that offset; and two ranges out of order concatenate in request order.
+ */
+TEST_F_TIMEOUT(vfio_dmabuf, export_offset, TIMEOUT)
+{
+	struct vfio_region_dma_range r[2];
+	uint64_t off = self->d.bar_size / 2 + 3 * page_size;
+	struct ti_map m;
+	int fd, ret;
+
+	ASSERT_LE(off + 16 * page_size, self->d.bar_size);
+	fd = export_one(&self->d, off, 16 * page_size);
+	ASSERT_LE(0, fd) TH_LOG("export: %s", strerror(-fd));
+	EXPECT_EQ((off_t)(16 * page_size), lseek(fd, 0, SEEK_END));
+	if (self->ctl < 0) {
+		close(fd);
+		SKIP(return, NO_IMPORTER);
+	}
+	ASSERT_EQ(0, attach_map(self->ctl, "offset", fd, "phyr"));
+	ASSERT_TRUE(ti_parse_map(self->ctl, &m));
+	EXPECT_EQ(16 * page_size, m.len);
+	ret = ti_check(self->ctl, "offset", off);
+	ti_do(self->ctl, "offset", "detach");
+	close(fd);
+
+	/* Two ranges, the second before the first in the BAR. */
+	r[0].offset = off + 4 * page_size;
+	r[0].length = 4 * page_size;
+	r[1].offset = off;
+	r[1].length = 4 * page_size;
+	fd = export(self->d.device, self->d.bar, r, 2, O_CLOEXEC);
+	ASSERT_LE(0, fd) TH_LOG("export: %s", strerror(-fd));
+	EXPECT_EQ((off_t)(8 * page_size), lseek(fd, 0, SEEK_END));
+	ASSERT_EQ(0, attach_map(self->ctl, "offset2", fd, "phyr"));
+	ASSERT_TRUE(ti_parse_map(self->ctl, &m));
+	EXPECT_EQ(8 * page_size, m.len);
+	EXPECT_EQ(2, m.ranges) TH_LOG("two discontiguous ranges, %u in the phyr",
+				      m.ranges);
+	close(fd);
+
+	if (ret == -EOPNOTSUPP && _metadata->exit_code == KSFT_PASS)
+		SKIP(return, "%s", NO_CHECK_BASE);
+	EXPECT_EQ(0, ret);
+}
+
+/* BEHAVIOURS: V1 - open_flags: O_CLOEXEC and the access mode are honoured. */
+TEST_F_TIMEOUT(vfio_dmabuf, open_flags, TIMEOUT)
+{
+	static const int flags[] = { O_RDWR, O_RDONLY | O_CLOEXEC,
+				     O_WRONLY, O_RDWR | O_CLOEXEC };
+	struct vfio_region_dma_range r = { 0, page_size };
+	unsigned int i;
+	int fd;
+
+	for (i = 0; i < ARRAY_SIZE(flags); i++) {
+		fd = export(self->d.device, self->d.bar, &r, 1, flags[i]);
+		ASSERT_LE(0, fd) TH_LOG("open_flags 0%o: %s", flags[i],
+					strerror(-fd));
+		EXPECT_EQ(!!(flags[i] & O_CLOEXEC),
+			  !!(fcntl(fd, F_GETFD) & FD_CLOEXEC))
+			TH_LOG("open_flags 0%o", flags[i]);
+		EXPECT_EQ(flags[i] & O_ACCMODE, fcntl(fd, F_GETFL) & O_ACCMODE)
+			TH_LOG("open_flags 0%o", flags[i]);
+		close(fd);
+	}
+}
+
+/* BEHAVIOURS: V8 - the host cannot mmap the dma-buf. */
+TEST_F_TIMEOUT(vfio_dmabuf, mmap_refused, TIMEOUT)
+{
+	void *p;
+	int fd;
+
+	fd = export_one(&self->d, 0, 4 * page_size);
+	ASSERT_LE(0, fd) TH_LOG("export: %s", strerror(-fd));
+	p = mmap(NULL, 4 * page_size, PROT_READ, MAP_SHARED, fd, 0);
+	EXPECT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(EINVAL, errno);
+	if (p != MAP_FAILED)
+		munmap(p, 4 * page_size);
+	p = mmap(NULL, page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	EXPECT_EQ(MAP_FAILED, p);
+	if (p != MAP_FAILED)
+		munmap(p, page_size);
+	close(fd);
+}
+
+/*
+ * BEHAVIOURS: B3, B4 - the buffer is revocable only: a pinned phyr importer
+ * and a legacy one (dma_buf_attach(), pinned too) are refused at attach.
+ */
+TEST_F_TIMEOUT(vfio_dmabuf, pinned_importers_refused, TIMEOUT)
+{
+	int fd;
+
+	if (self->ctl < 0)
+		SKIP(return, NO_IMPORTER);
+	fd = export_one(&self->d, 0, 4 * page_size);
+	ASSERT_LE(0, fd) TH_LOG("export: %s", strerror(-fd));
+	EXPECT_EQ(-EPERM, ti_do(self->ctl, "pinned", "attach %d pinned", fd));
+	EXPECT_EQ(-EPERM, ti_do(self->ctl, "sgt", "attach %d sgt", fd));
+	close(fd);
+}
+
+/* A table row's region: an index, or one of these. */
+enum {
+	BAR_SELF = -1, BAR_EMPTY = -2, BAR_IO = -3, BAR_SMALL = -4,
+	REGION_MAX = -5,
+};
+
+enum { FAULT_NONE, FAULT_RANGES, FAULT_ARG };
+
+struct bad_request {
+	const char *what;
+	int region;		/* an index, or BAR_* */
+	__u32 nr;		/* nr_ranges; above 2, pages in order */
+	__u64 off0, len0, off1, len1;	/* the ranges, up to 2 */
+	__u32 open_flags, flags;
+	int argsz;		/* added to the right argsz */
+	__u32 feat;		/* 0: GET | DMA_BUF */
+	int fault;
+	int err;		/* 0: EINVAL */
+};
+
+/*
+ * BEHAVIOURS: V2, R2 - malformed requests, each refused with its errno, and
+ * nothing created: no new fd, no vfio_pci dma-buf left behind.
+ */
+TEST_F_TIMEOUT(vfio_dmabuf, bad_requests, TIMEOUT)
+{
+	const uint64_t pg = page_size, bs = self->d.bar_size;
+	const __u32 get = VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_BUF;
+	const __u32 set = VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_DMA_BUF;
+	const struct bad_request rows[] = {
+		{ "ROM region", VFIO_PCI_ROM_REGION_INDEX, 1, 0, pg },
+		{ "config region", VFIO_PCI_CONFIG_REGION_INDEX, 1, 0, pg },
+		{ "VGA region", VFIO_PCI_VGA_REGION_INDEX, 1, 0, pg },
+		{ "region past the last", VFIO_PCI_NUM_REGIONS, 1, 0, pg },
+		{ "region ~0", REGION_MAX, 1, 0, pg },
+		{ "empty BAR", BAR_EMPTY, 1, 0, pg },
+		{ "I/O-port BAR", BAR_IO, 1, 0, pg },
+		{ "a page of a BAR smaller than a page", BAR_SMALL, 1, 0, pg },
+		{ "offset not page aligned (1)", BAR_SELF, 1, 1, pg },
+		{ "offset not page aligned (256)", BAR_SELF, 1, 256, pg },
+		{ "length not page aligned", BAR_SELF, 1, 0, pg + 1 },
+		{ "length half a page", BAR_SELF, 1, 0, pg / 2 },
+		{ "length 0", BAR_SELF, 1, 0, 0 },
+		{ "range past the end", BAR_SELF, 1, bs - pg, 2 * pg },
+		{ "offset at the end", BAR_SELF, 1, bs, pg },
+		{ "the BAR and a page", BAR_SELF, 1, 0, bs + pg },
+		{ "offset + length wraps to 0", BAR_SELF, 1, -pg, pg },
+		{ "offset + length wraps into the BAR", BAR_SELF, 1, -pg, 2 * pg },
+		{ "length wraps", BAR_SELF, 1, pg, -pg },
+		{ "second range outside", BAR_SELF, 2, 0, pg, bs, pg },
+		{ "second range unaligned", BAR_SELF, 2, 0, pg, pg + 8, pg },
+		{ "second range length 0", BAR_SELF, 2, 0, pg, pg, 0 },
+		{ "nr_ranges 0", BAR_SELF, 0 },
+		{ "nr_ranges 257", BAR_SELF, MAX_RANGES + 1 },
+		{ "nr_ranges ~0, argsz for one", BAR_SELF, ~0u, 0, pg },
+		{ "flags 1", BAR_SELF, 1, 0, pg, .flags = 1 },
+		{ "flags 1 << 31", BAR_SELF, 1, 0, pg, .flags = 1u << 31 },
+		{ "open_flags O_NONBLOCK", BAR_SELF, 1, 0, pg,
+		  .open_flags = O_NONBLOCK },
+		{ "open_flags O_APPEND", BAR_SELF, 1, 0, pg,
+		  .open_flags = O_APPEND },
+		{ "open_flags O_CREAT", BAR_SELF, 1, 0, pg,
+		  .open_flags = O_CREAT | O_CLOEXEC },
+		{ "open_flags 1 << 31", BAR_SELF, 1, 0, pg,
+		  .open_flags = 1u << 31 },
+		{ "argsz one range short", BAR_SELF, 2, 0, pg, pg, pg,
+		  .argsz = -16 },
+		{ "argsz of the header only", BAR_SELF, 1, 0, pg, .argsz = -16 },
+		{ "argsz short of the header", BAR_SELF, 1, 0, pg, .argsz = -24 },
+		{ "SET", BAR_SELF, 1, 0, pg, .feat = set },
+		{ "GET | SET", BAR_SELF, 1, 0, pg, .feat = get | set },
+		{ "PROBE | SET", BAR_SELF, 1, 0, pg,
+		  .feat = VFIO_DEVICE_FEATURE_PROBE | set },
+		{ "ranges in an unmapped page", BAR_SELF, 1, 0, pg,
+		  .fault = FAULT_RANGES, .err = EFAULT },
+		{ "argument in an unmapped page", BAR_SELF, 1, 0, pg,
+		  .fault = FAULT_ARG, .err = EFAULT },
+	};
+	int bar_empty = -1, bar_io = -1, bar_small = -1;
+	int fds_before, lowest_before, bufs_before;
+	unsigned int i, j, nr_run = 0;
+	char *guard;
+
+	/* The BARs some rows need, from region info and config space. */
+	for (i = 0; i <= VFIO_PCI_BAR5_REGION_INDEX; i++) {
+		__u64 size = self->d.regions[i].size;
+		uint32_t bar = 0;
+
+		cfg_read(&self->d, PCI_BASE_ADDRESS_0 + 4 * i, &bar, 4);
+		if (!size && bar_empty < 0)
+			bar_empty = i;
+		else if (size && (bar & PCI_BASE_ADDRESS_SPACE_IO) && bar_io < 0)
+			bar_io = i;
+		else if (size && size < pg && bar_small < 0)
+			bar_small = i;
+	}
+	/* Two pages, the second unmapped, for the EFAULT rows. */
+	guard = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, guard);
+	ASSERT_EQ(0, munmap(guard + pg, pg));
+
+	fds_before = count_fds();
+	lowest_before = lowest_free_fd();
+	bufs_before = count_vfio_dmabufs();
+
+	for (i = 0; i < ARRAY_SIZE(rows); i++) {
+		const struct bad_request *row = &rows[i];
+		__u32 nr = row->nr, nr_alloc = nr > MAX_RANGES + 1 ? 1 : nr;
+		struct vfio_device_feature_dma_buf *db;
+		struct vfio_device_feature *f;
+		int region = row->region, ret;
+		size_t size;
+		void *arg;
+
+		if (region == BAR_SELF)
+			region = self->d.bar;
+		else if (region == BAR_EMPTY)
+			region = bar_empty;
+		else if (region == BAR_IO)
+			region = bar_io;
+		else if (region == BAR_SMALL)
+			region = bar_small;
+		else if (region == REGION_MAX)
+			region = INT_MAX;
+		if (region == -1) {
+			note("bad request: %s: no such BAR on %s, not tried\n",
+			     row->what, self->d.bdf);
+			continue;
+		}
+
+		f = req_alloc(nr_alloc, &size);
+		ASSERT_NE(NULL, f);
+		if (row->feat)
+			f->flags = row->feat;
+		f->argsz = size + row->argsz;
+		db = req_db(f);
+		db->region_index = region == INT_MAX ? ~0u : region;
+		db->open_flags = row->open_flags;
+		db->flags = row->flags;
+		db->nr_ranges = nr;
+		for (j = 0; j < nr_alloc; j++) {
+			if (nr_alloc > 2) {
+				db->dma_ranges[j].offset = j * pg;
+				db->dma_ranges[j].length = pg;
+			} else {
+				db->dma_ranges[j].offset = j ? row->off1 : row->off0;
+				db->dma_ranges[j].length = j ? row->len1 : row->len0;
+			}
+		}
+
+		arg = f;
+		if (row->fault == FAULT_RANGES) {
+			/* The headers end where the unmapped page starts. */
+			size -= nr_alloc * sizeof(struct vfio_region_dma_range);
+			arg = guard + pg - size;
+			memcpy(arg, f, size);
+		} else if (row->fault == FAULT_ARG) {
+			arg = guard + pg;
+		}
+		ret = feature(self->d.device, arg);
+		note("bad request: %s: region %d nr_ranges %u [0x%llx +0x%llx]: %s\n",
+		     row->what, (int)db->region_index, nr,
+		     nr_alloc ? (unsigned long long)db->dma_ranges[0].offset : 0ull,
+		     nr_alloc ? (unsigned long long)db->dma_ranges[0].length : 0ull,
+		     ret < 0 ? strerror(-ret) : "accepted");
+		EXPECT_EQ(-(row->err ?: EINVAL), ret)
+			TH_LOG("%s: %s", row->what,
+			       ret < 0 ? strerror(-ret) : "accepted");
+		if (ret >= 0)
+			close(ret);
+		free(f);
+		nr_run++;
+	}
+	munmap(guard, pg);
+
+	EXPECT_EQ(fds_before, count_fds()) TH_LOG("file descriptors left open");
+	EXPECT_EQ(lowest_before, lowest_free_fd());
+	EXPECT_EQ(bufs_before, count_vfio_dmabufs())
+		TH_LOG("vfio_pci dma-bufs left in " BUFINFO);
+	note("bad requests: %u tried, %u not (no such BAR)\n", nr_run,
+	     (unsigned int)ARRAY_SIZE(rows) - nr_run);
+	note("bad requests: fds %d -> %d, lowest free fd %d -> %d, vfio_pci dma-bufs %d -> %d\n",
+	     fds_before, count_fds(), lowest_before, lowest_free_fd(),
+	     bufs_before, count_vfio_dmabufs());
+}
+
+/*
+ * BEHAVIOURS: V3 - clearing memory-space enable in config space revokes the
+ * buffer before the write returns; setting it restores, and the importer
+ * maps again and reads the same bytes.
+ */
+TEST_F_TIMEOUT(vfio_dmabuf, memory_disable_revokes, TIMEOUT)
+{
+	int fd;
+
+	if (self->ctl < 0)
+		SKIP(return, NO_IMPORTER);
+	fd = export_one(&self->d, 0, revoke_len(&self->d));
+	ASSERT_LE(0, fd) TH_LOG("export: %s", strerror(-fd));
+	ASSERT_EQ(0, attach_map(self->ctl, "memory", fd, "phyr"));
+
+	ASSERT_EQ(0, set_memory(&self->d, false));
+	note("memory: PCI_COMMAND_MEMORY cleared\n");
+	expect_state(_metadata, self->ctl, fd, "memory off", 1, 0, true);
+	note_fdinfo("memory off", fd);
+
+	ASSERT_EQ(0, set_memory(&self->d, true));
+	note("memory: PCI_COMMAND_MEMORY set\n");
+	expect_state(_metadata, self->ctl, fd, "memory on", 1, 1, false);
+	EXPECT_EQ(0, ti_check(self->ctl, "memory on", 0));
+	close(fd);
+}
+
+/* BEHAVIOURS: V4 - D3hot revokes; D0 with memory enabled restores. */
+TEST_F_TIMEOUT(vfio_dmabuf, d3hot_revokes, TIMEOUT)
+{
+	unsigned int pm;
+	uint16_t ctrl, d3, d0;
+	int fd;
+
+	if (self->ctl < 0)
+		SKIP(return, NO_IMPORTER);
+	pm = find_cap(&self->d, PCI_CAP_ID_PM);
+	if (!pm)
+		SKIP(return, "%s has no PCI power management capability", self->d.bdf);
+	fd = export_one(&self->d, 0, revoke_len(&self->d));
+	ASSERT_LE(0, fd) TH_LOG("export: %s", strerror(-fd));
+	ASSERT_EQ(0, attach_map(self->ctl, "d3hot", fd, "phyr"));
+
+	ctrl = cfg_read16(&self->d, pm + PCI_PM_CTRL);
+	d3 = (ctrl & ~PCI_PM_CTRL_STATE_MASK) | 3;
+	d0 = ctrl & ~PCI_PM_CTRL_STATE_MASK;
+	ASSERT_EQ(0, cfg_write(&self->d, pm + PCI_PM_CTRL, &d3, 2));
+	note("d3hot: PM_CTRL 0x%04x -> 0x%04x (reads 0x%04x)\n", ctrl, d3,
+	     cfg_read16(&self->d, pm + PCI_PM_CTRL));
+	expect_state(_metadata, self->ctl, fd, "d3hot", 1, 0, true);
+
+	ASSERT_EQ(0, cfg_write(&self->d, pm + PCI_PM_CTRL, &d0, 2));
+	if (!(cfg_read16(&self->d, PCI_COMMAND) & PCI_COMMAND_MEMORY))
+		ASSERT_EQ(0, set_memory(&self->d, true));
+	note("d3hot: back to D0 (PM_CTRL 0x%04x), command 0x%04x\n",
+	     cfg_read16(&self->d, pm + PCI_PM_CTRL),
+	     cfg_read16(&self->d, PCI_COMMAND));
+	expect_state(_metadata, self->ctl, fd, "d0", 1, 1, false);
+	close(fd);
+}
+
+/*
+ * BEHAVIOURS: V5 - VFIO_DEVICE_RESET revokes before the reset and, memory
+ * being enabled, restores after it; the BAR's bytes are there again.
+ */
+TEST_F_TIMEOUT(vfio_dmabuf, reset_revokes, TIMEOUT)
+{
+	int fd;
+
+	if (self->ctl < 0)
+		SKIP(return, NO_IMPORTER);
+	if (!(self->d.info.flags & VFIO_DEVICE_FLAGS_RESET))
+		SKIP(return, "%s cannot be reset (no VFIO_DEVICE_FLAGS_RESET)",
+		     self->d.bdf);
+	fd = export_one(&self->d, 0, revoke_len(&self->d));
+	ASSERT_LE(0, fd) TH_LOG("export: %s", strerror(-fd));
+	ASSERT_EQ(0, attach_map(self->ctl, "reset", fd, "phyr"));
+	ti_do(self->ctl, "reset", "status");
+	note("reset: VFIO_DEVICE_RESET\n");
+	ASSERT_EQ(0, ioctl(self->d.device, VFIO_DEVICE_RESET))
+		TH_LOG("VFIO_DEVICE_RESET: %s", strerror(errno));
+	ti_do(self->ctl, "reset", "status");
+	/* The revoke unmapped; the restore came after the reset. */
+	expect_state(_metadata, self->ctl, fd, "reset", 1, 1, false);
+	EXPECT_EQ(0, ti_check(self->ctl, "reset", 0));
+	note("reset: the BAR's bytes read back after the reset: %s\n",
+	     _metadata->exit_code == KSFT_PASS ? "ok" : "FAILED");
+	close(fd);
+}
+
+/* BEHAVIOURS: V6 - exported while memory is disabled: revoked at birth. */
+TEST_F_TIMEOUT(vfio_dmabuf, created_while_disabled, TIMEOUT)
+{
+	int fd;
+
+	ASSERT_EQ(0, set_memory(&self->d, false));
+	fd = export_one(&self->d, 0, revoke_len(&self->d));
+	ASSERT_LE(0, fd) TH_LOG("export with memory disabled: %s", strerror(-fd));
+	EXPECT_TRUE(fdinfo_is(fd, "revoked", "yes"));
+	if (self->ctl < 0) {
+		close(fd);
+		SKIP(return, NO_IMPORTER);
+	}
+	ASSERT_EQ(0, ti_do(self->ctl, "disabled", "attach %d phyr", fd));
+	EXPECT_EQ(-ENODEV, ti_do(self->ctl, "disabled", "map"));
+	ASSERT_EQ(0, set_memory(&self->d, true));
+	expect_state(_metadata, self->ctl, fd, "enabled", 0, 1, false);
+	EXPECT_EQ(0, ti_check(self->ctl, "enabled", 0));
+	close(fd);
+}
+
+/*
+ * BEHAVIOURS: V7 - closing the device revokes for good: the buffer stays
+ * revoked when the device is opened again and its memory enabled.
+ */
+TEST_F_TIMEOUT(vfio_dmabuf, close_revokes_for_good, TIMEOUT)
+{
+	int fd, fd2;
+
+	if (self->ctl < 0)
+		SKIP(return, NO_IMPORTER);
+	fd = export_one(&self->d, 0, revoke_len(&self->d));
+	ASSERT_LE(0, fd) TH_LOG("export: %s", strerror(-fd));
+	ASSERT_EQ(0, attach_map(self->ctl, "close", fd, "phyr"));
+
+	close(self->d.device);
+	self->d.device = -1;
+	note("close: device fd closed\n");
+	expect_state(_metadata, self->ctl, fd, "closed", 1, 0, true);
+
+	/* Opened again, memory enabled: a new buffer works, the old one not. */
+	ASSERT_EQ(0, vdev_get_device(&self->d)) TH_LOG("%s", self->d.err);
+	ASSERT_EQ(0, set_memory(&self->d, true));
+	ASSERT_EQ(0, set_memory(&self->d, false));
+	ASSERT_EQ(0, set_memory(&self->d, true));
+	note("close: device opened again, memory toggled\n");
+	expect_state(_metadata, self->ctl, fd, "reopened", 1, 0, true);
+	fd2 = export_one(&self->d, 0, page_size);
+	EXPECT_LE(0, fd2) TH_LOG("export after reopening: %s", strerror(-fd2));
+	if (fd2 >= 0)
+		close(fd2);
+	close(fd);
+}
+
+/*
+ * BEHAVIOURS: V7, B10 - closing the dma-buf fd before the device, or after
+ * the device, the group and the container, with and without an importer
+ * still attached: nothing breaks (the console scan catches a use after free).
+ */
+TEST_F_TIMEOUT(vfio_dmabuf, close_orders, TIMEOUT)
+{
+	int fd1, fd2, fd3;
+
+	fd1 = export_one(&self->d, 0, page_size);
+	fd2 = export_one(&self->d, page_size, page_size);
+	fd3 = export_one(&self->d, 2 * page_size, page_size);
+	ASSERT_LE(0, fd1);
+	ASSERT_LE(0, fd2);
+	ASSERT_LE(0, fd3);
+	close(fd1);	/* before the device */
+	if (self->ctl >= 0)
+		ASSERT_EQ(0, attach_map(self->ctl, "order", fd3, "phyr"));
+	vdev_close(&self->d);
+	note("close order: dma-buf, then device+group+container, then dma-bufs\n");
+	EXPECT_TRUE(fdinfo_is(fd2, "revoked", "yes"));
+	close(fd2);	/* after the device, nobody attached */
+	close(fd3);	/* after the device, the importer still attached */
+	if (self->ctl >= 0) {
+		EXPECT_EQ(-ENODEV, ti_do(self->ctl, "order", "map"));
+		EXPECT_EQ(0, ti_do(self->ctl, "order", "detach"));
+	}
+	EXPECT_EQ(0, count_vfio_dmabufs());
+}
+
+/*
+ * BEHAVIOURS: V9 - a private (TDISP RUN) device: its BARs report no read,
+ * write or mmap, the host's mmap, pread and pwrite fail with EPERM, and an
+ * export for a device bound to no VM is refused with EPERM. Back to
+ * shared ("unlocked"), all of it works again.
+ */
+TEST_F_TIMEOUT(vfio_dmabuf, private_refusals, TIMEOUT)
+{
+	const __u32 access = VFIO_REGION_INFO_FLAG_READ |
+			     VFIO_REGION_INFO_FLAG_WRITE |
+			     VFIO_REGION_INFO_FLAG_MMAP;
+	struct vfio_region_info *bar = &self->d.regions[self->d.bar];
+	uint32_t v = pattern(0);
+	unsigned int i;
+	void *p;
+	int ret;
+
+	ret = tdisp_set(&self->d, "run");
+	if (ret == -ENOENT)
+		SKIP(return, NO_TDISP);
+	ASSERT_EQ(0, ret) TH_LOG("tdisp_state run: %s", strerror(-ret));
+	note("private: tdisp_state run\n");
+	for (i = 0; i <= VFIO_PCI_BAR5_REGION_INDEX; i++) {
+		struct vfio_region_info r = { .argsz = sizeof(r), .index = i };
+
+		ASSERT_EQ(0, ioctl(self->d.device, VFIO_DEVICE_GET_REGION_INFO, &r));
+		note("private: BAR %u size %llu flags 0x%x\n", i,
+		     (unsigned long long)r.size, r.flags);
+		if (r.size)
+			EXPECT_EQ(0, r.flags & access)
+				TH_LOG("BAR %u flags 0x%x", i, r.flags);
+	}
+	EXPECT_EQ(-1, pread(self->d.device, &v, 4, bar->offset));
+	EXPECT_EQ(EPERM, errno);
+	/* What is there already, in case the write went through. */
+	v = pattern(0);
+	EXPECT_EQ(-1, pwrite(self->d.device, &v, 4, bar->offset));
+	EXPECT_EQ(EPERM, errno);
+	p = mmap(NULL, page_size, PROT_READ, MAP_SHARED, self->d.device,
+		 bar->offset);
+	EXPECT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(EPERM, errno);
+	if (p != MAP_FAILED)
+		munmap(p, page_size);
+	ret = export_one(&self->d, 0, page_size);
+	EXPECT_EQ(-EPERM, ret) TH_LOG("private export without a VM: %s",
+				      ret < 0 ? strerror(-ret) : "accepted");
+	note("private: export without a VM: %s\n",
+	     ret < 0 ? strerror(-ret) : "accepted");
+	if (ret >= 0)
+		close(ret);
+
+	ASSERT_EQ(0, tdisp_set(&self->d, "unlocked"));
+	note("private: tdisp_state unlocked\n");
+	ASSERT_EQ(0, vdev_regions(&self->d)) TH_LOG("%s", self->d.err);
+	EXPECT_EQ(access, bar->flags & access) TH_LOG("flags 0x%x", bar->flags);
+	v = 0;
+	EXPECT_EQ(4, pread(self->d.device, &v, 4, bar->offset));
+	EXPECT_EQ(pattern(0), v);
+	ret = export_one(&self->d, 0, page_size);
+	EXPECT_LE(0, ret) TH_LOG("shared export: %s", strerror(-ret));
+	if (ret >= 0) {
+		EXPECT_TRUE(fdinfo_is(ret, "phyr_cc", "shared"));
+		close(ret);
+	}
+}
+
+/*
+ * BEHAVIOURS: V9 - a private device associated with a KVM VM exports a
+ * buffer that carries the private state; an importer that names no VM (the
+ * test importer) is refused at attach with EACCES.
+ */
+TEST_F_TIMEOUT(vfio_dmabuf, private_export_needs_the_vm, TIMEOUT)
+{
+	int fd, ret;
+
+	/* The group opens once: again, now associated with a VM. */
+	vdev_close(&self->d);
+	ret = vdev_open(&self->d, IVSHMEM_VENDOR, IVSHMEM_DEVICE, true);
+	if (ret == VDEV_SKIP)
+		SKIP(return, "%s", self->d.err);
+	ASSERT_EQ(0, ret) TH_LOG("%s", self->d.err);
+	ret = tdisp_set(&self->d, "run");
+	if (ret == -ENOENT)
+		SKIP(return, NO_TDISP);
+	ASSERT_EQ(0, ret) TH_LOG("tdisp_state run: %s", strerror(-ret));
+
+	fd = export_one(&self->d, 0, self->d.bar_size);
+	ASSERT_LE(0, fd) TH_LOG("private export with a VM: %s", strerror(-fd));
+	note_fdinfo("private", fd);
+	EXPECT_TRUE(fdinfo_is(fd, "phyr_cc", "private"));
+	EXPECT_TRUE(fdinfo_is(fd, "revocable", "yes"));
+	if (self->ctl >= 0)
+		EXPECT_EQ(-EACCES, ti_do(self->ctl, "private", "attach %d phyr", fd));
+	close(fd);
+	EXPECT_EQ(0, tdisp_set(&self->d, "unlocked"));
+}
+
+TEST_HARNESS_MAIN
