@@ -99,6 +99,46 @@ else
 fi
 
 echo
+echo "-- ivshmem BAR exported through VFIO (vfio_pci_dmabuf_test, userspace boot)"
+if [ -s "$ulog" ]; then
+	# What vfio_pci_dmabuf_test printed ("# vfio_pci_dmabuf: " lines):
+	# the device, the buffer's fdinfo, the phyr the test importer saw,
+	# a VFIO_DEVICE_RESET revoking and restoring it, the refusals.
+	vf() { grep -a '# vfio_pci_dmabuf: ' "$ulog" | sed 's/.*# vfio_pci_dmabuf: //' | tr -d '\r'; }
+	# Its TAP lines, "ok N vfio_dmabuf.NAME[ # SKIP why]".
+	vtap() { sed -n '/^phyr-user: run vfio_pci_dmabuf_test/,/^phyr-user: exit vfio_pci_dmabuf_test/p' "$ulog" | tr -d '\r'; }
+	if [ -z "$(vf)" ]; then
+		echo "   nothing exported; why, per test:"
+		vtap | grep -E '^(not )?ok [0-9]+ ' | sed 's/^/   /'
+	else
+		vf | grep -E '^(bound|device) ' | sort -u | sed 's/^/   /'
+		vf | grep -E '^  BAR [0-9]' | awk '!seen[$0]++' | sed 's/^/   /'
+		vf | sed -n 's/^export: fdinfo: //p' | tr '\t' ' ' | sed 's/^/   fdinfo /'
+		echo "   the test importer (phyr mode, revocable), whole BAR:"
+		vf | grep -E '^phyr: (attach|map|chunk|check|error)' | sed -E 's/ id [0-9]+//' |
+			awk '!seen[$0]++' | sed 's/^phyr: /     /'
+		echo "   VFIO_DEVICE_RESET with the buffer attached and mapped:"
+		vf | grep -E '^reset: ' | grep -vE '^reset: (> |map phyr|chunk|attach)' |
+			sed -E 's/^reset: //; s/ id [0-9]+//' | sed 's/^/     /'
+		n=$(vf | grep -c '^bad request: ')
+		[ "$n" = 0 ] || echo "   malformed requests (V2): $n tried, refused with: $(vf |
+			sed -n 's/^bad request: .*: \([^:]*\)$/\1/p' | sort | uniq -c |
+			awk '{c = $1; $1 = ""; sub(/^ +/, ""); printf "%s%s x%d", (NR > 1 ? ", " : ""), $0, c}')"
+		vf | grep -E '^bad requests: ' | sed 's/^/   /'
+		vf | grep -E '^private: (tdisp|export|fdinfo: phyr_cc)' | sed 's/^/   /'
+	fi
+	vtap | grep -E '^ok [0-9]+ .*# SKIP' | sed 's/^/   /' | head -n 20
+	"$ROOT/tools/testing/phyr/rig-user-count.py" "$ulog" rig-user 2>/dev/null |
+		grep ': vfio_pci_dmabuf_test: ' >"$ulog.vfio" || true
+	cut -d' ' -f1 "$ulog.vfio" | sort | uniq -c |
+		awk '{printf "%s%s %s", (NR > 1 ? ", " : "   kselftest cases: "), $1, $2} END {if (NR) print ""; else print "   vfio_pci_dmabuf_test did not run"}'
+	grep '^FAIL ' "$ulog.vfio" | sed 's/^/   /'
+	rm -f "$ulog.vfio"
+else
+	echo "   no build/logs/rig-user.log (tools/testing/phyr/rig-user.sh)"
+fi
+
+echo
 echo "-- KUnit"
 if [ -s "$SUMMARY" ]; then
 	sed 's/^\[[0-9:]*\] //' "$SUMMARY" |

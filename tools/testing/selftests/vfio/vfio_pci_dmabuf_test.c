@@ -9,7 +9,9 @@
  * offset o is (o / 4) * MUL ^ XOR (tools/testing/phyr/mkrig.py). The test
  * binds it to vfio-pci (driver_override, drivers_probe) and opens it with
  * the legacy group/container API and the type1 IOMMU backend; set
- * VFIO_PCI_DMABUF_BDF to use another device. What an importer sees is read
+ * VFIO_PCI_DMABUF_BDF to use another device. ivshmem has no power
+ * management capability, so the D3hot test uses the rig's NVMe controller
+ * (1b36:0010, unbound from nvme) and its largest BAR, the CMB. What an importer sees is read
  * through the in-kernel test importer (CONFIG_DMABUF_PHYR_TEST_IMPORTER,
  * <debugfs>/dma_buf_phyr_importer/ctl, drivers/dma-buf/): in "phyr" mode it
  * is a revocable importer that counts revoke and restore notifications, and
@@ -63,6 +65,8 @@ struct vfio_device_feature_dma_buf {
 
 #define IVSHMEM_VENDOR	0x1af4
 #define IVSHMEM_DEVICE	0x1110
+#define NVME_VENDOR	0x1b36	/* QEMU's NVMe controller */
+#define NVME_DEVICE	0x0010
 #define PATTERN_MUL	2654435761u
 #define PATTERN_XOR	0x50485952u
 #define MAX_RANGES	256	/* VFIO_PCI_DMABUF_MAX_RANGES */
@@ -717,6 +721,7 @@ static bool ti_parse_map(int ctl, struct ti_map *m)
 #define ATTR_CACHE(a)		(((a) >> 2) & 3)
 #define ATTR_CACHE_UC		2
 #define ATTR_CC(a)		(((a) >> 4) & 3)
+#define ATTR_CC_PRIVATE		2
 
 static int tdisp_set(struct vdev *d, const char *state)
 {
@@ -1224,13 +1229,29 @@ TEST_F_TIMEOUT(vfio_dmabuf, d3hot_revokes, TIMEOUT)
 {
 	unsigned int pm;
 	uint16_t ctrl, d3, d0;
-	int fd;
+	int fd, ret;
 
 	if (self->ctl < 0)
 		SKIP(return, NO_IMPORTER);
 	pm = find_cap(&self->d, PCI_CAP_ID_PM);
-	if (!pm)
-		SKIP(return, "%s has no PCI power management capability", self->d.bdf);
+	if (!pm) {
+		/* ivshmem has none; the rig's NVMe controller has one. */
+		note("d3hot: %s has no power management capability; the NVMe controller instead\n",
+		     self->d.bdf);
+		vdev_close(&self->d);
+		ret = vdev_open(&self->d, NVME_VENDOR, NVME_DEVICE, false);
+		if (ret == VDEV_SKIP)
+			SKIP(return, "no device with a PM capability: %s", self->d.err);
+		ASSERT_EQ(0, ret) TH_LOG("%s", self->d.err);
+		ASSERT_EQ(0, dmabuf_probe(self->d.device));
+		ASSERT_EQ(0, set_memory(&self->d, true));
+		pm = find_cap(&self->d, PCI_CAP_ID_PM);
+		if (!pm)
+			SKIP(return, "neither ivshmem nor %s has a PM capability",
+			     self->d.bdf);
+	}
+	note("d3hot: %s, PM capability at 0x%x, BAR %u\n", self->d.bdf, pm,
+	     self->d.bar);
 	fd = export_one(&self->d, 0, revoke_len(&self->d));
 	ASSERT_LE(0, fd) TH_LOG("export: %s", strerror(-fd));
 	ASSERT_EQ(0, attach_map(self->ctl, "d3hot", fd, "phyr"));
@@ -1460,6 +1481,51 @@ TEST_F_TIMEOUT(vfio_dmabuf, private_export_needs_the_vm, TIMEOUT)
 	EXPECT_TRUE(fdinfo_is(fd, "revocable", "yes"));
 	if (self->ctl >= 0)
 		EXPECT_EQ(-EACCES, ti_do(self->ctl, "private", "attach %d phyr", fd));
+	close(fd);
+	EXPECT_EQ(0, tdisp_set(&self->d, "unlocked"));
+}
+
+/*
+ * BEHAVIOURS: V9 - only a confidential importer bound to the same VM
+ * attaches to a private buffer: the test importer's "private KVMFD" mode,
+ * for the device's VM and for another one. What it maps is private P2P
+ * MMIO the host CPU must not map, so its CPU check is refused.
+ */
+TEST_F_TIMEOUT(vfio_dmabuf, private_importer_of_the_vm, TIMEOUT)
+{
+	struct ti_map m;
+	int fd, vm2, ret;
+
+	if (self->ctl < 0)
+		SKIP(return, NO_IMPORTER);
+	vdev_close(&self->d);
+	ret = vdev_open(&self->d, IVSHMEM_VENDOR, IVSHMEM_DEVICE, true);
+	if (ret == VDEV_SKIP)
+		SKIP(return, "%s", self->d.err);
+	ASSERT_EQ(0, ret) TH_LOG("%s", self->d.err);
+	ret = tdisp_set(&self->d, "run");
+	if (ret == -ENOENT)
+		SKIP(return, NO_TDISP);
+	ASSERT_EQ(0, ret) TH_LOG("tdisp_state run: %s", strerror(-ret));
+	fd = export_one(&self->d, 0, revoke_len(&self->d));
+	ASSERT_LE(0, fd) TH_LOG("private export with a VM: %s", strerror(-fd));
+
+	vm2 = ioctl(self->d.kvm, KVM_CREATE_VM, 0);
+	ASSERT_LE(0, vm2);
+	EXPECT_EQ(-EACCES, ti_do(self->ctl, "private", "attach %d private %d",
+				 fd, vm2));
+	close(vm2);
+	ASSERT_EQ(0, ti_do(self->ctl, "private", "attach %d private %d", fd,
+			   self->d.vm));
+	ASSERT_EQ(0, ti_do(self->ctl, "private", "map"));
+	ASSERT_TRUE(ti_parse_map(self->ctl, &m));
+	EXPECT_EQ(revoke_len(&self->d), m.len);
+	EXPECT_STREQ("p2p", m.provider);
+	EXPECT_TRUE(m.attrs & ATTR_MMIO) TH_LOG("attrs 0x%x", m.attrs);
+	EXPECT_TRUE(m.attrs & ATTR_NO_CPU_MAP) TH_LOG("attrs 0x%x", m.attrs);
+	EXPECT_EQ(ATTR_CC_PRIVATE, ATTR_CC(m.attrs)) TH_LOG("attrs 0x%x", m.attrs);
+	EXPECT_EQ(-EOPNOTSUPP, ti_check(self->ctl, "private", 0));
+	EXPECT_EQ(0, ti_do(self->ctl, "private", "detach"));
 	close(fd);
 	EXPECT_EQ(0, tdisp_set(&self->d, "unlocked"));
 }
