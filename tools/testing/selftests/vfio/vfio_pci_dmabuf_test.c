@@ -11,13 +11,15 @@
  * the legacy group/container API and the type1 IOMMU backend; set
  * VFIO_PCI_DMABUF_BDF to use another device. ivshmem has no power
  * management capability, so the D3hot test uses the rig's NVMe controller
- * (1b36:0010, unbound from nvme) and its largest BAR, the CMB. What an importer sees is read
- * through the in-kernel test importer (CONFIG_DMABUF_PHYR_TEST_IMPORTER,
- * <debugfs>/dma_buf_phyr_importer/ctl, drivers/dma-buf/): in "phyr" mode it
- * is a revocable importer that counts revoke and restore notifications, and
- * its map fails with ENODEV while the buffer is revoked. The private (TDISP
- * RUN) state is driven through <debugfs>/vfio/<device>/tdisp_state
- * (CONFIG_VFIO_PCI_TDISP_TEST).
+ * (1b36:0010, unbound from nvme) and its largest BAR, the CMB.
+ *
+ * What an importer sees is read through the in-kernel test importer
+ * (CONFIG_DMABUF_PHYR_TEST_IMPORTER, <debugfs>/dma_buf_phyr_importer/ctl,
+ * drivers/dma-buf/): in "phyr" mode it is a revocable importer that counts
+ * revoke and restore notifications, and its map fails with ENODEV while the
+ * buffer is revoked; in "private KVMFD" mode it accepts the private memory
+ * of that VM. The private (TDISP RUN) state is driven through
+ * <debugfs>/vfio/<device>/tdisp_state (CONFIG_VFIO_PCI_TDISP_TEST).
  *
  * Lines starting with "# vfio_pci_dmabuf: " say what the kernel reported;
  * tools/testing/phyr/report.sh shows them. Needs root, sysfs and debugfs.
