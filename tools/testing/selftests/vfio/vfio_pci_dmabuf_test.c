@@ -1393,7 +1393,8 @@ TEST_F_TIMEOUT(vfio_dmabuf, close_orders, TIMEOUT)
  * BEHAVIOURS: V9 - a private (TDISP RUN) device: its BARs report no read,
  * write or mmap, the host's mmap, pread and pwrite fail with EPERM, and an
  * export for a device bound to no VM is refused with EPERM. Back to
- * shared ("unlocked"), all of it works again.
+ * shared ("unlocked"), all of it works again. A buffer exported before
+ * the change of state is revoked for good (vfio_pci_dmabuf.c's test hook).
  */
 TEST_F_TIMEOUT(vfio_dmabuf, private_refusals, TIMEOUT)
 {
@@ -1403,14 +1404,23 @@ TEST_F_TIMEOUT(vfio_dmabuf, private_refusals, TIMEOUT)
 	struct vfio_region_info *bar = &self->d.regions[self->d.bar];
 	uint32_t v = pattern(0);
 	unsigned int i;
+	int ret, shared = -1;
 	void *p;
-	int ret;
 
+	/* A shared buffer from before: made for the other state. */
+	if (self->ctl >= 0) {
+		shared = export_one(&self->d, 0, page_size);
+		ASSERT_LE(0, shared) TH_LOG("export: %s", strerror(-shared));
+		ASSERT_EQ(0, attach_map(self->ctl, "shared", shared, "phyr"));
+	}
 	ret = tdisp_set(&self->d, "run");
 	if (ret == -ENOENT)
 		SKIP(return, NO_TDISP);
 	ASSERT_EQ(0, ret) TH_LOG("tdisp_state run: %s", strerror(-ret));
 	note("private: tdisp_state run\n");
+	if (shared >= 0)
+		expect_state(_metadata, self->ctl, shared, "shared, run", 1, 0,
+			     true);
 	for (i = 0; i <= VFIO_PCI_BAR5_REGION_INDEX; i++) {
 		struct vfio_region_info r = { .argsz = sizeof(r), .index = i };
 
@@ -1453,6 +1463,12 @@ TEST_F_TIMEOUT(vfio_dmabuf, private_refusals, TIMEOUT)
 	if (ret >= 0) {
 		EXPECT_TRUE(fdinfo_is(ret, "phyr_cc", "shared"));
 		close(ret);
+	}
+	/* Revoked for good: not restored by going back to shared. */
+	if (shared >= 0) {
+		expect_state(_metadata, self->ctl, shared, "shared, unlocked",
+			     1, 0, true);
+		close(shared);
 	}
 }
 
