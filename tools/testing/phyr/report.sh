@@ -118,8 +118,9 @@ if [ -s "$ulog" ]; then
 		vf | grep -E '^phyr: (attach|map|chunk|check|error)' | sed -E 's/ id [0-9]+//' |
 			awk '!seen[$0]++' | sed 's/^phyr: /     /'
 		echo "   VFIO_DEVICE_RESET with the buffer attached and mapped:"
-		vf | grep -E '^reset: ' | grep -vE '^reset: (> |map phyr|chunk|attach)' |
-			sed -E 's/^reset: //; s/ id [0-9]+//' | sed 's/^/     /'
+		vf | grep -E '^reset: (id |VFIO_DEVICE_RESET|> (map|check)|check |error )' |
+			sed -E 's/^reset: //; s/^id [0-9]+ //; s/^> //' |
+			awk '$0 != prev {print} {prev = $0}' | sed 's/^/     /'
 		n=$(vf | grep -c '^bad request: ')
 		[ "$n" = 0 ] || echo "   malformed requests (V2): $n tried, refused with: $(vf |
 			sed -n 's/^bad request: .*: \([^:]*\)$/\1/p' | sort | uniq -c |
