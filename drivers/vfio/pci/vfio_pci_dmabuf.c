@@ -143,13 +143,18 @@ void vfio_pci_dma_buf_move(struct vfio_pci_core_device *vdev, bool revoke)
  * Every section that took @vdev->memory_lock for write (and so may have
  * revoked the dma-bufs through vfio_pci_zap_and_down_write_memory_lock())
  * ends here: if memory decoding is back, the buffers are restored before
- * the lock is dropped.
+ * the lock is dropped. Buffers are on @vdev->dmabufs only while the device
+ * is open, which is also when its virtual config space exists.
  *
  * Context: process context; the caller holds @vdev->memory_lock for write.
  */
 void vfio_pci_memory_up_write(struct vfio_pci_core_device *vdev)
 {
-	if (vfio_pci_dma_buf_usable(vdev))
+	/*
+	 * Buffers exist only while the device is open; before that (runtime
+	 * resume at open) there is no vconfig to look at.
+	 */
+	if (!list_empty(&vdev->dmabufs) && vfio_pci_dma_buf_usable(vdev))
 		vfio_pci_dma_buf_move(vdev, false);
 	up_write(&vdev->memory_lock);
 }
