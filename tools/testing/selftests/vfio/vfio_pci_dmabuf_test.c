@@ -309,8 +309,14 @@ static int vdev_regions(struct vdev *d)
 		memset(r, 0, sizeof(*r));
 		r->argsz = sizeof(*r);
 		r->index = i;
-		if (ioctl(d->device, VFIO_DEVICE_GET_REGION_INFO, r))
+		if (ioctl(d->device, VFIO_DEVICE_GET_REGION_INFO, r)) {
+			/* No VGA region on a device that is not VGA. */
+			if (i == VFIO_PCI_VGA_REGION_INDEX && errno == EINVAL) {
+				r->size = 0;
+				continue;
+			}
 			return vdev_fail(d, -errno, "VFIO_DEVICE_GET_REGION_INFO %u", i);
+		}
 		if (i <= VFIO_PCI_BAR5_REGION_INDEX && r->size > d->bar_size) {
 			d->bar = i;
 			d->bar_size = r->size;
