@@ -84,6 +84,9 @@ if [ -s "$ulog" ]; then
 		sed -n 's/^bad request: .*": //p' | sort | uniq -c |
 		awk '{c = $1; $1 = ""; sub(/^ +/, ""); printf "%s%s x%d", (NR > 1 ? ", " : ""), $0, c}')"
 	if "$ROOT/tools/testing/phyr/rig-user-count.py" "$ulog" rig-user >"$ulog.count" 2>&1; then :; fi
+	# The udmabuf programs' cases; vfio_pci_dmabuf_test has its section.
+	grep -v ': vfio_pci_dmabuf_test: ' "$ulog.count" >"$ulog.count.u"
+	mv "$ulog.count.u" "$ulog.count"
 	cut -d' ' -f1 "$ulog.count" | sort | uniq -c |
 		awk '{printf "%s%s %s", (NR > 1 ? ", " : "   kselftest cases: "), $1, $2} END {print ""}'
 	grep '^FAIL ' "$ulog.count" | sed 's/^/   /'
@@ -101,6 +104,21 @@ fi
 echo
 echo "-- ivshmem BAR exported through VFIO (vfio_pci_dmabuf_test, userspace boot)"
 if [ -s "$ulog" ]; then
+	# A chunk's attrs spelled out (PHYR_ATTR_* of include/linux/phyr.h).
+	attrs() {
+		local line a d
+		while IFS= read -r line; do
+			if [[ $line =~ attrs\ 0x([0-9a-f]+) ]]; then
+				a=$((16#${BASH_REMATCH[1]}))
+				d=$( ((a & 1)) && echo -n "MMIO ")
+				d+=$( ((a & 2)) && echo -n "NO_CPU_MAP ")
+				d+="cache $(echo WB WC UC - | cut -d' ' -f$((((a >> 2) & 3) + 1)))"
+				d+=" cc $(echo shared ide private - | cut -d' ' -f$((((a >> 4) & 3) + 1)))"
+				line="$line ($d)"
+			fi
+			echo "$line"
+		done
+	}
 	# What vfio_pci_dmabuf_test printed ("# vfio_pci_dmabuf: " lines):
 	# the device, the buffer's fdinfo, the phyr the test importer saw,
 	# a VFIO_DEVICE_RESET revoking and restoring it, the refusals.
@@ -113,20 +131,24 @@ if [ -s "$ulog" ]; then
 	else
 		vf | grep -E '^(bound|device) ' | sort -u | sed 's/^/   /'
 		vf | grep -E '^  BAR [0-9]' | awk '!seen[$0]++' | sed 's/^/   /'
-		vf | sed -n 's/^export: fdinfo: //p' | tr '\t' ' ' | sed 's/^/   fdinfo /'
+		vf | sed -n 's/^export: fdinfo: //p' | grep -vE '^(flags|count):' |
+			tr '\t' ' ' | sed 's/^/   fdinfo /'
 		echo "   the test importer (phyr mode, revocable), whole BAR:"
 		vf | grep -E '^phyr: (attach|map|chunk|check|error)' | sed -E 's/ id [0-9]+//' |
-			awk '!seen[$0]++' | sed 's/^phyr: /     /'
+			awk '!seen[$0]++' | sed 's/^phyr: /     /' | attrs
 		echo "   VFIO_DEVICE_RESET with the buffer attached and mapped:"
 		vf | grep -E '^reset: (id |VFIO_DEVICE_RESET|> (map|check)|check |error )' |
 			sed -E 's/^reset: //; s/^id [0-9]+ //; s/^> //' |
 			awk '$0 != prev {print} {prev = $0}' | sed 's/^/     /'
-		n=$(vf | grep -c '^bad request: ')
+		n=$(vf | grep '^bad request: ' | grep -vc 'not tried$')
 		[ "$n" = 0 ] || echo "   malformed requests (V2): $n tried, refused with: $(vf |
 			sed -n 's/^bad request: .*: \([^:]*\)$/\1/p' | sort | uniq -c |
 			awk '{c = $1; $1 = ""; sub(/^ +/, ""); printf "%s%s x%d", (NR > 1 ? ", " : ""), $0, c}')"
 		vf | grep -E '^bad requests: ' | sed 's/^/   /'
-		vf | grep -E '^private: (tdisp|export|fdinfo: phyr_cc)' | sed 's/^/   /'
+		echo "   private (TDISP RUN through the test hook):"
+		vf | grep -E '^private: (tdisp|export|fdinfo: phyr_cc|> attach|chunk)' |
+			sed 's/^private: //; s/^> //; s/fdinfo: /fdinfo /' | tr '\t' ' ' |
+			sed 's/^/     /' | attrs
 	fi
 	vtap | grep -E '^ok [0-9]+ .*# SKIP' | sed 's/^/   /' | head -n 20
 	"$ROOT/tools/testing/phyr/rig-user-count.py" "$ulog" rig-user 2>/dev/null |
