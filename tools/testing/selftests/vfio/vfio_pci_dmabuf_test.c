@@ -1236,6 +1236,24 @@ TEST_F_TIMEOUT(vfio_dmabuf, memory_disable_revokes, TIMEOUT)
 	close(fd);
 }
 
+/* Close @d and open the rig's NVMe controller instead, memory enabled. */
+static int use_nvme(struct vdev *d)
+{
+	int ret;
+
+	vdev_close(d);
+	ret = vdev_open(d, NVME_VENDOR, NVME_DEVICE, false);
+	if (ret)
+		return ret;
+	ret = dmabuf_probe(d->device);
+	if (ret)
+		return vdev_fail(d, ret, "PROBE on %s", d->bdf);
+	ret = set_memory(d, true);
+	if (ret)
+		return vdev_fail(d, ret, "memory enable on %s", d->bdf);
+	return 0;
+}
+
 /* BEHAVIOURS: V4 - D3hot revokes; D0 with memory enabled restores. */
 TEST_F_TIMEOUT(vfio_dmabuf, d3hot_revokes, TIMEOUT)
 {
@@ -1250,13 +1268,10 @@ TEST_F_TIMEOUT(vfio_dmabuf, d3hot_revokes, TIMEOUT)
 		/* ivshmem has none; the rig's NVMe controller has one. */
 		note("d3hot: %s has no power management capability; the NVMe controller instead\n",
 		     self->d.bdf);
-		vdev_close(&self->d);
-		ret = vdev_open(&self->d, NVME_VENDOR, NVME_DEVICE, false);
+		ret = use_nvme(&self->d);
 		if (ret == VDEV_SKIP)
 			SKIP(return, "no device with a PM capability: %s", self->d.err);
 		ASSERT_EQ(0, ret) TH_LOG("%s", self->d.err);
-		ASSERT_EQ(0, dmabuf_probe(self->d.device));
-		ASSERT_EQ(0, set_memory(&self->d, true));
 		pm = find_cap(&self->d, PCI_CAP_ID_PM);
 		if (!pm)
 			SKIP(return, "neither ivshmem nor %s has a PM capability",
@@ -1312,6 +1327,101 @@ TEST_F_TIMEOUT(vfio_dmabuf, reset_revokes, TIMEOUT)
 	EXPECT_EQ(0, ti_check(self->ctl, "reset", 0));
 	note("reset: the BAR's bytes read back after the reset: %s\n",
 	     _metadata->exit_code == KSFT_PASS ? "ok" : "FAILED");
+	close(fd);
+}
+
+/*
+ * BEHAVIOURS: V5 - a hot reset of the bus (VFIO_DEVICE_PCI_HOT_RESET, every
+ * device of the set owned through its group) revokes and restores.
+ */
+TEST_F_TIMEOUT(vfio_dmabuf, hot_reset_revokes, TIMEOUT)
+{
+	const size_t ninfo = 16;
+	struct vfio_pci_hot_reset_info *info;
+	struct vfio_pci_hot_reset *reset;
+	unsigned int i;
+	int fd;
+
+	if (self->ctl < 0)
+		SKIP(return, NO_IMPORTER);
+	info = calloc(1, sizeof(*info) + ninfo * sizeof(info->devices[0]));
+	ASSERT_NE(NULL, info);
+	info->argsz = sizeof(*info) + ninfo * sizeof(info->devices[0]);
+	if (ioctl(self->d.device, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, info)) {
+		free(info);
+		SKIP(return, "%s: no hot reset (VFIO_DEVICE_GET_PCI_HOT_RESET_INFO: %s)",
+		     self->d.bdf, strerror(errno));
+	}
+	for (i = 0; i < info->count && i < ninfo; i++) {
+		note("hot reset: affects %04x:%02x:%02x.%x (group %u)\n",
+		     info->devices[i].segment, info->devices[i].bus,
+		     info->devices[i].devfn >> 3, info->devices[i].devfn & 7,
+		     info->devices[i].group_id);
+		if (info->devices[i].group_id != (__u32)self->d.group_id) {
+			__u32 other = info->devices[i].group_id;
+
+			free(info);
+			SKIP(return, "the hot reset also affects group %u", other);
+		}
+	}
+	free(info);
+
+	fd = export_one(&self->d, 0, revoke_len(&self->d));
+	ASSERT_LE(0, fd) TH_LOG("export: %s", strerror(-fd));
+	ASSERT_EQ(0, attach_map(self->ctl, "hot reset", fd, "phyr"));
+	reset = calloc(1, sizeof(*reset) + sizeof(reset->group_fds[0]));
+	ASSERT_NE(NULL, reset);
+	reset->argsz = sizeof(*reset) + sizeof(reset->group_fds[0]);
+	reset->count = 1;
+	reset->group_fds[0] = self->d.group;
+	EXPECT_EQ(0, ioctl(self->d.device, VFIO_DEVICE_PCI_HOT_RESET, reset))
+		TH_LOG("VFIO_DEVICE_PCI_HOT_RESET: %s", strerror(errno));
+	free(reset);
+	note("hot reset: VFIO_DEVICE_PCI_HOT_RESET\n");
+	expect_state(_metadata, self->ctl, fd, "hot reset", 1, 1, false);
+	EXPECT_EQ(0, ti_check(self->ctl, "hot reset", 0));
+	close(fd);
+}
+
+/*
+ * BEHAVIOURS: V5 - a function level reset started through config space
+ * (PCI_EXP_DEVCTL_BCR_FLR) revokes and restores. ivshmem is conventional
+ * PCI; the rig's NVMe controller can FLR.
+ */
+TEST_F_TIMEOUT(vfio_dmabuf, flr_revokes, TIMEOUT)
+{
+	unsigned int exp = 0;
+	uint32_t devcap = 0;
+	uint16_t devctl;
+	int fd, ret;
+
+	if (self->ctl < 0)
+		SKIP(return, NO_IMPORTER);
+	exp = find_cap(&self->d, PCI_CAP_ID_EXP);
+	if (exp)
+		cfg_read(&self->d, exp + PCI_EXP_DEVCAP, &devcap, 4);
+	if (!(devcap & PCI_EXP_DEVCAP_FLR)) {
+		note("flr: %s cannot FLR; the NVMe controller instead\n",
+		     self->d.bdf);
+		ret = use_nvme(&self->d);
+		if (ret == VDEV_SKIP)
+			SKIP(return, "no device that can FLR: %s", self->d.err);
+		ASSERT_EQ(0, ret) TH_LOG("%s", self->d.err);
+		exp = find_cap(&self->d, PCI_CAP_ID_EXP);
+		if (exp)
+			cfg_read(&self->d, exp + PCI_EXP_DEVCAP, &devcap, 4);
+		if (!(devcap & PCI_EXP_DEVCAP_FLR))
+			SKIP(return, "neither ivshmem nor %s can FLR", self->d.bdf);
+	}
+	fd = export_one(&self->d, 0, revoke_len(&self->d));
+	ASSERT_LE(0, fd) TH_LOG("export: %s", strerror(-fd));
+	ASSERT_EQ(0, attach_map(self->ctl, "flr", fd, "phyr"));
+	devctl = cfg_read16(&self->d, exp + PCI_EXP_DEVCTL) | PCI_EXP_DEVCTL_BCR_FLR;
+	ASSERT_EQ(0, cfg_write(&self->d, exp + PCI_EXP_DEVCTL, &devctl, 2));
+	note("flr: %s, PCI_EXP_DEVCTL_BCR_FLR written\n", self->d.bdf);
+	if (!(cfg_read16(&self->d, PCI_COMMAND) & PCI_COMMAND_MEMORY))
+		ASSERT_EQ(0, set_memory(&self->d, true));
+	expect_state(_metadata, self->ctl, fd, "flr", 1, 1, false);
 	close(fd);
 }
 
