@@ -244,7 +244,9 @@ static int ti_attach(struct ti_session *s, int fd, const char *mode_name,
 	int mode, ret;
 
 	mode = match_string(ti_mode_names, ARRAY_SIZE(ti_mode_names), mode_name);
-	if (mode <= TI_NONE || (mode == TI_PRIVATE) != (kvm_fd >= 0))
+	/* A VM is named for "private", and only for it. */
+	if (mode <= TI_NONE || (mode == TI_PRIVATE && kvm_fd < 0) ||
+	    (mode != TI_PRIVATE && kvm_fd >= 0))
 		return -EINVAL;
 	if (s->attach)
 		return -EBUSY;
