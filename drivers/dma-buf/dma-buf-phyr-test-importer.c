@@ -14,9 +14,11 @@
  *                      memory for the VM of KVMFD (a KVM_CREATE_VM fd)
  *   map                dma_buf_map_phyr_unlocked(), or for "sgt"
  *                      dma_buf_map_attachment_unlocked()
- *   check MUL XOR      compare the mapped phyr, through the CPU, with the
+ *   check MUL XOR [BASE]
+ *                      compare the mapped phyr, through the CPU, with the
  *                      pattern whose little-endian u32 at byte offset o is
- *                      (o / 4) * MUL ^ XOR (mod 2^32)
+ *                      (o / 4) * MUL ^ XOR (mod 2^32), the buffer starting
+ *                      at pattern offset BASE (default 0)
  *   unmap, detach, status
  *
  * A write fails with the command's errno (that of dma_buf_get(), of the
@@ -454,11 +456,11 @@ static int ti_check_seg(struct ti_session *s, const struct phyr_seg *seg,
 	return ret;
 }
 
-static int ti_check(struct ti_session *s, u32 mul, u32 xor)
+static int ti_check(struct ti_session *s, u32 mul, u32 xor, u64 base)
 {
 	struct phyr_iter iter;
 	struct phyr_seg seg;
-	u64 off = 0;
+	u64 off = base;
 	int ret;
 
 	if (s->mode == TI_SGT)
@@ -482,7 +484,7 @@ static int ti_check(struct ti_session *s, u32 mul, u32 xor)
 			goto out;
 		off += seg.len;
 	}
-	ti_report(s, "check ok %llu bytes\n", off);
+	ti_report(s, "check ok %llu bytes\n", off - base);
 out:
 	dma_resv_unlock(s->dmabuf->resv);
 	return ret;
@@ -534,6 +536,7 @@ static int ti_command(struct ti_session *s, char *cmd)
 	char *p = strim(cmd);
 	unsigned int argc = 0;
 	u32 mul, xor;
+	u64 base = 0;
 	int fd, kvm_fd = -1;
 
 	while (p && argc < ARRAY_SIZE(argv)) {
@@ -551,10 +554,11 @@ static int ti_command(struct ti_session *s, char *cmd)
 			return -EINVAL;
 		return ti_attach(s, fd, argv[2], kvm_fd);
 	}
-	if (!strcmp(argv[0], "check") && argc == 3) {
-		if (kstrtou32(argv[1], 0, &mul) || kstrtou32(argv[2], 0, &xor))
+	if (!strcmp(argv[0], "check") && (argc == 3 || argc == 4)) {
+		if (kstrtou32(argv[1], 0, &mul) || kstrtou32(argv[2], 0, &xor) ||
+		    (argc == 4 && kstrtou64(argv[3], 0, &base)))
 			return -EINVAL;
-		return ti_check(s, mul, xor);
+		return ti_check(s, mul, xor, base);
 	}
 	if (argc != 1)
 		return -EINVAL;
