@@ -47,6 +47,7 @@
 #include <linux/vfio.h>
 
 #include "../kselftest_harness.h"
+#include "../drivers/dma-buf/phyr_test_importer.h"
 
 #ifndef VFIO_DEVICE_FEATURE_DMA_BUF
 /* A uAPI header older than the export: the same layout. */
@@ -80,14 +81,11 @@ struct vfio_device_feature_dma_buf {
 
 #define PCI_DEVICES	"/sys/bus/pci/devices"
 #define VFIO_PCI_DRIVER	"/sys/bus/pci/drivers/vfio-pci"
-#define IMPORTER	"/sys/kernel/debug/dma_buf_phyr_importer/ctl"
 #define BUFINFO		"/sys/kernel/debug/dma_buf/bufinfo"
 #define NO_EXPORT	"VFIO_DEVICE_FEATURE_DMA_BUF probe: ENOTTY, " \
 			"this kernel's vfio-pci has no dma-buf export"
 #define NO_CHECK_BASE	"bytes at a BAR offset not checked: " \
 			"the test importer has no \"check MUL XOR BASE\""
-#define NO_IMPORTER	"no " IMPORTER " (CONFIG_DMABUF_PHYR_TEST_IMPORTER, debugfs)"
-#define REPORT_LEN	4096
 
 /* vdev_open(): the environment lacks something, d->err says what. */
 #define VDEV_SKIP	1
@@ -114,14 +112,7 @@ static void note(const char *fmt, ...)
 /* The lines of @text, one note "TAG: line" each. */
 static void note_lines(const char *tag, const char *text)
 {
-	const char *p = text, *nl;
-
-	for (; *p; p = nl + 1) {
-		nl = strchrnul(p, '\n');
-		note("%s: %.*s\n", tag, (int)(nl - p), p);
-		if (!*nl)
-			break;
-	}
+	ti_note_lines("vfio_pci_dmabuf", tag, text);
 }
 
 /* ---- sysfs: find the device, bind it to vfio-pci ---- */
@@ -638,28 +629,6 @@ static int count_vfio_dmabufs(void)
 
 /* ---- the test importer ---- */
 
-static int ti_cmd(int ctl, const char *fmt, ...)
-{
-	char cmd[128];
-	va_list ap;
-	int len;
-
-	va_start(ap, fmt);
-	len = vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return write(ctl, cmd, len) == len ? 0 : -errno;
-}
-
-/* The status line and the last command's report. */
-static const char *ti_report(int ctl)
-{
-	static char buf[REPORT_LEN];
-	ssize_t n = pread(ctl, buf, sizeof(buf) - 1, 0);
-
-	buf[n > 0 ? n : 0] = '\0';
-	return buf;
-}
-
 /* Send a command, print the report under @tag: 0 or -errno. */
 static int ti_do(int ctl, const char *tag, const char *fmt, ...)
 {
@@ -790,6 +759,27 @@ static int attach_map(int ctl, const char *tag, int fd, const char *mode)
 	int ret = ti_do(ctl, tag, "attach %d %s", fd, mode);
 
 	return ret ?: ti_do(ctl, tag, "map");
+}
+
+/*
+ * Export the first revoke_len() bytes of the BAR and attach the importer to
+ * it in "phyr" mode, mapped: the dma-buf fd, or -errno of whichever failed.
+ */
+static int export_attached(struct vdev *d, int ctl, const char *tag)
+{
+	int fd = export_one(d, 0, revoke_len(d));
+	int ret;
+
+	if (fd < 0) {
+		note("%s: export: %s\n", tag, strerror(-fd));
+		return fd;
+	}
+	ret = attach_map(ctl, tag, fd, "phyr");
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	return fd;
 }
 
 /*
@@ -1222,9 +1212,8 @@ TEST_F_TIMEOUT(vfio_dmabuf, memory_disable_revokes, TIMEOUT)
 
 	if (self->ctl < 0)
 		SKIP(return, NO_IMPORTER);
-	fd = export_one(&self->d, 0, revoke_len(&self->d));
-	ASSERT_LE(0, fd) TH_LOG("export: %s", strerror(-fd));
-	ASSERT_EQ(0, attach_map(self->ctl, "memory", fd, "phyr"));
+	fd = export_attached(&self->d, self->ctl, "memory");
+	ASSERT_LE(0, fd) TH_LOG("memory: export and attach: %s", strerror(-fd));
 
 	ASSERT_EQ(0, set_memory(&self->d, false));
 	note("memory: PCI_COMMAND_MEMORY cleared\n");
@@ -1281,9 +1270,8 @@ TEST_F_TIMEOUT(vfio_dmabuf, d3hot_revokes, TIMEOUT)
 	}
 	note("d3hot: %s, PM capability at 0x%x, BAR %u\n", self->d.bdf, pm,
 	     self->d.bar);
-	fd = export_one(&self->d, 0, revoke_len(&self->d));
-	ASSERT_LE(0, fd) TH_LOG("export: %s", strerror(-fd));
-	ASSERT_EQ(0, attach_map(self->ctl, "d3hot", fd, "phyr"));
+	fd = export_attached(&self->d, self->ctl, "d3hot");
+	ASSERT_LE(0, fd) TH_LOG("d3hot: export and attach: %s", strerror(-fd));
 
 	ctrl = cfg_read16(&self->d, pm + PCI_PM_CTRL);
 	d3 = (ctrl & ~PCI_PM_CTRL_STATE_MASK) | 3;
@@ -1316,9 +1304,8 @@ TEST_F_TIMEOUT(vfio_dmabuf, reset_revokes, TIMEOUT)
 	if (!(self->d.info.flags & VFIO_DEVICE_FLAGS_RESET))
 		SKIP(return, "%s cannot be reset (no VFIO_DEVICE_FLAGS_RESET)",
 		     self->d.bdf);
-	fd = export_one(&self->d, 0, revoke_len(&self->d));
-	ASSERT_LE(0, fd) TH_LOG("export: %s", strerror(-fd));
-	ASSERT_EQ(0, attach_map(self->ctl, "reset", fd, "phyr"));
+	fd = export_attached(&self->d, self->ctl, "reset");
+	ASSERT_LE(0, fd) TH_LOG("reset: export and attach: %s", strerror(-fd));
 	ti_do(self->ctl, "reset", "status");
 	note("reset: VFIO_DEVICE_RESET\n");
 	ASSERT_EQ(0, ioctl(self->d.device, VFIO_DEVICE_RESET))
@@ -1368,9 +1355,8 @@ TEST_F_TIMEOUT(vfio_dmabuf, hot_reset_revokes, TIMEOUT)
 	}
 	free(info);
 
-	fd = export_one(&self->d, 0, revoke_len(&self->d));
-	ASSERT_LE(0, fd) TH_LOG("export: %s", strerror(-fd));
-	ASSERT_EQ(0, attach_map(self->ctl, "hot reset", fd, "phyr"));
+	fd = export_attached(&self->d, self->ctl, "hot reset");
+	ASSERT_LE(0, fd) TH_LOG("hot reset: export and attach: %s", strerror(-fd));
 	reset = calloc(1, sizeof(*reset) + sizeof(reset->group_fds[0]));
 	ASSERT_NE(NULL, reset);
 	reset->argsz = sizeof(*reset) + sizeof(reset->group_fds[0]);
@@ -1415,9 +1401,8 @@ TEST_F_TIMEOUT(vfio_dmabuf, flr_revokes, TIMEOUT)
 		if (!(devcap & PCI_EXP_DEVCAP_FLR))
 			SKIP(return, "neither ivshmem nor %s can FLR", self->d.bdf);
 	}
-	fd = export_one(&self->d, 0, revoke_len(&self->d));
-	ASSERT_LE(0, fd) TH_LOG("export: %s", strerror(-fd));
-	ASSERT_EQ(0, attach_map(self->ctl, "flr", fd, "phyr"));
+	fd = export_attached(&self->d, self->ctl, "flr");
+	ASSERT_LE(0, fd) TH_LOG("flr: export and attach: %s", strerror(-fd));
 	devctl = cfg_read16(&self->d, exp + PCI_EXP_DEVCTL) | PCI_EXP_DEVCTL_BCR_FLR;
 	ASSERT_EQ(0, cfg_write(&self->d, exp + PCI_EXP_DEVCTL, &devctl, 2));
 	note("flr: %s, PCI_EXP_DEVCTL_BCR_FLR written\n", self->d.bdf);
@@ -1458,9 +1443,8 @@ TEST_F_TIMEOUT(vfio_dmabuf, close_revokes_for_good, TIMEOUT)
 
 	if (self->ctl < 0)
 		SKIP(return, NO_IMPORTER);
-	fd = export_one(&self->d, 0, revoke_len(&self->d));
-	ASSERT_LE(0, fd) TH_LOG("export: %s", strerror(-fd));
-	ASSERT_EQ(0, attach_map(self->ctl, "close", fd, "phyr"));
+	fd = export_attached(&self->d, self->ctl, "close");
+	ASSERT_LE(0, fd) TH_LOG("close: export and attach: %s", strerror(-fd));
 
 	close(self->d.device);
 	self->d.device = -1;
@@ -1691,9 +1675,8 @@ TEST_F_TIMEOUT(vfio_dmabuf, runtime_pm_revokes, TIMEOUT)
 
 	if (self->ctl < 0)
 		SKIP(return, NO_IMPORTER);
-	fd = export_one(&self->d, 0, revoke_len(&self->d));
-	ASSERT_LE(0, fd) TH_LOG("export: %s", strerror(-fd));
-	ASSERT_EQ(0, attach_map(self->ctl, "runtime-pm", fd, "phyr"));
+	fd = export_attached(&self->d, self->ctl, "runtime-pm");
+	ASSERT_LE(0, fd) TH_LOG("runtime-pm: export and attach: %s", strerror(-fd));
 
 	ret = low_power(&self->d, VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY);
 	if (ret) {

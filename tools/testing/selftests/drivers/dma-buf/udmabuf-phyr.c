@@ -27,12 +27,11 @@
 #include <linux/udmabuf.h>
 
 #include "../../kselftest_harness.h"
+#include "phyr_test_importer.h"
 
 #define BUF_SIZE	(4u << 20)
 #define PATTERN_MUL	2654435761u
 #define PATTERN_XOR	0x50485952u
-#define IMPORTER	"/sys/kernel/debug/dma_buf_phyr_importer/ctl"
-#define REPORT_LEN	4096
 
 static uint32_t pattern(size_t off)
 {
@@ -51,40 +50,10 @@ static void note(const char *fmt, ...)
 	fflush(stdout);
 }
 
-/* Send one command to the importer: 0 or -errno. */
-static int ti_cmd(int ctl, const char *fmt, ...)
-{
-	char cmd[128];
-	va_list ap;
-	int len;
-
-	va_start(ap, fmt);
-	len = vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return write(ctl, cmd, len) == len ? 0 : -errno;
-}
-
-/* The importer's status line and last report, NUL-terminated. */
-static const char *ti_report(int ctl)
-{
-	static char buf[REPORT_LEN];
-	ssize_t n = pread(ctl, buf, sizeof(buf) - 1, 0);
-
-	buf[n > 0 ? n : 0] = '\0';
-	return buf;
-}
-
 /* The report's lines, one "# udmabuf-phyr: MODE: ..." each. */
 static void note_report(const char *mode, const char *report)
 {
-	const char *p = report, *nl;
-
-	for (; *p; p = nl + 1) {
-		nl = strchrnul(p, '\n');
-		note("%s: %.*s\n", mode, (int)(nl - p), p);
-		if (!*nl)
-			break;
-	}
+	ti_note_lines("udmabuf-phyr", mode, report);
 }
 
 FIXTURE(udmabuf) {
@@ -139,8 +108,6 @@ FIXTURE_TEARDOWN(udmabuf)
 		close(self->memfd);
 }
 
-#define NO_IMPORTER "no " IMPORTER " (CONFIG_DMABUF_PHYR_TEST_IMPORTER, debugfs)"
-
 /* BEHAVIOURS: B9 - fdinfo shows the offer and the revoke state. */
 TEST_F_TIMEOUT(udmabuf, fdinfo, 120)
 {
@@ -173,6 +140,7 @@ TEST_F_TIMEOUT(udmabuf, fdinfo, 120)
 TEST_F_TIMEOUT(udmabuf, phyr_map, 120)
 {
 	unsigned int chunks, ranges;
+	int n;
 	unsigned long long len;
 	const char *r, *m;
 
@@ -188,8 +156,9 @@ TEST_F_TIMEOUT(udmabuf, phyr_map, 120)
 	note_report("phyr", r);
 	m = strstr(r, "map phyr ");
 	ASSERT_NE(NULL, m);
-	ASSERT_EQ(3, sscanf(m, "map phyr chunks %u ranges %u len %llu",
-			    &chunks, &ranges, &len));
+	n = sscanf(m, "map phyr chunks %u ranges %u len %llu", &chunks,
+		   &ranges, &len);
+	ASSERT_EQ(3, n);
 	EXPECT_EQ(BUF_SIZE, len);
 	EXPECT_LE(1, chunks);
 	EXPECT_NE(NULL, strstr(m, "providers ram dma_mapped no"))
@@ -211,6 +180,7 @@ TEST_F_TIMEOUT(udmabuf, phyr_map, 120)
 TEST_F_TIMEOUT(udmabuf, sgt_map, 120)
 {
 	unsigned int nents;
+	int n;
 	unsigned long long len;
 	const char *r, *m;
 
@@ -225,7 +195,8 @@ TEST_F_TIMEOUT(udmabuf, sgt_map, 120)
 	note_report("sgt", r);
 	m = strstr(r, "map sgt ");
 	ASSERT_NE(NULL, m);
-	ASSERT_EQ(2, sscanf(m, "map sgt nents %u dma_len %llu", &nents, &len));
+	n = sscanf(m, "map sgt nents %u dma_len %llu", &nents, &len);
+	ASSERT_EQ(2, n);
 	EXPECT_EQ(BUF_SIZE, len);
 	EXPECT_LE(1, nents);
 	EXPECT_NE(NULL, strstr(m, "page_aligned yes"));
