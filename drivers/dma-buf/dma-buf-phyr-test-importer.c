@@ -185,19 +185,6 @@ static const char *ti_lifetime_name(enum dma_buf_lifetime lifetime)
 	return "?";
 }
 
-static const char *ti_provider_name(const struct phyr_provider *provider)
-{
-	switch (provider->kind) {
-	case PHYR_PROVIDER_RAM:
-		return "ram";
-	case PHYR_PROVIDER_P2P:
-		return "p2p";
-	case PHYR_PROVIDER_PRIVATE:
-		return "private";
-	}
-	return "?";
-}
-
 static __printf(2, 3) void ti_report(struct ti_session *s, const char *fmt, ...)
 {
 	size_t len = strlen(s->report);
@@ -326,7 +313,7 @@ static void ti_report_phyr(struct ti_session *s, const struct phyr *phyr)
 		const struct phyr_chunk *c = &phyr->chunks[i];
 
 		ti_report(s, "chunk %u provider %s attrs 0x%x ranges %u len %llu\n",
-			  i, ti_provider_name(c->provider), c->attrs,
+			  i, phyr_provider_kind_name(c->provider->kind), c->attrs,
 			  c->nr_ranges, c->len);
 	}
 	if (phyr->nr_chunks > TI_MAX_CHUNKS)

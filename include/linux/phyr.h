@@ -88,6 +88,27 @@ struct phyr_provider {
 extern const struct phyr_provider phyr_provider_ram;
 
 /**
+ * phyr_provider_kind_name - the name of a provider kind, for logs and reports
+ * @kind: the kind.
+ *
+ * Context: any context.
+ * Return: "ram", "p2p" or "private", the words dma-buf fdinfo uses; "?" for
+ * a value that is not a kind.
+ */
+static inline const char *phyr_provider_kind_name(enum phyr_provider_kind kind)
+{
+	switch (kind) {
+	case PHYR_PROVIDER_RAM:
+		return "ram";
+	case PHYR_PROVIDER_P2P:
+		return "p2p";
+	case PHYR_PROVIDER_PRIVATE:
+		return "private";
+	}
+	return "?";
+}
+
+/**
  * phyr_provider_init_p2p - initialise a PCI P2P MMIO provider
  * @provider: the provider to initialise.
  * @pdev: the PCI device exposing the memory.

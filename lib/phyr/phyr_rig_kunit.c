@@ -84,19 +84,6 @@ struct rig_slice {
 KUNIT_DEFINE_ACTION_WRAPPER(rig_pci_disable_device, pci_disable_device,
 			    struct pci_dev *);
 
-static const char *rig_kind_name(const struct phyr_provider *provider)
-{
-	switch (provider->kind) {
-	case PHYR_PROVIDER_RAM:
-		return "ram";
-	case PHYR_PROVIDER_P2P:
-		return "p2p";
-	case PHYR_PROVIDER_PRIVATE:
-		return "private";
-	}
-	return "?";
-}
-
 static const char *const rig_cache_names[] = {
 	[PHYR_CACHE_WB] = "WB", [PHYR_CACHE_WC] = "WC", [PHYR_CACHE_UC] = "UC",
 };
@@ -120,7 +107,7 @@ static void rig_print_provider(struct kunit *test,
 			  provider->priv.interconnect_id);
 
 	rig_info(test, "  provider %s%s attrs %#x: %s cache=%s cc=%s%s",
-		 rig_kind_name(provider), who, attrs,
+		 phyr_provider_kind_name(provider->kind), who, attrs,
 		 attrs & PHYR_ATTR_MMIO ? "MMIO" : "memory",
 		 rig_cache_names[phyr_attrs_cache(attrs)],
 		 rig_cc_names[phyr_attrs_cc(attrs)],
