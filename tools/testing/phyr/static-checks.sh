@@ -49,8 +49,10 @@ mapfile -t patches < <(ls patches/*.patch 2>/dev/null)
 mapfile -t csrc < <(printf '%s\n' "${files[@]}" | grep -E '\.[ch]$')
 mapfile -t cfiles < <(printf '%s\n' "${csrc[@]}" | grep -E '\.c$')
 # checkpatch -f: the sources, the build glue and the documentation.
-mapfile -t cpfiles < <(printf '%s\n' "${files[@]}" |
-		       grep -E '(\.[ch]|\.rst|/Kconfig|/Makefile|/Kbuild)$')
+# checkpatch also reads the selftest programs (userspace C, kernel style).
+mapfile -t cpfiles < <({ printf '%s\n' "${files[@]}"
+			 find tools/testing/selftests -type f 2>/dev/null; } |
+		       grep -E '(\.[ch]|\.rst|/Kconfig|/Makefile|/Kbuild)$' | sort)
 
 if [ ! -x "$PHYR_TREE/scripts/checkpatch.pl" ]; then
 	for t in checkpatch kernel-doc sphinx sparse W=1; do
