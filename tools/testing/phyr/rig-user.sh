@@ -15,8 +15,12 @@
 #   vfio_pci_dmabuf_test
 #                  tools/testing/selftests/vfio: the ivshmem BAR exported
 #                  as a dma-buf by vfio-pci (it binds the device to
-#                  vfio-pci itself), its revocation, the refusals; runs
-#                  last (/init runs the programs in name order)
+#                  vfio-pci itself), its revocation, the refusals
+#   vfio_pci_kvm_dmabuf_test
+#                  the same directory: a tiny VMM whose guest reads that
+#                  BAR through a KVM memslot backed by the dma-buf, while
+#                  the host revokes, resets, races and kills; runs last
+#                  (/init runs the programs in name order)
 #
 # Without --no-build the kernel is (re)built first with kunit.py, as
 # kunit-rig.sh builds it; check.sh and main.sh pass --no-build right after
@@ -82,10 +86,10 @@ rm -f "$OUT"/tests/*
 CFLAGS=(-static -O2 -g -Wall -isystem "$KBUILD/usr/include"
 	-I "$SELFTESTS")
 for src in drivers/dma-buf/udmabuf.c drivers/dma-buf/udmabuf-phyr.c \
-	   vfio/vfio_pci_dmabuf_test.c; do
+	   vfio/vfio_pci_dmabuf_test.c vfio/vfio_pci_kvm_dmabuf_test.c; do
 	t=$(basename "$src" .c)
 	src=$SELFTESTS/$src
-	gcc "${CFLAGS[@]}" -o "$OUT/tests/$t" "$src" >"$OUT/$t.cc.log" 2>&1 || {
+	gcc "${CFLAGS[@]}" -o "$OUT/tests/$t" "$src" -lpthread >"$OUT/$t.cc.log" 2>&1 || {
 		echo "rig-user: $src does not build:" >&2
 		cat "$OUT/$t.cc.log" >&2
 		exit 1

@@ -1,0 +1,1204 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KVM memslots backed by the vfio-pci BAR dma-buf (KVM_MEM_DMABUF), end to
+ * end: a tiny VMM runs a guest that reads the rig's ivshmem BAR through
+ * such a slot while the host revokes, resets, races and kills.
+ *
+ * The device is the rig's ivshmem (1af4:1110, tools/testing/phyr), whose
+ * 64 MiB BAR 2 holds a pattern: the little-endian u32 at byte offset o is
+ * (o / 4) * MUL ^ XOR. vfio_pci_util.h binds it to vfio-pci, opens it and
+ * exports the BAR (VFIO_DEVICE_FEATURE_DMA_BUF); the dma-buf backs a slot
+ * with KVM_SET_USER_MEMORY_REGION2, flags KVM_MEM_DMABUF, guest_memfd the
+ * dma-buf fd and guest_memfd_offset the offset into it.
+ *
+ * The VMM is written here rather than with tools/testing/selftests/kvm's
+ * library: that library is built for the kvm selftests' own tree, not
+ * linked into the rig's static initramfs programs, and this one needs
+ * little: a 2 MiB RAM slot at GPA 0 with the guest code, one vCPU in
+ * 32-bit protected mode with paging off (flat segments through
+ * KVM_SET_SREGS), and port I/O to hear from the guest.
+ *
+ * The guest (guest_code below) takes its parameters in registers: EBX the
+ * GPA of the slot, ECX the bytes to walk, EBP the BAR offset the slot
+ * starts at, ESI the stride, EDI the number of passes (0: forever). It
+ * reports the first 16 bytes of the slot (PORT_BYTES, four dwords), then
+ * each pass reads the dword at every stride and compares it with the
+ * pattern it computes (imul); a mismatch reports the offset (PORT_BAD_OFF)
+ * and the value (PORT_BAD_VAL); the end of a pass reports the bytes walked
+ * (PORT_DONE). After the last pass it halts (KVM_EXIT_HLT).
+ *
+ * Faults are counted with <debugfs>/kvm/<pid>-<vmfd>/pf_taken, the SPTEs
+ * read from the kvmmmu/kvm_mmu_set_spte trace event. Lines "# ID: ..." say
+ * what the kernel did, ID naming the behaviour checked (the project's
+ * BEHAVIOURS.md). Every KVM_RUN is bounded (alarm()), and so is each test.
+ * Needs root, sysfs, debugfs, tracefs for one test, /dev/kvm.
+ */
+#include "vfio_pci_util.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
+#include <sys/eventfd.h>
+#include <sys/mount.h>
+
+#include <linux/udmabuf.h>
+
+#ifndef KVM_MEM_DMABUF
+/* A uAPI header older than the dma-buf slots. */
+#define KVM_MEM_DMABUF	0x8UL	/* bit 3 */
+#endif
+
+#define TIMEOUT		120		/* seconds, each test */
+#define RUN_ALARM	30		/* seconds, one KVM_RUN */
+
+#define RAM_SIZE	(2ul << 20)	/* slot 0 at GPA 0 */
+#define CODE_GPA	0x1000ul
+#define GPA_BAR		0x40000000ull	/* 1 GiB */
+#define GPA_BAR2	0x80000000ull	/* 2 GiB */
+#define SLOT_RAM	0
+#define SLOT_BAR	1
+#define SLOT_BAR2	2
+#define HVA_SIZE	(128ul << 20)	/* PROT_NONE: userspace_addr of the slots */
+#define SLOT_LEN	(8ull << 20)	/* what the revoke tests map */
+#define SMALL_LEN	(16ull << 20)	/* the 4 KiB-only slot of K4 */
+#define HUGE_MAX	64		/* faults for the 64 MiB BAR, at most */
+#define STRIDE		4096
+
+#define PORT_BYTES	0x10
+#define PORT_BAD_OFF	0x11
+#define PORT_BAD_VAL	0x12
+#define PORT_DONE	0x13
+
+#define SPTE_PWT_PCD	0x18
+#define TRACE_EVENT	"events/kvmmmu/kvm_mmu_set_spte/enable"
+
+#define RACE_TOGGLES	200
+#define RACE_SECONDS	20
+
+#define STR(x)		#x
+#define XSTR(x)		STR(x)
+
+/* The guest: see the header comment. 32-bit code, position independent. */
+asm(".pushsection .text\n"
+"	.code32\n"
+"	.globl guest_code, guest_code_end\n"
+"guest_code:\n"
+"	mov $" XSTR(PORT_BYTES) ", %dx\n"
+"	mov (%ebx), %eax\n"
+"	outl %eax, %dx\n"
+"	mov 4(%ebx), %eax\n"
+"	outl %eax, %dx\n"
+"	mov 8(%ebx), %eax\n"
+"	outl %eax, %dx\n"
+"	mov 12(%ebx), %eax\n"
+"	outl %eax, %dx\n"
+"1:	push %edi\n"			/* a pass: EDI is the offset */
+"	xor %edi, %edi\n"
+"2:	cmp %ecx, %edi\n"
+"	jae 4f\n"
+"	mov (%ebx,%edi), %edx\n"
+"	lea (%ebp,%edi), %eax\n"
+"	shr $2, %eax\n"
+"	imul $2654435761, %eax, %eax\n"	/* PATTERN_MUL */
+"	xor $0x50485952, %eax\n"		/* PATTERN_XOR */
+"	cmp %eax, %edx\n"
+"	je 3f\n"
+"	push %edx\n"
+"	mov %edi, %eax\n"
+"	mov $" XSTR(PORT_BAD_OFF) ", %dx\n"
+"	outl %eax, %dx\n"
+"	pop %eax\n"
+"	mov $" XSTR(PORT_BAD_VAL) ", %dx\n"
+"	outl %eax, %dx\n"
+"3:	add %esi, %edi\n"
+"	jmp 2b\n"
+"4:	mov %edi, %eax\n"
+"	mov $" XSTR(PORT_DONE) ", %dx\n"
+"	outl %eax, %dx\n"
+"	pop %edi\n"
+"	test %edi, %edi\n"
+"	jz 1b\n"
+"	dec %edi\n"
+"	jnz 1b\n"
+"5:	hlt\n"
+"	jmp 5b\n"
+"guest_code_end:\n"
+"	.code64\n"
+"	.popsection\n");
+
+/* Where guest_code is in this program, and its length in *len. */
+static const char *guest_code_at(size_t *len)
+{
+	const char *start, *end;
+
+	asm("lea guest_code(%%rip), %0\n\t"
+	    "lea guest_code_end(%%rip), %1" : "=r" (start), "=r" (end));
+	*len = end - start;
+	return start;
+}
+
+/* The VMM: one VM, its RAM slot and one vCPU. */
+struct vm {
+	int kvm;
+	int fd;
+	int vcpu;
+	struct kvm_run *run;
+	size_t run_size;
+	void *ram;
+	void *hva;	/* PROT_NONE, the dma-buf slots' userspace_addr */
+	char stats[PATH_MAX];	/* <debugfs>/kvm/<pid>-<vmfd> */
+};
+
+/* What the guest reported. */
+struct guest {
+	uint32_t first[4];
+	unsigned int nr_first;
+	unsigned long passes;
+	uint32_t walked;	/* bytes, in the last pass */
+	unsigned long mismatches;
+	uint32_t bad_off, bad_val;	/* the first mismatch */
+	uint32_t pending_off;
+	__u32 exit_reason;	/* of the last failed KVM_RUN */
+};
+
+/* vcpu_run(): the guest halted, or ended a pass. */
+enum { RUN_HLT = 1, RUN_PASS };
+
+static void on_alarm(int sig)
+{
+	/* Only interrupts KVM_RUN (EINTR): a stuck guest cannot hang a test. */
+}
+
+static void vm_destroy(struct vm *vm)
+{
+	if (vm->run && vm->run != MAP_FAILED)
+		munmap(vm->run, vm->run_size);
+	if (vm->ram && vm->ram != MAP_FAILED)
+		munmap(vm->ram, RAM_SIZE);
+	if (vm->hva && vm->hva != MAP_FAILED)
+		munmap(vm->hva, HVA_SIZE);
+	if (vm->vcpu >= 0)
+		close(vm->vcpu);
+	if (vm->fd >= 0)
+		close(vm->fd);
+	if (vm->kvm >= 0)
+		close(vm->kvm);
+	memset(vm, 0, sizeof(*vm));
+	vm->kvm = -1;
+	vm->fd = -1;
+	vm->vcpu = -1;
+}
+
+static void flat_segment(struct kvm_segment *s, __u16 selector, __u8 type)
+{
+	memset(s, 0, sizeof(*s));
+	s->limit = 0xffffffff;
+	s->selector = selector;
+	s->type = type;
+	s->present = 1;
+	s->db = 1;
+	s->s = 1;
+	s->g = 1;
+}
+
+static int set_slot(struct vm *vm, __u32 slot, __u32 flags, __u64 gpa,
+		    __u64 size, int fd, __u64 off, const void *hva)
+{
+	struct kvm_userspace_memory_region2 r = {
+		.slot = slot,
+		.flags = flags,
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = (__u64)(uintptr_t)hva,
+		.guest_memfd_offset = off,
+		.guest_memfd = (__u32)fd,
+	};
+
+	return ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION2, &r) ? -errno : 0;
+}
+
+static int dmabuf_slot(struct vm *vm, __u32 slot, __u64 gpa, __u64 size,
+		       int fd, __u64 off)
+{
+	return set_slot(vm, slot, KVM_MEM_DMABUF, gpa, size, fd, off, vm->hva);
+}
+
+static int delete_slot(struct vm *vm, __u32 slot)
+{
+	return set_slot(vm, slot, 0, 0, 0, 0, 0, NULL);
+}
+
+/*
+ * A VM (a new one, or a dup of @vmfd) with its RAM slot holding the guest
+ * code and one vCPU in flat 32-bit protected mode: 0, VDEV_SKIP without
+ * /dev/kvm, or -errno. No harness macro: the E3 child calls it too.
+ */
+static int vm_init(struct vm *vm, int vmfd)
+{
+	struct sigaction sa = { .sa_handler = on_alarm };
+	struct kvm_sregs sregs;
+	const char *code;
+	size_t code_len;
+	int ret;
+
+	memset(vm, 0, sizeof(*vm));
+	vm->kvm = -1;
+	vm->fd = -1;
+	vm->vcpu = -1;
+	sigaction(SIGALRM, &sa, NULL);
+	vm->kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm < 0)
+		return errno == ENOENT ? VDEV_SKIP : -errno;
+	vm->fd = vmfd >= 0 ? dup(vmfd) : ioctl(vm->kvm, KVM_CREATE_VM, 0);
+	if (vm->fd < 0)
+		return -errno;
+	snprintf(vm->stats, sizeof(vm->stats), "/sys/kernel/debug/kvm/%d-%d",
+		 getpid(), vmfd >= 0 ? vmfd : vm->fd);
+
+	vm->ram = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	vm->hva = mmap(NULL, HVA_SIZE, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (vm->ram == MAP_FAILED || vm->hva == MAP_FAILED)
+		return -ENOMEM;
+	code = guest_code_at(&code_len);
+	memcpy((char *)vm->ram + CODE_GPA, code, code_len);
+	ret = set_slot(vm, SLOT_RAM, 0, 0, RAM_SIZE, 0, 0, vm->ram);
+	if (ret)
+		return ret;
+
+	vm->vcpu = ioctl(vm->fd, KVM_CREATE_VCPU, 0);
+	if (vm->vcpu < 0)
+		return -errno;
+	ret = ioctl(vm->kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (ret <= 0)
+		return -errno;
+	vm->run_size = ret;
+	vm->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       vm->vcpu, 0);
+	if (vm->run == MAP_FAILED)
+		return -errno;
+
+	if (ioctl(vm->vcpu, KVM_GET_SREGS, &sregs))
+		return -errno;
+	flat_segment(&sregs.cs, 0x08, 0xb);	/* code, execute/read, accessed */
+	flat_segment(&sregs.ds, 0x10, 0x3);	/* data, read/write, accessed */
+	sregs.es = sregs.ds;
+	sregs.fs = sregs.ds;
+	sregs.gs = sregs.ds;
+	sregs.ss = sregs.ds;
+	sregs.cr0 = 0x11;			/* PE | ET, paging off */
+	sregs.cr4 = 0;
+	sregs.efer = 0;
+	if (ioctl(vm->vcpu, KVM_SET_SREGS, &sregs))
+		return -errno;
+	return 0;
+}
+
+/* Point the vCPU at the start of guest_code with these parameters. */
+static int guest_start(struct vm *vm, struct guest *g, __u64 gpa, __u64 len,
+		       __u64 bar_off, unsigned int passes)
+{
+	struct kvm_regs regs = {
+		.rbx = gpa,
+		.rcx = len,
+		.rbp = bar_off,
+		.rsi = STRIDE,
+		.rdi = passes,
+		.rsp = RAM_SIZE,
+		.rip = CODE_GPA,
+		.rflags = 2,
+	};
+
+	memset(g, 0, sizeof(*g));
+	return ioctl(vm->vcpu, KVM_SET_REGS, &regs) ? -errno : 0;
+}
+
+/*
+ * Run until the guest halts or, with @stop_at_pass, ends a pass: RUN_HLT,
+ * RUN_PASS, the -errno of KVM_RUN (-EINTR after RUN_ALARM seconds), or
+ * -EPROTO for an exit the guest does not make (g->exit_reason).
+ */
+static int vcpu_run(struct vm *vm, struct guest *g, bool stop_at_pass)
+{
+	struct kvm_run *run = vm->run;
+	uint32_t val;
+	int ret, err;
+
+	for (;;) {
+		alarm(RUN_ALARM);
+		ret = ioctl(vm->vcpu, KVM_RUN, 0);
+		err = errno;
+		alarm(0);
+		g->exit_reason = run->exit_reason;
+		if (ret < 0)
+			return -err;
+		if (run->exit_reason == KVM_EXIT_HLT)
+			return RUN_HLT;
+		if (run->exit_reason != KVM_EXIT_IO ||
+		    run->io.direction != KVM_EXIT_IO_OUT || run->io.size != 4 ||
+		    run->io.count != 1)
+			return -EPROTO;
+		memcpy(&val, (char *)run + run->io.data_offset, sizeof(val));
+		switch (run->io.port) {
+		case PORT_BYTES:
+			if (g->nr_first < ARRAY_SIZE(g->first))
+				g->first[g->nr_first++] = val;
+			break;
+		case PORT_BAD_OFF:
+			g->pending_off = val;
+			break;
+		case PORT_BAD_VAL:
+			if (!g->mismatches++) {
+				g->bad_off = g->pending_off;
+				g->bad_val = val;
+			}
+			break;
+		case PORT_DONE:
+			g->passes++;
+			g->walked = val;
+			if (stop_at_pass)
+				return RUN_PASS;
+			break;
+		default:
+			return -EPROTO;
+		}
+	}
+}
+
+/* @passes passes over [gpa, gpa + len), the slot at BAR offset @bar_off. */
+static int guest_walk(struct vm *vm, struct guest *g, __u64 gpa, __u64 len,
+		      __u64 bar_off, unsigned int passes)
+{
+	int ret = guest_start(vm, g, gpa, len, bar_off, passes);
+
+	return ret ?: vcpu_run(vm, g, false);
+}
+
+static const char *run_str(int ret)
+{
+	static char buf[64];
+
+	if (ret == RUN_HLT)
+		return "halted";
+	if (ret == RUN_PASS)
+		return "pass done";
+	snprintf(buf, sizeof(buf), "%s", strerror(-ret));
+	return buf;
+}
+
+/* The guest read the BAR's pattern from @bar_off in @passes passes of @len. */
+static void expect_pattern(struct __test_metadata *_metadata,
+			   const struct guest *g, const char *tag,
+			   __u64 len, __u64 bar_off, unsigned long passes)
+{
+	unsigned int i;
+
+	EXPECT_EQ(0, g->mismatches)
+		TH_LOG("%s: %lu mismatches, the first at slot offset 0x%x: 0x%08x, not 0x%08x",
+		       tag, g->mismatches, g->bad_off, g->bad_val,
+		       pattern(bar_off + g->bad_off));
+	EXPECT_EQ(passes, g->passes) TH_LOG("%s: passes", tag);
+	EXPECT_EQ(len, g->walked) TH_LOG("%s: bytes walked", tag);
+	ASSERT_EQ(ARRAY_SIZE(g->first), g->nr_first);
+	for (i = 0; i < ARRAY_SIZE(g->first); i++)
+		EXPECT_EQ(pattern(bar_off + 4 * i), g->first[i])
+			TH_LOG("%s: dword %u of the slot", tag, i);
+}
+
+/* A counter of <debugfs>/kvm/<pid>-<vmfd>, summed over the vCPUs; -1. */
+static long long vm_stat(struct vm *vm, const char *name)
+{
+	char path[PATH_MAX + 32], buf[32];
+
+	snprintf(path, sizeof(path), "%s/%s", vm->stats, name);
+	if (sysfs_read(path, buf, sizeof(buf)))
+		return -1;
+	return strtoll(buf, NULL, 10);
+}
+
+/* The guest's first 16 bytes, as a note. */
+static void note_bytes(const char *tag, const struct guest *g, __u64 gpa,
+		       __u64 bar_off)
+{
+	const uint8_t *b = (const uint8_t *)g->first;
+	char hex[64];
+	unsigned int i;
+
+	for (i = 0; i < sizeof(g->first); i++)
+		snprintf(hex + 3 * i, sizeof(hex) - 3 * i, "%02x ", b[i]);
+	hex[3 * sizeof(g->first) - 1] = '\0';
+	note("%s: the guest read at GPA 0x%llx (BAR offset 0x%llx): %s\n", tag,
+	     (unsigned long long)gpa, (unsigned long long)bar_off, hex);
+}
+
+/* ---- the fixture: ivshmem open, memory enabled, its BAR exported, a VM ---- */
+
+FIXTURE(kvm_dmabuf) {
+	struct vdev d;
+	struct vm vm;
+	int buf;	/* the whole BAR */
+};
+
+FIXTURE_SETUP(kvm_dmabuf)
+{
+	int ret;
+
+	page_size = getpagesize();
+	self->buf = -1;
+	self->vm.kvm = -1;
+	self->vm.fd = -1;
+	self->vm.vcpu = -1;
+	ret = vdev_open_exporting(&self->d, IVSHMEM_VENDOR, IVSHMEM_DEVICE);
+	if (ret == VDEV_SKIP)
+		SKIP(return, "%s", self->d.err);
+	ASSERT_EQ(0, ret) TH_LOG("%s", self->d.err);
+	ret = vm_init(&self->vm, -1);
+	if (ret == VDEV_SKIP)
+		SKIP(return, "no /dev/kvm (CONFIG_KVM_AMD, an SVM CPU)");
+	ASSERT_EQ(0, ret) TH_LOG("the VMM: %s", strerror(-ret));
+	self->buf = export_one(&self->d, 0, self->d.bar_size);
+	ASSERT_LE(0, self->buf) TH_LOG("export: %s", strerror(-self->buf));
+}
+
+FIXTURE_TEARDOWN(kvm_dmabuf)
+{
+	vm_destroy(&self->vm);
+	if (self->buf >= 0)
+		close(self->buf);
+	tdisp_set(&self->d, "unlocked");	/* whatever a test left */
+	vdev_close(&self->d);
+}
+
+/*
+ * BEHAVIOURS: E1, K1 - a slot over the whole BAR at GPA 1 GiB: the guest
+ * reads the BAR's pattern at every page; a slot at an offset into the
+ * dma-buf reads the BAR from that offset.
+ */
+TEST_F_TIMEOUT(kvm_dmabuf, guest_reads_bar, TIMEOUT)
+{
+	__u64 size = self->d.bar_size, off = size / 2 + 2 * page_size;
+	struct guest g;
+	int ret;
+
+	ASSERT_EQ(0, dmabuf_slot(&self->vm, SLOT_BAR, GPA_BAR, size, self->buf, 0));
+	ret = guest_walk(&self->vm, &g, GPA_BAR, size, 0, 1);
+	ASSERT_EQ(RUN_HLT, ret) TH_LOG("KVM_RUN: %s, exit_reason %u",
+				       run_str(ret), g.exit_reason);
+	expect_pattern(_metadata, &g, "E1", size, 0, 1);
+	note_bytes("E1", &g, GPA_BAR, 0);
+	note("E1: %llu bytes of BAR %u (%s) walked, %lu mismatches\n",
+	     (unsigned long long)g.walked, self->d.bar, self->d.bdf,
+	     g.mismatches);
+	note_fdinfo("E1", self->buf);
+
+	/* Offset 2 pages past the middle of the dma-buf, 1 MiB long. */
+	ASSERT_EQ(0, dmabuf_slot(&self->vm, SLOT_BAR2, GPA_BAR2, 1 << 20,
+				 self->buf, off));
+	ret = guest_walk(&self->vm, &g, GPA_BAR2, 1 << 20, off, 1);
+	ASSERT_EQ(RUN_HLT, ret) TH_LOG("KVM_RUN: %s, exit %u", run_str(ret), g.exit_reason);
+	expect_pattern(_metadata, &g, "K1 offset", 1 << 20, off, 1);
+	note_bytes("K1", &g, GPA_BAR2, off);
+}
+
+/*
+ * BEHAVIOURS: K3 - the fault path ignores userspace_addr: it points to a
+ * decoy mapping of 0x5a bytes, and the guest still reads the BAR.
+ */
+TEST_F_TIMEOUT(kvm_dmabuf, decoy_userspace_addr, TIMEOUT)
+{
+	const __u64 len = 4ull << 20;
+	struct guest g;
+	uint8_t *decoy;
+	size_t i;
+	int ret;
+
+	decoy = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, decoy);
+	memset(decoy, 0x5a, len);
+	ASSERT_EQ(0, set_slot(&self->vm, SLOT_BAR, KVM_MEM_DMABUF, GPA_BAR, len,
+			      self->buf, 0, decoy));
+	ret = guest_walk(&self->vm, &g, GPA_BAR, len, 0, 1);
+	ASSERT_EQ(RUN_HLT, ret) TH_LOG("KVM_RUN: %s, exit %u", run_str(ret), g.exit_reason);
+	EXPECT_NE(0x5a5a5a5a, g.first[0]);
+	expect_pattern(_metadata, &g, "K3", len, 0, 1);
+	for (i = 0; i < len && decoy[i] == 0x5a; i++)
+		;
+	EXPECT_EQ(len, i) TH_LOG("the decoy changed at offset %zu", i);
+	note_bytes("K3 (userspace_addr -> 0x5a decoy)", &g, GPA_BAR, 0);
+	munmap(decoy, len);
+}
+
+/*
+ * BEHAVIOURS: K4 - the whole 64 MiB BAR (gfn and pfn 2 MiB aligned) costs
+ * at most HUGE_MAX faults; 16 MiB exported from BAR offset 4 KiB (the pfn
+ * misaligned to the gfn: 4 KiB mappings only) costs one fault a page.
+ */
+TEST_F_TIMEOUT(kvm_dmabuf, huge_mappings_fault_less, TIMEOUT)
+{
+	const __u64 size = self->d.bar_size;
+	long long before, huge, small;
+	struct guest g;
+	int fd, ret;
+
+	ASSERT_LE(SMALL_LEN + page_size, size);
+	/* The code and stack pages first, so only the BAR's faults count. */
+	ASSERT_EQ(RUN_HLT, guest_walk(&self->vm, &g, CODE_GPA, 0, 0, 1));
+	ASSERT_EQ(0, dmabuf_slot(&self->vm, SLOT_BAR, GPA_BAR, size, self->buf, 0));
+	before = vm_stat(&self->vm, "pf_taken");
+	ASSERT_LE(0, before) TH_LOG("no %s/pf_taken", self->vm.stats);
+	ret = guest_walk(&self->vm, &g, GPA_BAR, size, 0, 1);
+	ASSERT_EQ(RUN_HLT, ret) TH_LOG("KVM_RUN: %s, exit %u", run_str(ret), g.exit_reason);
+	huge = vm_stat(&self->vm, "pf_taken") - before;
+	expect_pattern(_metadata, &g, "K4 huge", size, 0, 1);
+
+	fd = export_one(&self->d, page_size, SMALL_LEN);
+	ASSERT_LE(0, fd) TH_LOG("export at 4 KiB: %s", strerror(-fd));
+	ASSERT_EQ(0, dmabuf_slot(&self->vm, SLOT_BAR2, GPA_BAR2, SMALL_LEN, fd, 0));
+	before = vm_stat(&self->vm, "pf_taken");
+	ret = guest_walk(&self->vm, &g, GPA_BAR2, SMALL_LEN, page_size, 1);
+	small = vm_stat(&self->vm, "pf_taken") - before;
+	EXPECT_EQ(RUN_HLT, ret) TH_LOG("KVM_RUN: %s, exit %u", run_str(ret), g.exit_reason);
+	expect_pattern(_metadata, &g, "K4 small", SMALL_LEN, page_size, 1);
+	EXPECT_EQ(0, delete_slot(&self->vm, SLOT_BAR2));
+	close(fd);
+
+	note("K4: %llu MiB with %lld faults (2 MiB mappings); %s: %lld faults\n",
+	     (unsigned long long)size >> 20, huge, "16 MiB at a 4 KiB offset",
+	     small);
+	EXPECT_LT(0, huge);
+	EXPECT_GE(HUGE_MAX, huge) TH_LOG("%lld faults for %llu MiB", huge,
+					 (unsigned long long)size >> 20);
+	EXPECT_LT(huge, small);
+	EXPECT_LE((long long)(SMALL_LEN / page_size) - 16, small);
+}
+
+/* tracefs, mounted if needed: its path, or NULL. */
+static const char *tracefs(void)
+{
+	static const char *const dirs[] = { "/sys/kernel/tracing",
+					    "/sys/kernel/debug/tracing" };
+	char path[PATH_MAX];
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(dirs); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dirs[i], TRACE_EVENT);
+		if (!access(path, W_OK))
+			return dirs[i];
+	}
+	if (mount("tracefs", dirs[0], "tracefs", 0, NULL))
+		return NULL;
+	snprintf(path, sizeof(path), "%s/%s", dirs[0], TRACE_EVENT);
+	return access(path, W_OK) ? NULL : dirs[0];
+}
+
+static int trace_write(const char *dir, const char *file, const char *val)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	return sysfs_write(path, val);
+}
+
+/*
+ * BEHAVIOURS: K4, K5 - the SPTEs KVM installs for the BAR slot (the
+ * kvm_mmu_set_spte event): 2 MiB (level 2), and uncached: PCD and PWT set.
+ */
+TEST_F_TIMEOUT(kvm_dmabuf, sptes_huge_uncached, TIMEOUT)
+{
+	const __u64 size = self->d.bar_size;
+	unsigned long long gfn, spte, first_gfn = 0, first_spte = 0;
+	unsigned int n = 0, not_2m = 0, cached = 0;
+	const char *dir = tracefs(), *p;
+	char path[PATH_MAX], line[512];
+	struct guest g;
+	int ret, level;
+	FILE *f;
+
+	if (!dir)
+		SKIP(return, "no tracefs or no kvmmmu/kvm_mmu_set_spte event");
+	ASSERT_EQ(0, trace_write(dir, "tracing_on", "0"));
+	ASSERT_EQ(0, trace_write(dir, "trace", ""));
+	ASSERT_EQ(0, trace_write(dir, TRACE_EVENT, "1"));
+	ASSERT_EQ(0, trace_write(dir, "tracing_on", "1"));
+	ASSERT_EQ(0, dmabuf_slot(&self->vm, SLOT_BAR, GPA_BAR, size, self->buf, 0));
+	ret = guest_walk(&self->vm, &g, GPA_BAR, size, 0, 1);
+	trace_write(dir, "tracing_on", "0");
+	trace_write(dir, TRACE_EVENT, "0");
+	ASSERT_EQ(RUN_HLT, ret) TH_LOG("KVM_RUN: %s, exit %u", run_str(ret), g.exit_reason);
+	expect_pattern(_metadata, &g, "K5", size, 0, 1);
+
+	snprintf(path, sizeof(path), "%s/trace", dir);
+	f = fopen(path, "r");
+	ASSERT_NE(NULL, f);
+	while (fgets(line, sizeof(line), f)) {
+		/* "gfn %llx spte %llx (%s%s%s%s) level %d at %llx" */
+		p = strstr(line, "kvm_mmu_set_spte:");
+		p = p ? strstr(p, "gfn ") : NULL;
+		if (!p || sscanf(p, "gfn %llx spte %llx", &gfn, &spte) != 2)
+			continue;
+		p = strstr(p, " level ");
+		if (!p || sscanf(p, " level %d", &level) != 1)
+			continue;
+		if (gfn < GPA_BAR / page_size ||
+		    gfn >= (GPA_BAR + size) / page_size)
+			continue;
+		if (!n++) {
+			first_gfn = gfn;
+			first_spte = spte;
+		}
+		not_2m += level != 2;
+		cached += (spte & SPTE_PWT_PCD) != SPTE_PWT_PCD;
+	}
+	fclose(f);
+	trace_write(dir, "trace", "");
+	note("K4/K5: %u SPTEs for the BAR slot, %u not 2 MiB, %u without PCD|PWT\n",
+	     n, not_2m, cached);
+	note("K4/K5: the first: gfn 0x%llx spte 0x%llx\n", first_gfn, first_spte);
+	EXPECT_LT(0, n) TH_LOG("no kvm_mmu_set_spte event for the BAR slot");
+	EXPECT_EQ(0, not_2m) TH_LOG("%u of %u SPTEs are not 2 MiB", not_2m, n);
+	EXPECT_EQ(0, cached) TH_LOG("%u of %u SPTEs lack PCD|PWT", cached, n);
+}
+
+/*
+ * BEHAVIOURS: K6, E2, K7 - memory enable cleared between two passes: the
+ * guest's next access makes KVM_RUN fail with ENODEV (not EFAULT, not a
+ * KVM_EXIT_MEMORY_FAULT), again and again at the same RIP; memory enabled
+ * again, KVM_RUN completes the pass and the guest reads the pattern.
+ */
+TEST_F_TIMEOUT(kvm_dmabuf, memory_disable_exits_enodev, TIMEOUT)
+{
+	struct kvm_regs r1, r2;
+	struct guest g;
+	size_t code_len;
+	int ret, ret2;
+
+	ASSERT_EQ(0, dmabuf_slot(&self->vm, SLOT_BAR, GPA_BAR, SLOT_LEN, self->buf, 0));
+	ASSERT_EQ(0, guest_start(&self->vm, &g, GPA_BAR, SLOT_LEN, 0, 2));
+	ASSERT_EQ(RUN_PASS, vcpu_run(&self->vm, &g, true));
+	EXPECT_EQ(0, g.mismatches);
+
+	ASSERT_EQ(0, set_memory(&self->d, false));
+	EXPECT_TRUE(fdinfo_is(self->buf, "revoked", "yes"));
+	ret = vcpu_run(&self->vm, &g, true);
+	ASSERT_EQ(0, ioctl(self->vm.vcpu, KVM_GET_REGS, &r1));
+	EXPECT_EQ(-ENODEV, ret) TH_LOG("KVM_RUN with memory disabled: %s",
+				       run_str(ret));
+	EXPECT_NE(KVM_EXIT_MEMORY_FAULT, g.exit_reason);
+	ret2 = vcpu_run(&self->vm, &g, true);
+	ASSERT_EQ(0, ioctl(self->vm.vcpu, KVM_GET_REGS, &r2));
+	EXPECT_EQ(-ENODEV, ret2) TH_LOG("KVM_RUN again: %s", run_str(ret2));
+	EXPECT_EQ(r1.rip, r2.rip);
+	EXPECT_LE(CODE_GPA, r1.rip);
+	guest_code_at(&code_len);
+	EXPECT_GT(CODE_GPA + code_len, r1.rip);
+	note("K6: memory disabled: KVM_RUN -> %s, then %s, exit_reason %u, rip 0x%llx both times\n",
+	     run_str(ret), run_str(ret2), g.exit_reason,
+	     (unsigned long long)r1.rip);
+
+	ASSERT_EQ(0, set_memory(&self->d, true));
+	EXPECT_TRUE(fdinfo_is(self->buf, "revoked", "no"));
+	ret = vcpu_run(&self->vm, &g, true);
+	EXPECT_EQ(RUN_PASS, ret) TH_LOG("KVM_RUN with memory enabled again: %s",
+					run_str(ret));
+	ret = vcpu_run(&self->vm, &g, true);
+	EXPECT_EQ(RUN_HLT, ret) TH_LOG("KVM_RUN: %s, exit %u", run_str(ret), g.exit_reason);
+	expect_pattern(_metadata, &g, "K7", SLOT_LEN, 0, 2);
+	note("K7: memory enabled again: the pass completed, %lu passes, %lu mismatches\n",
+	     g.passes, g.mismatches);
+}
+
+/*
+ * BEHAVIOURS: E2, K6, K7 - VFIO_DEVICE_RESET between two passes zaps the
+ * mapping: the pass after it faults again (a pass with no reset in between
+ * needs no fault) and reads the pattern.
+ */
+TEST_F_TIMEOUT(kvm_dmabuf, reset_between_passes, TIMEOUT)
+{
+	long long pf0, pf1, pf2, pf3;
+	struct guest g;
+	int ret;
+
+	if (!(self->d.info.flags & VFIO_DEVICE_FLAGS_RESET))
+		SKIP(return, "%s cannot be reset (no VFIO_DEVICE_FLAGS_RESET)",
+		     self->d.bdf);
+	ASSERT_EQ(0, dmabuf_slot(&self->vm, SLOT_BAR, GPA_BAR, SLOT_LEN, self->buf, 0));
+	ASSERT_EQ(0, guest_start(&self->vm, &g, GPA_BAR, SLOT_LEN, 0, 3));
+	pf0 = vm_stat(&self->vm, "pf_taken");
+	ASSERT_EQ(RUN_PASS, vcpu_run(&self->vm, &g, true));
+	pf1 = vm_stat(&self->vm, "pf_taken");
+	ASSERT_EQ(RUN_PASS, vcpu_run(&self->vm, &g, true));
+	pf2 = vm_stat(&self->vm, "pf_taken");
+
+	ASSERT_EQ(0, ioctl(self->d.device, VFIO_DEVICE_RESET))
+		TH_LOG("VFIO_DEVICE_RESET: %s", strerror(errno));
+	ret = vcpu_run(&self->vm, &g, true);
+	EXPECT_EQ(RUN_PASS, ret) TH_LOG("KVM_RUN after the reset: %s",
+					run_str(ret));
+	pf3 = vm_stat(&self->vm, "pf_taken");
+	ASSERT_LE(0, pf0) TH_LOG("no %s/pf_taken", self->vm.stats);
+	EXPECT_LT(pf2, pf3) TH_LOG("no fault after the reset: still mapped");
+	ret = vcpu_run(&self->vm, &g, true);
+	EXPECT_EQ(RUN_HLT, ret) TH_LOG("KVM_RUN: %s, exit %u", run_str(ret), g.exit_reason);
+	expect_pattern(_metadata, &g, "E2 reset", SLOT_LEN, 0, 3);
+	note("E2: faults: pass 1 %lld, 2 %lld, VFIO_DEVICE_RESET, 3 %lld; %lu mismatches\n",
+	     pf1 - pf0, pf2 - pf1, pf3 - pf2, g.mismatches);
+}
+
+struct toggler {
+	struct vdev *d;
+	bool done;	/* __atomic */
+	int toggles, resets, err;
+};
+
+/* Memory off and on (and a reset every 16th time) against the vCPU. */
+static void *toggle(void *arg)
+{
+	struct toggler *t = arg;
+	time_t end = time(NULL) + RACE_SECONDS;
+
+	while (t->toggles < RACE_TOGGLES && time(NULL) < end) {
+		int ret = set_memory(t->d, false) ?: set_memory(t->d, true);
+
+		if (ret) {
+			t->err = -ret;
+			break;
+		}
+		t->toggles++;
+		if ((t->d->info.flags & VFIO_DEVICE_FLAGS_RESET) &&
+		    !(t->toggles % 16)) {
+			if (ioctl(t->d->device, VFIO_DEVICE_RESET)) {
+				t->err = errno;
+				break;
+			}
+			t->resets++;
+		}
+	}
+	__atomic_store_n(&t->done, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static bool memory_on(struct vdev *d)
+{
+	return cfg_read16(d, PCI_COMMAND) & PCI_COMMAND_MEMORY;
+}
+
+/*
+ * BEHAVIOURS: K8, V10 - a thread toggles memory enable (and resets) while
+ * the vCPU walks the slot over and over: each access either reads the
+ * pattern or exits with ENODEV; a stale mapping would read the disabled
+ * BAR (all ones) and the guest would report a mismatch.
+ */
+TEST_F_TIMEOUT(kvm_dmabuf, race_fault_vs_revoke, TIMEOUT)
+{
+	struct toggler t = { .d = &self->d };
+	unsigned long enodev = 0, passes_after = 0;
+	time_t end = time(NULL) + RACE_SECONDS + 30;
+	struct guest g;
+	pthread_t th;
+	int ret = -ETIMEDOUT, waits;
+
+	ASSERT_EQ(0, dmabuf_slot(&self->vm, SLOT_BAR, GPA_BAR, 4 << 20, self->buf, 0));
+	ASSERT_EQ(0, guest_start(&self->vm, &g, GPA_BAR, 4 << 20, 0, 0));
+	ASSERT_EQ(0, pthread_create(&th, NULL, toggle, &t));
+	while (passes_after < 2 && time(NULL) < end) {
+		bool done = __atomic_load_n(&t.done, __ATOMIC_ACQUIRE);
+
+		ret = vcpu_run(&self->vm, &g, true);
+		if (ret == -ENODEV) {
+			enodev++;
+			for (waits = 0; !memory_on(&self->d) && waits < 100000; waits++)
+				usleep(100);
+			continue;
+		}
+		if (ret != RUN_PASS || g.mismatches)
+			break;
+		passes_after += done;
+	}
+	pthread_join(th, NULL);
+	note("K8: %d memory toggles, %d resets, %lu passes: %lu ENODEV exits, %lu mismatches\n",
+	     t.toggles, t.resets, g.passes, enodev, g.mismatches);
+	EXPECT_EQ(RUN_PASS, ret) TH_LOG("KVM_RUN: %s, exit_reason %u",
+					run_str(ret), g.exit_reason);
+	EXPECT_LE(2, passes_after) TH_LOG("no pass completed after the toggles");
+	EXPECT_EQ(0, g.mismatches)
+		TH_LOG("a stale mapping: slot offset 0x%x read 0x%08x, not 0x%08x",
+		       g.bad_off, g.bad_val, pattern(g.bad_off));
+	EXPECT_EQ(0, t.err) TH_LOG("the toggling thread: %s", strerror(t.err));
+	EXPECT_LT(0, t.toggles);
+}
+
+/* vfio-pci dma-bufs in bufinfo reach @want within a second: the count. */
+static int wait_vfio_dmabufs(int want)
+{
+	int i, n = count_vfio_dmabufs();
+
+	for (i = 0; i < 100 && n != want; i++) {
+		usleep(10000);
+		n = count_vfio_dmabufs();
+	}
+	return n;
+}
+
+/*
+ * BEHAVIOURS: K9 - a dma-buf slot cannot be moved, change its flags, or be
+ * set again even identically (EINVAL); deleting it works and drops the
+ * dma-buf: closed before or after the deletion, the buffer leaves bufinfo
+ * once both are done, and not before.
+ */
+TEST_F_TIMEOUT(kvm_dmabuf, slot_changes_refused, TIMEOUT)
+{
+	struct vm *vm = &self->vm;
+	int base, fd, ret;
+	struct guest g;
+
+	base = count_vfio_dmabufs();
+	ASSERT_LE(0, base) TH_LOG("no " BUFINFO);
+	fd = export_one(&self->d, 0, SLOT_LEN);
+	ASSERT_LE(0, fd) TH_LOG("export: %s", strerror(-fd));
+	ASSERT_EQ(0, dmabuf_slot(vm, SLOT_BAR, GPA_BAR, SLOT_LEN, fd, 0));
+	EXPECT_EQ(-EINVAL, dmabuf_slot(vm, SLOT_BAR, GPA_BAR2, SLOT_LEN, fd, 0))
+		TH_LOG("moved");
+	EXPECT_EQ(-EINVAL, set_slot(vm, SLOT_BAR,
+				    KVM_MEM_DMABUF | KVM_MEM_LOG_DIRTY_PAGES,
+				    GPA_BAR, SLOT_LEN, fd, 0, vm->hva))
+		TH_LOG("dirty logging added");
+	EXPECT_EQ(-EINVAL, set_slot(vm, SLOT_BAR, KVM_MEM_DMABUF | KVM_MEM_READONLY,
+				    GPA_BAR, SLOT_LEN, fd, 0, vm->hva))
+		TH_LOG("made read-only");
+	EXPECT_EQ(-EINVAL, dmabuf_slot(vm, SLOT_BAR, GPA_BAR, SLOT_LEN, fd, 0))
+		TH_LOG("set again identically");
+	EXPECT_EQ(-EINVAL, dmabuf_slot(vm, SLOT_BAR, GPA_BAR, SLOT_LEN / 2, fd, 0))
+		TH_LOG("shrunk");
+	note("K9: moved, LOG_DIRTY_PAGES, READONLY, identical, shrunk: each EINVAL\n");
+	ret = guest_walk(vm, &g, GPA_BAR, SLOT_LEN, 0, 1);
+	EXPECT_EQ(RUN_HLT, ret) TH_LOG("KVM_RUN: %s, exit %u", run_str(ret), g.exit_reason);
+	expect_pattern(_metadata, &g, "K9 unchanged", SLOT_LEN, 0, 1);
+
+	/* Deleted, then closed: no buffer once both are done. */
+	ASSERT_EQ(0, delete_slot(vm, SLOT_BAR));
+	EXPECT_EQ(base + 1, count_vfio_dmabufs()) TH_LOG("the fd is still open");
+	close(fd);
+	EXPECT_EQ(base, wait_vfio_dmabufs(base))
+		TH_LOG("deleted and closed, still in " BUFINFO);
+
+	/* Closed, then deleted: the slot holds the buffer until then. */
+	fd = export_one(&self->d, 0, SLOT_LEN);
+	ASSERT_LE(0, fd) TH_LOG("export: %s", strerror(-fd));
+	ASSERT_EQ(0, dmabuf_slot(vm, SLOT_BAR, GPA_BAR, SLOT_LEN, fd, 0));
+	close(fd);
+	usleep(100000);
+	EXPECT_EQ(base + 1, count_vfio_dmabufs())
+		TH_LOG("the slot holds no reference to its dma-buf");
+	ret = guest_walk(vm, &g, GPA_BAR, SLOT_LEN, 0, 1);
+	EXPECT_EQ(RUN_HLT, ret) TH_LOG("KVM_RUN, the fd closed: %s", run_str(ret));
+	expect_pattern(_metadata, &g, "K9 fd closed", SLOT_LEN, 0, 1);
+	ASSERT_EQ(0, delete_slot(vm, SLOT_BAR));
+	EXPECT_EQ(base, wait_vfio_dmabufs(base))
+		TH_LOG("closed and deleted, still in " BUFINFO);
+
+	/* Nothing left mapped: an access is MMIO to an empty GPA (last: it stays pending). */
+	ret = guest_walk(vm, &g, GPA_BAR, SLOT_LEN, 0, 1);
+	EXPECT_EQ(-EPROTO, ret) TH_LOG("KVM_RUN on the deleted slot: %s",
+				       run_str(ret));
+	EXPECT_EQ(KVM_EXIT_MMIO, g.exit_reason);
+	note("K9: deleted then closed, closed then deleted: vfio_pci dma-bufs back to %d\n",
+	     count_vfio_dmabufs());
+}
+
+/* A table row's fd. */
+enum {
+	FD_BUF, FD_NEG, FD_CLOSED, FD_EVENTFD, FD_MEMFD, FD_DEVICE, FD_VM,
+	FD_UDMABUF, NR_FDS
+};
+
+struct bad_slot {
+	const char *what;
+	__u32 slot, flags;
+	__u64 gpa, size, off;
+	int fd;			/* FD_* */
+	int hva;		/* 0: vm->hva, 1: vm->hva + 1, 2: a kernel address */
+	int err;
+};
+
+/* A udmabuf of @len bytes (not revocable), and its memfd: the fd or -errno. */
+static int udmabuf_new(size_t len, int *memfd)
+{
+	struct udmabuf_create c = { .flags = UDMABUF_FLAGS_CLOEXEC, .size = len };
+	int dev, fd;
+
+	*memfd = memfd_create("kvm-dmabuf-k2", MFD_ALLOW_SEALING);
+	if (*memfd < 0)
+		return -errno;
+	if (ftruncate(*memfd, len) || fcntl(*memfd, F_ADD_SEALS, F_SEAL_SHRINK))
+		return -errno;
+	dev = open("/dev/udmabuf", O_RDWR);
+	if (dev < 0)
+		return -errno;
+	c.memfd = *memfd;
+	fd = ioctl(dev, UDMABUF_CREATE, &c);
+	fd = fd < 0 ? -errno : fd;
+	close(dev);
+	return fd;
+}
+
+/*
+ * BEHAVIOURS: K2, R2 - malformed KVM_MEM_DMABUF slots, each refused with its
+ * errno and nothing created: no slot (the same slot and GPA then work), no
+ * fd, no dma-buf left when the buffer is closed.
+ */
+TEST_F_TIMEOUT(kvm_dmabuf, bad_slots, TIMEOUT)
+{
+	const __u64 pg = page_size, b = SLOT_LEN, u = 2 << 20;
+	const __u32 dmabuf = KVM_MEM_DMABUF;
+	const struct bad_slot rows[] = {
+		{ "offset not page aligned (1)", 1, dmabuf, GPA_BAR, b - pg, 1 },
+		{ "offset not page aligned (2048)", 1, dmabuf, GPA_BAR, b - pg, 2048 },
+		{ "size past the dma-buf", 1, dmabuf, GPA_BAR, b + pg, 0 },
+		{ "size twice the dma-buf", 1, dmabuf, GPA_BAR, 2 * b, 0 },
+		{ "offset at the end", 1, dmabuf, GPA_BAR, pg, b },
+		{ "offset past the end", 1, dmabuf, GPA_BAR, pg, 2 * b },
+		{ "offset + size past the end", 1, dmabuf, GPA_BAR, 2 * pg, b - pg },
+		{ "offset + size wraps past 0", 1, dmabuf, GPA_BAR, 2 * pg, -pg },
+		{ "offset + size wraps to 0", 1, dmabuf, GPA_BAR, pg, -pg },
+		{ "with KVM_MEM_GUEST_MEMFD", 1, dmabuf | KVM_MEM_GUEST_MEMFD,
+		  GPA_BAR, b, 0 },
+		{ "with KVM_MEM_LOG_DIRTY_PAGES", 1,
+		  dmabuf | KVM_MEM_LOG_DIRTY_PAGES, GPA_BAR, b, 0 },
+		{ "with KVM_MEM_READONLY", 1, dmabuf | KVM_MEM_READONLY,
+		  GPA_BAR, b, 0 },
+		{ "with an unknown flag (1 << 15)", 1, dmabuf | (1u << 15),
+		  GPA_BAR, b, 0 },
+		{ "an eventfd", 1, dmabuf, GPA_BAR, pg, 0, FD_EVENTFD },
+		{ "a memfd", 1, dmabuf, GPA_BAR, pg, 0, FD_MEMFD },
+		{ "the vfio device fd", 1, dmabuf, GPA_BAR, pg, 0, FD_DEVICE },
+		{ "the VM's own fd", 1, dmabuf, GPA_BAR, pg, 0, FD_VM },
+		{ "fd -1", 1, dmabuf, GPA_BAR, b, 0, FD_NEG, .err = EBADF },
+		{ "a closed fd", 1, dmabuf, GPA_BAR, b, 0, FD_CLOSED, .err = EBADF },
+		{ "a udmabuf (not revocable)", 1, dmabuf, GPA_BAR, u, 0,
+		  FD_UDMABUF, .err = EPERM },
+		{ "overlaps the RAM slot", 1, dmabuf, 0, b, 0, .err = EEXIST },
+		{ "overlaps another dma-buf slot", 1, dmabuf, GPA_BAR2 + b / 2,
+		  b, 0, .err = EEXIST },
+		{ "size not page aligned", 1, dmabuf, GPA_BAR, b / 2 + 1, 0 },
+		{ "GPA not page aligned", 1, dmabuf, GPA_BAR + 8, b - pg, 0 },
+		{ "userspace_addr not page aligned", 1, dmabuf, GPA_BAR, b, 0,
+		  .hva = 1 },
+		{ "userspace_addr in the kernel", 1, dmabuf, GPA_BAR, b, 0,
+		  .hva = 2 },
+		{ "slot id past the last", 0x7fff, dmabuf, GPA_BAR, b, 0 },
+	};
+	int fds[NR_FDS], memfd_u = -1, fds_before, lowest_before, bufs_before;
+	int base, fds_after, ret;
+	unsigned int i, nr_run = 0;
+	struct guest g;
+
+	base = count_vfio_dmabufs();
+	fds[FD_BUF] = export_one(&self->d, 0, b);
+	ASSERT_LE(0, fds[FD_BUF]) TH_LOG("export: %s", strerror(-fds[FD_BUF]));
+	fds[FD_NEG] = -1;
+	fds[FD_EVENTFD] = eventfd(0, EFD_CLOEXEC);
+	fds[FD_MEMFD] = memfd_create("kvm-dmabuf-k2", MFD_CLOEXEC);
+	ASSERT_EQ(0, ftruncate(fds[FD_MEMFD], b));
+	fds[FD_DEVICE] = self->d.device;
+	fds[FD_VM] = self->vm.fd;
+	fds[FD_UDMABUF] = udmabuf_new(u, &memfd_u);
+	if (fds[FD_UDMABUF] < 0)
+		note("K2: no udmabuf (%s): its row not tried\n",
+		     strerror(-fds[FD_UDMABUF]));
+	/* The slot the overlap row collides with. */
+	ASSERT_EQ(0, dmabuf_slot(&self->vm, SLOT_BAR2, GPA_BAR2, b, fds[FD_BUF], 0));
+
+	fds_before = count_fds();
+	lowest_before = lowest_free_fd();
+	bufs_before = count_vfio_dmabufs();
+	fds[FD_CLOSED] = lowest_before;	/* open nowhere */
+	for (i = 0; i < ARRAY_SIZE(rows); i++) {
+		const struct bad_slot *row = &rows[i];
+		const char *hva = self->vm.hva;
+
+		if (row->fd == FD_UDMABUF && fds[FD_UDMABUF] < 0)
+			continue;
+		if (row->hva == 1)
+			hva += 1;
+		else if (row->hva == 2)
+			hva = (const char *)0xffff888000000000ull;
+		ret = set_slot(&self->vm, row->slot, row->flags, row->gpa,
+			       row->size, fds[row->fd], row->off, hva);
+		note("K2: %s: slot %u flags 0x%x gpa 0x%llx size 0x%llx offset 0x%llx: %s\n",
+		     row->what, row->slot, row->flags,
+		     (unsigned long long)row->gpa, (unsigned long long)row->size,
+		     (unsigned long long)row->off,
+		     ret < 0 ? strerror(-ret) : "accepted");
+		EXPECT_EQ(-(row->err ?: EINVAL), ret)
+			TH_LOG("%s: %s", row->what,
+			       ret < 0 ? strerror(-ret) : "accepted");
+		if (!ret)
+			delete_slot(&self->vm, row->slot);
+		nr_run++;
+	}
+	fds_after = count_fds();
+	EXPECT_EQ(fds_before, fds_after) TH_LOG("file descriptors left open");
+	EXPECT_EQ(lowest_before, lowest_free_fd());
+	EXPECT_EQ(bufs_before, count_vfio_dmabufs())
+		TH_LOG("vfio_pci dma-bufs left in " BUFINFO);
+
+	/* Nothing was created: the slot and GPA the rows used are free. */
+	ASSERT_EQ(0, dmabuf_slot(&self->vm, SLOT_BAR, GPA_BAR, b, fds[FD_BUF], 0));
+	ret = guest_walk(&self->vm, &g, GPA_BAR, b, 0, 1);
+	EXPECT_EQ(RUN_HLT, ret) TH_LOG("KVM_RUN: %s, exit %u", run_str(ret), g.exit_reason);
+	expect_pattern(_metadata, &g, "K2 after", b, 0, 1);
+	EXPECT_EQ(0, delete_slot(&self->vm, SLOT_BAR));
+	EXPECT_EQ(0, delete_slot(&self->vm, SLOT_BAR2));
+	for (i = FD_BUF; i < NR_FDS; i++)
+		if (i != FD_NEG && i != FD_CLOSED && i != FD_DEVICE &&
+		    i != FD_VM && fds[i] >= 0)
+			close(fds[i]);
+	if (memfd_u >= 0)
+		close(memfd_u);
+	EXPECT_EQ(base, wait_vfio_dmabufs(base))
+		TH_LOG("the buffer closed, vfio_pci dma-bufs left in " BUFINFO);
+	note("K2: %u malformed slots refused, each with its errno\n", nr_run);
+	note("K2: fds %d -> %d; vfio_pci dma-bufs %d -> %d once the buffer is closed\n",
+	     fds_before, fds_after, base, count_vfio_dmabufs());
+}
+
+/*
+ * BEHAVIOURS: K10 - a private (TDISP RUN) dma-buf of a device bound to VM A
+ * through the KVM-VFIO device backs a slot of VM A, whose guest reads it;
+ * another VM is refused with EACCES.
+ */
+TEST_F_TIMEOUT(kvm_dmabuf, private_only_for_its_vm, TIMEOUT)
+{
+	struct vm a;
+	struct guest g;
+	int fd, ret;
+
+	close(self->buf);
+	self->buf = -1;
+	vdev_close(&self->d);
+	ret = vdev_open(&self->d, IVSHMEM_VENDOR, IVSHMEM_DEVICE, true);
+	if (ret == VDEV_SKIP)
+		SKIP(return, "%s", self->d.err);
+	ASSERT_EQ(0, ret) TH_LOG("%s", self->d.err);
+	ASSERT_EQ(0, set_memory(&self->d, true));
+	ret = tdisp_set(&self->d, "run");
+	if (ret == -ENOENT)
+		SKIP(return, NO_TDISP);
+	ASSERT_EQ(0, ret) TH_LOG("tdisp_state run: %s", strerror(-ret));
+	fd = export_one(&self->d, 0, SLOT_LEN);
+	ASSERT_LE(0, fd) TH_LOG("private export with a VM: %s", strerror(-fd));
+	EXPECT_TRUE(fdinfo_is(fd, "phyr_cc", "private"));
+
+	ASSERT_EQ(0, vm_init(&a, self->d.vm));
+	ret = dmabuf_slot(&a, SLOT_BAR, GPA_BAR, SLOT_LEN, fd, 0);
+	EXPECT_EQ(0, ret) TH_LOG("the device's VM: %s", strerror(-ret));
+	if (!ret) {
+		ret = guest_walk(&a, &g, GPA_BAR, SLOT_LEN, 0, 1);
+		EXPECT_EQ(RUN_HLT, ret) TH_LOG("KVM_RUN: %s, exit %u", run_str(ret), g.exit_reason);
+		expect_pattern(_metadata, &g, "K10 VM A", SLOT_LEN, 0, 1);
+		EXPECT_EQ(0, delete_slot(&a, SLOT_BAR));
+	}
+	vm_destroy(&a);
+	ret = dmabuf_slot(&self->vm, SLOT_BAR, GPA_BAR, SLOT_LEN, fd, 0);
+	EXPECT_EQ(-EACCES, ret) TH_LOG("another VM: %s",
+				       ret ? strerror(-ret) : "accepted");
+	note("K10: private dma-buf: its VM read %lu passes, %lu mismatches; another VM: %s\n",
+	     g.passes, g.mismatches, ret ? strerror(-ret) : "accepted");
+	if (!ret)
+		delete_slot(&self->vm, SLOT_BAR);
+	close(fd);
+	EXPECT_EQ(0, tdisp_set(&self->d, "unlocked"));
+}
+
+/*
+ * The E3 child: device, VM, slot, and the guest walking forever. Writes a
+ * byte to @ready after the first pass; exits only on an error.
+ */
+static void vmm_forever(int ready)
+{
+	struct guest g;
+	struct vdev d;
+	struct vm vm;
+	int fd;
+
+	if (vdev_open_exporting(&d, IVSHMEM_VENDOR, IVSHMEM_DEVICE))
+		_exit(1);
+	fd = export_one(&d, 0, SLOT_LEN);
+	if (fd < 0 || vm_init(&vm, -1) ||
+	    dmabuf_slot(&vm, SLOT_BAR, GPA_BAR, SLOT_LEN, fd, 0) ||
+	    guest_start(&vm, &g, GPA_BAR, SLOT_LEN, 0, 0))
+		_exit(2);
+	while (vcpu_run(&vm, &g, true) == RUN_PASS && !g.mismatches)
+		if (g.passes == 1 && write(ready, "r", 1) != 1)
+			_exit(3);
+	_exit(4);
+}
+
+/*
+ * BEHAVIOURS: E3 - the VMM killed (SIGKILL) while its guest reads the BAR:
+ * the device is reused (opened, exported, read by a new VM's guest), no
+ * dma-buf of the dead VMM is left; no_leaks and the console scan check the
+ * rest.
+ */
+TEST_F_TIMEOUT(kvm_dmabuf, vmm_killed, TIMEOUT)
+{
+	struct pollfd pfd = { .events = POLLIN };
+	int p[2], status = 0, fd, ret, n;
+	struct guest g;
+	char c = 0;
+	pid_t child;
+
+	close(self->buf);
+	self->buf = -1;
+	vdev_close(&self->d);	/* the group opens once: the child's now */
+	ASSERT_EQ(0, pipe(p));
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child) {
+		close(p[0]);
+		vmm_forever(p[1]);
+	}
+	close(p[1]);
+	pfd.fd = p[0];
+	n = poll(&pfd, 1, 60 * 1000);
+	EXPECT_EQ(1, n > 0 ? read(p[0], &c, 1) : 0)
+		TH_LOG("the child never ran a pass");
+	close(p[0]);
+	sleep(1);
+	kill(child, SIGKILL);
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+		TH_LOG("the child exited by itself: status 0x%x", status);
+	n = wait_vfio_dmabufs(0);
+	EXPECT_EQ(0, n) TH_LOG("dma-bufs of the killed VMM left in " BUFINFO);
+
+	ret = vdev_open_exporting(&self->d, IVSHMEM_VENDOR, IVSHMEM_DEVICE);
+	ASSERT_EQ(0, ret) TH_LOG("reopening after the kill: %s", self->d.err);
+	fd = export_one(&self->d, 0, SLOT_LEN);
+	ASSERT_LE(0, fd) TH_LOG("export after the kill: %s", strerror(-fd));
+	ASSERT_EQ(0, dmabuf_slot(&self->vm, SLOT_BAR, GPA_BAR, SLOT_LEN, fd, 0));
+	ret = guest_walk(&self->vm, &g, GPA_BAR, SLOT_LEN, 0, 1);
+	EXPECT_EQ(RUN_HLT, ret) TH_LOG("KVM_RUN: %s, exit %u", run_str(ret), g.exit_reason);
+	expect_pattern(_metadata, &g, "E3 reuse", SLOT_LEN, 0, 1);
+	note("E3: VMM killed after %s pass; %d dma-bufs left\n",
+	     c ? "its first" : "no", n);
+	note("E3: the device reused: a new guest read it, %lu mismatches\n",
+	     g.mismatches);
+	EXPECT_EQ(0, delete_slot(&self->vm, SLOT_BAR));
+	close(fd);
+}
+
+/*
+ * BEHAVIOURS: E3, R1, V11 - after every test above (slots, refusals,
+ * revokes, the race, the killed VMM), kmemleak finds nothing. Runs last:
+ * the harness runs a fixture's tests in the order they are written.
+ */
+TEST_F_TIMEOUT(kvm_dmabuf, no_leaks, TIMEOUT)
+{
+	expect_no_leaks(_metadata);
+}
+
+TEST_HARNESS_MAIN
