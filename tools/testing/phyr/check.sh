@@ -11,7 +11,7 @@
 #      (kunit-rig.sh --swiotlb, the DMA suite and kmemleak): one test per
 #      case, plus "M9 ran": the swiotlb case must pass there, not skip
 #   5. userspace in the rig (rig-user.sh: the same kernel and devices, KUnit
-#      off, an initramfs running the udmabuf kselftests): one test per
+#      off, an initramfs running the udmabuf, vfio and KVM kselftests): one test per
 #      kselftest case; a boot that does not reach the end is a failure
 #   6. the console scan (R1, scan-console.sh): one test per console, plus
 #      the scanner's self-test
@@ -125,7 +125,7 @@ else
 fi
 stage_counts "rig-swiotlb:"
 
-step 5 "userspace in the rig: udmabuf and vfio selftests (~1 min) -> build/logs/rig-user.log"
+step 5 "userspace in the rig: udmabuf, vfio and KVM selftests (~1.5 min) -> build/logs/rig-user.log"
 # kunit-rig.sh built the kernel if kunit.py got as far as booting it.
 nobuild=
 grep -q 'Starting KUnit Kernel' "$PHYR_LOGS/rig.log" 2>/dev/null && nobuild=--no-build

@@ -162,6 +162,50 @@ else
 fi
 
 echo
+echo "-- a KVM guest reading the BAR through a KVM_MEM_DMABUF slot (vfio_pci_kvm_dmabuf_test)"
+if [ -s "$ulog" ]; then
+	# What vfio_pci_kvm_dmabuf_test printed: its "# K<n>"/"# E<n>" notes.
+	kt() { sed -n '/^phyr-user: run vfio_pci_kvm_dmabuf_test/,/^phyr-user: exit vfio_pci_kvm_dmabuf_test/p' "$ulog" | tr -d '\r'; }
+	kn() { kt | sed -n "s|^# $1: ||p"; }
+	if [ -z "$(kt | grep -E '^# [KE][0-9]+')" ]; then
+		echo "   the program printed nothing; per test:"
+		kt | grep -E '^(not )?ok [0-9]+ ' | sed 's/^/   /'
+	else
+		echo "   the ivshmem BAR exported by vfio-pci (VFIO_DEVICE_FEATURE_DMA_BUF), fdinfo:"
+		kn E1 | sed -n 's/^fdinfo: //p' | grep -E '^(size|exp_name|phyr_|revoc)' |
+			tr '\t' ' ' | sed 's/^/     /'
+		echo "   a VM with a KVM_MEM_DMABUF slot over it; the guest's own bytes (port I/O):"
+		kn E1 | grep -v '^fdinfo: ' | sed 's/^/     /'
+		kn K1 | sed 's/^/     /'
+		kn 'K3 ([^)]*)' | sed 's/^/     with a 0x5a decoy at userspace_addr: /'
+		echo "   faults to touch the BAR (K4) and the SPTEs installed (tracepoint kvm_mmu_set_spte):"
+		kn K4 | sed 's/^/     /'
+		kn K4/K5 | sed 's/^/     /'
+		echo "   revoke and restore:"
+		kn K6 | sed 's/^/     /'
+		kn K7 | sed 's/^/     /'
+		kn E2 | sed 's/^/     reset between passes: /'
+		kn K8 | sed 's/^/     race: /'
+		echo "   refusals:"
+		echo "     $(kt | grep -c '^# K2: .*: slot ') malformed slots (K2), errnos: $(kt |
+			sed -n 's/^# K2: .*: \([^:]*\)$/\1/p' | sort | uniq -c |
+			awk '{c = $1; $1 = ""; sub(/^ +/, ""); printf "%s%s x%d", (NR > 1 ? ", " : ""), $0, c}')"
+		kn K2 | grep -v ': slot ' | sed 's/^/     /'
+		kn K9 | sed 's/^/     /'
+		kn K10 | sed 's/^/     /'
+		kn E3 | sed 's/^/     /'
+	fi
+	"$ROOT/tools/testing/phyr/rig-user-count.py" "$ulog" rig-user 2>/dev/null |
+		grep ': vfio_pci_kvm_dmabuf_test: ' >"$ulog.kvm" || true
+	cut -d' ' -f1 "$ulog.kvm" | sort | uniq -c |
+		awk '{printf "%s%s %s", (NR > 1 ? ", " : "   kselftest cases: "), $1, $2} END {if (NR) print ""; else print "   vfio_pci_kvm_dmabuf_test did not run"}'
+	grep '^FAIL ' "$ulog.kvm" | sed 's/^/   /'
+	rm -f "$ulog.kvm"
+else
+	echo "   no build/logs/rig-user.log (tools/testing/phyr/rig-user.sh)"
+fi
+
+echo
 echo "-- KUnit"
 if [ -s "$SUMMARY" ]; then
 	sed 's/^\[[0-9:]*\] //' "$SUMMARY" |
