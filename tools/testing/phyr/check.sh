@@ -11,8 +11,8 @@
 #      (kunit-rig.sh --swiotlb, the DMA suite and kmemleak): one test per
 #      case, plus "M9 ran": the swiotlb case must pass there, not skip
 #   5. userspace in the rig (rig-user.sh: the same kernel and devices, KUnit
-#      off, an initramfs running the udmabuf, vfio and KVM kselftests): one test per
-#      kselftest case; a boot that does not reach the end is a failure
+#      off, an initramfs running the udmabuf, vfio and KVM kselftests): one
+#      test per kselftest case; a boot that does not reach the end fails
 #   6. the console scan (R1, scan-console.sh): one test per console, plus
 #      the scanner's self-test
 #   7. the static checks (static-checks.sh): one test per tool
