@@ -591,6 +591,21 @@ static int count_vfio_dmabufs(void)
 }
 
 /*
+ * vfio-pci dma-bufs in bufinfo reach @want within a second: the count.
+ * Inline: not every program waits.
+ */
+static inline int wait_vfio_dmabufs(int want)
+{
+	int i, n = count_vfio_dmabufs();
+
+	for (i = 0; i < 100 && n != want; i++) {
+		usleep(10000);
+		n = count_vfio_dmabufs();
+	}
+	return n;
+}
+
+/*
  * Open vendor:device (vdev_open(), no VM), check that its vfio-pci exports
  * dma-bufs and enable its memory: 0, VDEV_SKIP (an older kernel, a
  * missing device...) or -errno; d->err says which step failed.
