@@ -19,8 +19,12 @@
 #   vfio_pci_kvm_dmabuf_test
 #                  the same directory: a tiny VMM whose guest reads that
 #                  BAR through a KVM memslot backed by the dma-buf, while
-#                  the host revokes, resets, races and kills; runs last
-#                  (/init runs the programs in name order)
+#                  the host revokes, resets, races and kills
+#   vfio_pci_race_test
+#                  the same directory: revoke, restore, map, fault, detach
+#                  and close raced in pairs (R3), bad reads of the dma-buf
+#                  fdinfo (R2); runs last (/init runs the programs in name
+#                  order)
 #
 # Without --no-build the kernel is (re)built first with kunit.py, as
 # kunit-rig.sh builds it; check.sh and main.sh pass --no-build right after
@@ -86,7 +90,8 @@ rm -f "$OUT"/tests/*
 CFLAGS=(-static -O2 -g -Wall -isystem "$KBUILD/usr/include"
 	-I "$SELFTESTS")
 for src in drivers/dma-buf/udmabuf.c drivers/dma-buf/udmabuf-phyr.c \
-	   vfio/vfio_pci_dmabuf_test.c vfio/vfio_pci_kvm_dmabuf_test.c; do
+	   vfio/vfio_pci_dmabuf_test.c vfio/vfio_pci_kvm_dmabuf_test.c \
+	   vfio/vfio_pci_race_test.c; do
 	t=$(basename "$src" .c)
 	src=$SELFTESTS/$src
 	gcc "${CFLAGS[@]}" -o "$OUT/tests/$t" "$src" -lpthread >"$OUT/$t.cc.log" 2>&1 || {
