@@ -41,7 +41,7 @@
 #include <time.h>
 
 #define SHARED_LEN	(2ull << 20)	/* one 2 MiB mapping for the guest */
-#define RACE_MS		1500		/* each pair */
+#define RACE_MS		1000		/* each pair: the program stays under a minute in the rig */
 #define CHECK_EVERY	4		/* maps */
 #define MAX_ERRORS	100		/* a side stops after that many */
 #define TIMEOUT		60		/* seconds, each test */
