@@ -8,7 +8,7 @@ FILTER ?=
 filter = $(if $(FILTER),'$(FILTER)')
 
 .NOTPARALLEL:
-.PHONY: all tree check uml rig user static report bench clean help
+.PHONY: all tree check uml rig user static report bench series clean help
 
 all:
 	@$(T)/main.sh
@@ -37,6 +37,9 @@ static: tree
 bench:
 	@$(T)/bench.sh
 
+series:
+	@$(T)/series.sh
+
 clean:
 	rm -rf build
 
@@ -56,6 +59,8 @@ help:
 	@echo '  make report   the report of the last rig run'
 	@echo '  make static   checkpatch, kernel-doc, Sphinx, sparse, W=1 on the project files'
 	@echo '                (sparse and W=1 need the rig build: make rig first)'
+	@echo '  make series   the work as a git format-patch series with a cover letter'
+	@echo '                against the pinned 6.12.117 base, in build/series/out/'
 	@echo '  make bench    phyr against scatterlist, on UML and in the rig (non-debug'
 	@echo '                kernels in build/bench-*); tables in build/logs/bench.txt'
 	@echo '  make clean    remove build/'

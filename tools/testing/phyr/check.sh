@@ -16,6 +16,11 @@
 #   6. the console scan (R1, scan-console.sh): one test per console, plus
 #      the scanner's self-test
 #   7. the static checks (static-checks.sh): one test per tool
+#   8. the semantic patches (cocci-check.sh): the conversion and the report
+#      rule on their samples, the samples built and run as KUnit suites on
+#      UML, coccicheck on the project's files: one test per check
+#   9. the exported series (series.sh --check): git am onto a clean
+#      6.12.117 tree gives build/linux: one test
 #
 # A skipped KUnit case counts as skipped, not passed. A stage that cannot
 # run, crashes or leaves no results counts as a failure. Ends with one line
@@ -55,7 +60,7 @@ stage_counts() {
 	s=$(grep -c "^SKIP $1" "$RESULTS")
 	echo "      $p passed, $f failed$([ "$s" = 0 ] || echo ", $s skipped")"
 }
-step() { echo "[$1/7] $2"; }
+step() { echo "[$1/9] $2"; }
 
 finish() {
 	local p f s
@@ -162,5 +167,33 @@ if [ $rc != 0 ] && ! echo "$out" | grep -q '^FAIL '; then
 	result FAIL "static: static-checks.sh exited $rc with no failed check"
 fi
 stage_counts "static:"
+
+step 8 "semantic patches (coccinelle; ~5 min the first time, ~1 min after) -> build/logs/cocci-*.log"
+out=$("$PHYR_TOOLS/cocci-check.sh" 2>&1)
+rc=$?
+echo "$out" | grep -E '^(PASS|FAIL) cocci: ' | record
+if [ $rc != 0 ] && ! echo "$out" | grep -q '^FAIL '; then
+	result FAIL "cocci: cocci-check.sh exited $rc with no failed check"
+	echo "$out" | tail -n 20 | sed 's/^/      /'
+fi
+# The UML console of the samples' KUnit run (kunit.py keeps it as test.log).
+if "$PHYR_TOOLS/scan-console.sh" "$PHYR_ROOT/build/uml-cocci/test.log" >"$PHYR_LOGS/scan.out" 2>&1; then
+	result PASS "scan: build/uml-cocci/test.log"
+else
+	result FAIL "scan: build/uml-cocci/test.log"
+	sed 's/^/      /' "$PHYR_LOGS/scan.out" | head -n 60
+fi
+rm -f "$PHYR_LOGS/scan.out"
+stage_counts "cocci:"
+
+step 9 "the exported series (make series; git am onto a clean 6.12.117; ~4 min the first time)"
+out=$("$PHYR_TOOLS/series.sh" --check 2>&1)
+rc=$?
+echo "$out" | grep -vE '^(PASS|FAIL) ' | sed 's/^/      /'
+echo "$out" | grep -E '^(PASS|FAIL) series: ' | record
+if [ $rc != 0 ] && ! echo "$out" | grep -q '^FAIL '; then
+	result FAIL "series: series.sh exited $rc with no failed check"
+fi
+stage_counts "series:"
 
 finish

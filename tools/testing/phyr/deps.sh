@@ -10,9 +10,10 @@ BASE_PKG=linux-source-6.12
 BASE_VER=6.12.117-1~deb12u1
 
 # busybox-static and libc6-dev (static libc): the initramfs of rig-user.sh.
+# coccinelle: cocci-check.sh.
 PKGS=(quilt sparse qemu-system-x86 busybox-static bc flex bison libelf-dev
       libssl-dev cpio xz-utils kmod python3 python3-sphinx gcc libc6-dev make
-      perl git)
+      perl git coccinelle)
 
 missing=()
 for p in "${PKGS[@]}"; do

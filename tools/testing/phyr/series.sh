@@ -1,0 +1,177 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# series.sh [--check] - `make series`: export the work as a git format-patch
+# series against the pinned 6.12.117 base, with a cover letter.
+#
+# patches/export lists the patches in order: a quilt patch of patches/series
+# (or a message in patches/msg/) and the new files it adds. The series is
+# built as commits on a git repository of the pristine base
+# (build/series/base, made once from Debian's linux-source tarball), then
+# `git format-patch --cover-letter` writes build/series/out/. The cover
+# letter gets the motivation and design (from README.md), the patch list
+# and diffstat (git), and the last `make check` result.
+#
+# --check (make check): also `git am` the series onto a fresh clone of the
+# base and require the result to be the same tree, byte for byte, as
+# build/linux (the quilt series plus the new files) for every file the
+# project touches, and every new file to belong to exactly one patch.
+# Prints "PASS series: ..." / "FAIL series: ..." lines.
+
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
+TREE=$ROOT/build/linux
+OUT=$ROOT/build/series
+TARBALL=/usr/src/linux-source-6.12.tar.xz
+EXPORT=$ROOT/patches/export
+CHECK=
+[ "${1:-}" = --check ] && CHECK=1
+
+export GIT_AUTHOR_NAME="phyr developers" GIT_AUTHOR_EMAIL="phyr@localhost"
+export GIT_COMMITTER_NAME="phyr developers" GIT_COMMITTER_EMAIL="phyr@localhost"
+# Reproducible: every commit at the same date.
+export GIT_AUTHOR_DATE="2026-11-22T00:00:00Z" GIT_COMMITTER_DATE="2026-11-22T00:00:00Z"
+git_() { git -c init.defaultBranch=master -c advice.detachedHead=false \
+	 -c core.autocrlf=false -c gc.auto=0 "$@"; }
+
+fail() {
+	echo "FAIL series: $1"
+	exit 1
+}
+
+"$ROOT/tools/testing/phyr/tree.sh" >/dev/null || fail "tree: tools/testing/phyr/tree.sh failed"
+mkdir -p "$OUT"
+
+# --- the base: Linux 6.12.117 as Debian ships it, one commit.
+if [ ! -f "$OUT/base/.git/phyr-base" ]; then
+	echo "series: making the base repository build/series/base (a few minutes, once)"
+	rm -rf "$OUT/base"
+	mkdir -p "$OUT/base"
+	# Debian's .gitignore ignores the whole top level: add with -f.
+	tar -C "$OUT/base" --strip-components=1 -xaf "$TARBALL" ||
+		fail "base: cannot extract $TARBALL"
+	(cd "$OUT/base" && git_ init -q && git_ add -A -f &&
+	 git_ commit -q -m "Linux 6.12.117 (Debian linux-source-6.12 6.12.117-1~deb12u1)") ||
+		fail "base: git init/commit failed"
+	touch "$OUT/base/.git/phyr-base"
+fi
+
+# --- the commits, in a scratch clone of the base.
+rm -rf "$OUT/work"
+git_ clone -q "$OUT/base" "$OUT/work" || fail "work: git clone failed"
+cd "$OUT/work" || exit 1
+
+declare -A owner=()
+n=0
+while read -r first files; do
+	case $first in ''|'#'*) continue ;; esac
+	n=$((n + 1))
+	if [[ $first == msg/* ]]; then
+		msgfile=$ROOT/patches/$first
+		patch=
+	else
+		msgfile=$ROOT/patches/$first
+		patch=$msgfile
+		grep -qx "$first" "$ROOT/patches/series" ||
+			fail "$first is in patches/export but not in patches/series"
+	fi
+	[ -f "$msgfile" ] || fail "$first: no such file in patches/"
+	# The message: quilt's header, up to the diff.
+	msg=$(awk '/^(--- |diff |Index: )/ {exit} {print}' "$msgfile")
+	author=$(echo "$msg" | sed -n 's/^From: //p' | head -n 1)
+	subject=$(echo "$msg" | sed -n 's/^Subject: //p' | head -n 1)
+	body=$(echo "$msg" | awk 'body {print} /^$/ && !body {body = 1}')
+	[ -n "$subject" ] || fail "$first: no Subject: line"
+	if [ -n "$patch" ]; then
+		git_ apply --index -p1 "$patch" || fail "$first does not apply in export order"
+	fi
+	for f in $files; do
+		[ -e "$ROOT/$f" ] || fail "$first: $f does not exist"
+		while read -r g; do
+			[ -n "${owner[$g]:-}" ] && fail "$g is in both ${owner[$g]} and $first"
+			owner[$g]=$first
+			mkdir -p "$(dirname "$g")"
+			cp "$ROOT/$g" "$g"
+			git_ add -f "$g"
+		done < <(cd "$ROOT" && git ls-files "$f")
+	done
+	git_ commit -q --author="$author" -m "$subject" -m "$body" ||
+		fail "$first: nothing to commit"
+done <"$EXPORT"
+
+# Every new file of the project belongs to a patch, every quilt patch too.
+missing=$(cd "$ROOT" && git ls-files include lib drivers virt Documentation scripts \
+	  tools/testing/selftests | while read -r g; do
+		[ -n "${owner[$g]:-}" ] || echo "$g"
+	  done)
+[ -z "$missing" ] || fail "new files in no patch of patches/export: $(echo $missing)"
+for p in $(grep -v '^#' "$ROOT/patches/series"); do
+	grep -q "^$p\b" "$EXPORT" || fail "$p (patches/series) is not in patches/export"
+done
+
+# --- the mails and the cover letter.
+rm -rf "$OUT/out"
+git_ format-patch -q --cover-letter --thread=shallow -o "$OUT/out" \
+	origin/master..HEAD || fail "git format-patch failed"
+cover=$(ls "$OUT"/out/0000-*.patch)
+last=
+res=$ROOT/build/logs/check.results
+[ -s "$res" ] && last="make check: $(grep -c '^PASS' "$res") passed, $(grep -c '^FAIL' "$res") failed, $(grep -c '^SKIP' "$res") skipped"
+python3 - "$cover" "$ROOT/README.md" "${last:-make check not run yet}" <<'EOF'
+import re, sys
+cover, readme, result = sys.argv[1:]
+text = open(cover).read()
+md = open(readme).read()
+# README's first section, up to "**Status.**": motivation and design.
+intro = md.split('\n## ')[0].split('**Status.**')[0]
+intro = '\n'.join(l for l in intro.splitlines() if not l.startswith('# '))
+intro = re.sub(r'`([^`]*)`', r'\1', intro).strip()
+blurb = intro + """
+
+What each part changes:
+- PCI/P2PDMA, dma-mapping, iommu/dma: the map type of a P2P provider
+  for a device, DMA_ATTR_MMIO, and what a dma_iova_*() backport needs;
+- lib/phyr: the descriptor, its iterators and builders, mapping for an
+  importer device (bus address, host bridge, one IOVA per mapping) and
+  the sg_table compat both ways, with KUnit suites;
+- dma-buf: phyr offered by exporters and accepted by importers,
+  negotiated at attach; revocable attachments (dma_buf_revoke(),
+  dma_buf_restore()); sg_table compat for legacy importers; fdinfo;
+  udmabuf offers its pages as a phyr;
+- vfio/pci: BARs exported as revocable phyr dma-bufs
+  (VFIO_DEVICE_FEATURE_DMA_BUF), revoked on reset, memory disable, power
+  changes and close, and the private (TDISP RUN) state;
+- KVM: memslots backed by such a dma-buf (KVM_MEM_DMABUF), faults mapped
+  from the phyr with huge pages, revoke zapping the slot first;
+- selftests and Documentation/core-api/phyr.rst.
+
+Tests: KUnit on UML and in a QEMU rig (q35, intel-iommu, a PCIe switch
+with ivshmem, NVMe with a CMB and edu DMA engines, nested SVM), with
+KASAN, lockdep, kmemleak and DMA_API_DEBUG; the selftests in the rig;
+any kernel report on a console fails the run. Last result: """ + result + "."
+text = text.replace('*** SUBJECT HERE ***',
+                    'phyr: physical range lists for dma-buf, vfio-pci and KVM')
+text = text.replace('*** BLURB HERE ***', blurb)
+open(cover, 'w').write(text)
+EOF
+echo "series: $n patches and a cover letter in build/series/out/"
+[ -n "$CHECK" ] || exit 0
+
+# --- the check: git am onto a fresh clone of the base.
+rm -rf "$OUT/am"
+git_ clone -q "$OUT/base" "$OUT/am" || fail "am: git clone failed"
+(cd "$OUT/am" && git_ am -q $(ls "$OUT"/out/*.patch | grep -v /0000-)) \
+	>"$OUT/am.log" 2>&1 ||
+	fail "git am onto the clean base failed (build/series/am.log)"
+[ "$(git -C "$OUT/am" rev-list --count HEAD)" = $((n + 1)) ] ||
+	fail "git am made $(($(git -C "$OUT/am" rev-list --count HEAD) - 1)) commits, not $n"
+[ "$(git -C "$OUT/am" rev-parse 'HEAD^{tree}')" = "$(git -C "$OUT/work" rev-parse 'HEAD^{tree}')" ] ||
+	fail "the tree git am made differs from the exported one"
+# The same bytes as build/linux for every file the project changes or adds.
+diffs=0
+while read -r f; do
+	cmp -s "$OUT/am/$f" "$TREE/$f" || { echo "series: differs from build/linux: $f"; diffs=$((diffs + 1)); }
+done < <(git -C "$OUT/am" diff --name-only origin/master HEAD)
+[ $diffs = 0 ] || fail "$diffs file(s) of the applied series differ from build/linux"
+echo "PASS series: $n patches apply with git am to a clean 6.12.117 tree and give build/linux"
