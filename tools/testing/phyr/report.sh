@@ -206,6 +206,23 @@ else
 fi
 
 echo
+echo "-- reliability: malformed input (R2) and races (R3), userspace boot"
+if [ -s "$ulog" ]; then
+	r2=$(grep -a -E '^# R2 [^:]+: [0-9]+ (malformed|inputs)' "$ulog" | tr -d '\r' | sed 's/^# R2 //')
+	r3=$(grep -a -E '^# R3: ' "$ulog" | tr -d '\r' | sed 's/^# R3: //')
+	if [ -z "$r2$r3" ]; then
+		echo "   no R2/R3 lines in build/logs/rig-user.log"
+	else
+		echo "$r2" | sed '/^$/d; s/^/   R2 /'
+		echo "   R3, each pair raced for a bounded time (iterations of each side):"
+		echo "$r3" | grep ' x ' | awk -F': ' '{printf "     %-22s %s\n", $1, $2}'
+		echo "$r3" | grep -v ' x ' | sed 's/^/   R3 /'
+	fi
+else
+	echo "   no build/logs/rig-user.log (tools/testing/phyr/rig-user.sh)"
+fi
+
+echo
 echo "-- KUnit"
 if [ -s "$SUMMARY" ]; then
 	sed 's/^\[[0-9:]*\] //' "$SUMMARY" |

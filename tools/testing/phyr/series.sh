@@ -12,11 +12,13 @@
 # letter gets the motivation and design (from README.md), the patch list
 # and diffstat (git), and the last `make check` result.
 #
-# --check (make check): also `git am` the series onto a fresh clone of the
+# --check (make check): also `git am` the series onto a clean clone of the
 # base and require the result to be the same tree, byte for byte, as
 # build/linux (the quilt series plus the new files) for every file the
-# project touches, and every new file to belong to exactly one patch.
-# Prints "PASS series: ..." / "FAIL series: ..." lines.
+# project touches, and every new file to belong to exactly one patch; then
+# check out each patch in turn and build, for UML and x86_64, every C file
+# the series has changed or added so far (see below). Prints
+# "PASS series: ..." / "FAIL series: ..." lines, one per check.
 
 set -uo pipefail
 
@@ -41,7 +43,10 @@ fail() {
 }
 
 "$ROOT/tools/testing/phyr/tree.sh" >/dev/null || fail "tree: tools/testing/phyr/tree.sh failed"
-mkdir -p "$OUT"
+mkdir -p "$OUT" "$ROOT/build/logs"
+# One run at a time: the clones and build dirs below are shared.
+exec 8>"$OUT/.lock"
+flock 8
 
 # --- the base: Linux 6.12.117 as Debian ships it, one commit.
 if [ ! -f "$OUT/base/.git/phyr-base" ]; then
@@ -57,9 +62,20 @@ if [ ! -f "$OUT/base/.git/phyr-base" ]; then
 	touch "$OUT/base/.git/phyr-base"
 fi
 
-# --- the commits, in a scratch clone of the base.
-rm -rf "$OUT/work"
-git_ clone -q "$OUT/base" "$OUT/work" || fail "work: git clone failed"
+# A clone of the base, kept between runs and reset to the base: only the
+# files the series touches change, so their mtimes (and the step builds
+# below) stay incremental.
+fresh_clone() {
+	if [ ! -d "$1/.git" ]; then
+		git_ clone -q "$OUT/base" "$1" || fail "$1: git clone failed"
+	fi
+	git_ -C "$1" am --abort >/dev/null 2>&1
+	git_ -C "$1" checkout -q -f -B master origin/master &&
+		git_ -C "$1" clean -fdxq || fail "$1: cannot reset to the base"
+}
+
+# --- the commits, in a clone of the base.
+fresh_clone "$OUT/work"
 cd "$OUT/work" || exit 1
 
 declare -A owner=()
@@ -159,8 +175,7 @@ echo "series: $n patches and a cover letter in build/series/out/"
 [ -n "$CHECK" ] || exit 0
 
 # --- the check: git am onto a fresh clone of the base.
-rm -rf "$OUT/am"
-git_ clone -q "$OUT/base" "$OUT/am" || fail "am: git clone failed"
+fresh_clone "$OUT/am"
 (cd "$OUT/am" && git_ am -q $(ls "$OUT"/out/*.patch | grep -v /0000-)) \
 	>"$OUT/am.log" 2>&1 ||
 	fail "git am onto the clean base failed (build/series/am.log)"
@@ -175,3 +190,55 @@ while read -r f; do
 done < <(git -C "$OUT/am" diff --name-only origin/master HEAD)
 [ $diffs = 0 ] || fail "$diffs file(s) of the applied series differ from build/linux"
 echo "PASS series: $n patches apply with git am to a clean 6.12.117 tree and give build/linux"
+
+# --- each step builds: at every patch, with the configs of the project's
+# UML and x86_64 builds (build/uml, build/x86_64; symbols a patch has not
+# introduced yet drop out), the C files the series has changed or added so
+# far that those configs build. Kept in build/series/{uml,x86_64}; a
+# series already checked (same mails) is not built again.
+sum=$(cat "$OUT"/out/0*.patch | sed '/^Message-Id:/d' | sha1sum | cut -d' ' -f1)
+if [ "$(cat "$OUT/steps.ok" 2>/dev/null)" = "$sum" ]; then
+	echo "PASS series: every patch builds (UML and x86_64; checked before for this series)"
+	exit 0
+fi
+rm -f "$OUT/steps.ok"
+mapfile -t commits < <(git -C "$OUT/am" rev-list --reverse origin/master..HEAD)
+steplog=$ROOT/build/logs/series-steps.log
+: >"$steplog"
+t0=$SECONDS
+for arch in um x86_64; do
+	ref=$ROOT/build/$([ $arch = um ] && echo uml || echo x86_64)
+	[ -f "$ref/.config" ] || fail "steps: no $ref/.config (run make check's build stages first)"
+done
+i=0
+for c in "${commits[@]}"; do
+	i=$((i + 1))
+	git_ -C "$OUT/am" checkout -q "$c" || fail "steps: cannot check out patch $i"
+	subj=$(git -C "$OUT/am" log -1 --format=%s "$c")
+	for arch in um x86_64; do
+		ref=$ROOT/build/$([ $arch = um ] && echo uml || echo x86_64)
+		bdir=$OUT/$([ $arch = um ] && echo uml || echo x86_64)
+		objs=()
+		while read -r f; do
+			o=${f%.c}.o
+			# virt/kvm is built from arch/x86/kvm (Makefile.kvm).
+			[[ $f == virt/kvm/* ]] && o=arch/x86/kvm/../../../$o
+			[ -f "$ref/$o" ] && objs+=("$o")
+		done < <(git -C "$OUT/am" diff --name-only --diff-filter=AM origin/master "$c" -- '*.c')
+		[ ${#objs[@]} = 0 ] && continue
+		mkdir -p "$bdir"
+		cp "$ref/.config" "$bdir/.config"
+		{
+			echo "== patch $i ($arch): $subj"
+			echo "   ${objs[*]}"
+		} >>"$steplog"
+		make -s -C "$OUT/am" O="$bdir" ARCH=$arch olddefconfig >>"$steplog" 2>&1 &&
+		make -s -C "$OUT/am" O="$bdir" ARCH=$arch --jobs="${PHYR_JOBS:-2}" \
+			"${objs[@]}" >>"$steplog" 2>&1 ||
+			{ git_ -C "$OUT/am" checkout -q master
+			  fail "patch $i ($subj) does not build for $arch (build/logs/series-steps.log)"; }
+	done
+done
+git_ -C "$OUT/am" checkout -q master
+echo "$sum" >"$OUT/steps.ok"
+echo "PASS series: every patch builds: $i patches, UML and x86_64, the changed and new C files at each step ($(( SECONDS - t0 ))s)"
