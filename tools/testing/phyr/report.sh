@@ -70,6 +70,17 @@ fi
 echo
 echo "-- udmabuf exchanged as phyr and as sg_table (userspace boot: build/logs/rig-user.log)"
 ulog=$ROOT/build/logs/rig-user.log
+
+# cases PROGRAMS - the tally of the TAP cases of the selftest programs
+# PROGRAMS (an ERE alternation) in the userspace boot, and their failures.
+cases() {
+	local res
+	res=$("$ROOT/tools/testing/phyr/rig-user-count.py" "$ulog" rig-user 2>/dev/null |
+	      grep -E ": ($1): ")
+	echo "$res" | sed '/^$/d' | cut -d' ' -f1 | sort | uniq -c |
+		awk -v p="$1" '{printf "%s%s %s", (NR > 1 ? ", " : "   kselftest cases: "), $1, $2} END {if (NR) print ""; else print "   " p " did not run"}'
+	echo "$res" | grep '^FAIL ' | sed 's/^/   /'
+}
 if [ -s "$ulog" ]; then
 	# What udmabuf-phyr printed: the fdinfo offer and the test importer's
 	# reports, once each (every test repeats the attach lines).
@@ -83,14 +94,8 @@ if [ -s "$ulog" ]; then
 	[ "$n" = 0 ] || echo "   malformed requests to the importer: $n, refused with: $(user |
 		sed -n 's/^bad request: .*": //p' | sort | uniq -c |
 		awk '{c = $1; $1 = ""; sub(/^ +/, ""); printf "%s%s x%d", (NR > 1 ? ", " : ""), $0, c}')"
-	if "$ROOT/tools/testing/phyr/rig-user-count.py" "$ulog" rig-user >"$ulog.count" 2>&1; then :; fi
-	# The udmabuf programs' cases; vfio_pci_dmabuf_test has its section.
-	grep -v ': vfio_pci_dmabuf_test: ' "$ulog.count" >"$ulog.count.u"
-	mv "$ulog.count.u" "$ulog.count"
-	cut -d' ' -f1 "$ulog.count" | sort | uniq -c |
-		awk '{printf "%s%s %s", (NR > 1 ? ", " : "   kselftest cases: "), $1, $2} END {print ""}'
-	grep '^FAIL ' "$ulog.count" | sed 's/^/   /'
-	rm -f "$ulog.count"
+	# The udmabuf programs' cases; the vfio programs have their sections.
+	cases 'udmabuf|udmabuf-phyr'
 	grep -a -m1 'phyr-user: host:' "$ulog" | sed 's/^phyr-user: host: /   /'
 	if "$ROOT/tools/testing/phyr/scan-console.sh" "$ulog" >/dev/null 2>&1; then
 		echo "   console: clean"
@@ -151,12 +156,7 @@ if [ -s "$ulog" ]; then
 			sed 's/^/     /' | attrs
 	fi
 	vtap | grep -E '^ok [0-9]+ .*# SKIP' | sed 's/^/   /' | head -n 20
-	"$ROOT/tools/testing/phyr/rig-user-count.py" "$ulog" rig-user 2>/dev/null |
-		grep ': vfio_pci_dmabuf_test: ' >"$ulog.vfio" || true
-	cut -d' ' -f1 "$ulog.vfio" | sort | uniq -c |
-		awk '{printf "%s%s %s", (NR > 1 ? ", " : "   kselftest cases: "), $1, $2} END {if (NR) print ""; else print "   vfio_pci_dmabuf_test did not run"}'
-	grep '^FAIL ' "$ulog.vfio" | sed 's/^/   /'
-	rm -f "$ulog.vfio"
+	cases vfio_pci_dmabuf_test
 else
 	echo "   no build/logs/rig-user.log (tools/testing/phyr/rig-user.sh)"
 fi
@@ -195,12 +195,7 @@ if [ -s "$ulog" ]; then
 		kn K10 | sed 's/^/     /'
 		kn E3 | sed 's/^/     /'
 	fi
-	"$ROOT/tools/testing/phyr/rig-user-count.py" "$ulog" rig-user 2>/dev/null |
-		grep ': vfio_pci_kvm_dmabuf_test: ' >"$ulog.kvm" || true
-	cut -d' ' -f1 "$ulog.kvm" | sort | uniq -c |
-		awk '{printf "%s%s %s", (NR > 1 ? ", " : "   kselftest cases: "), $1, $2} END {if (NR) print ""; else print "   vfio_pci_kvm_dmabuf_test did not run"}'
-	grep '^FAIL ' "$ulog.kvm" | sed 's/^/   /'
-	rm -f "$ulog.kvm"
+	cases vfio_pci_kvm_dmabuf_test
 else
 	echo "   no build/logs/rig-user.log (tools/testing/phyr/rig-user.sh)"
 fi
