@@ -146,6 +146,13 @@ static const struct dma_buf_caps dbp_accept_phyr = {
 	.lifetimes = DBP_DYNAMIC,
 };
 
+static const struct dma_buf_caps dbp_accept_phyr_pinned = {
+	.descs = DMA_BUF_DESC_PHYR,
+	.providers = DBP_RAM,
+	.cc_states = DBP_SHARED,
+	.lifetimes = DBP_PINNED,
+};
+
 static const struct dma_buf_caps dbp_accept_phyr_revocable = {
 	.descs = DMA_BUF_DESC_PHYR,
 	.providers = DBP_RAM,
@@ -1199,6 +1206,35 @@ static void dbp_pinned_importer_never_revoked(struct kunit *test)
 	dbp_unmap(revocable);
 }
 
+/*
+ * BEHAVIOURS: B4 - a phyr importer of the pinned class (it has caps, so
+ * importer ops) pins a buffer its exporter could move while it has it
+ * mapped, and is never told about moves: it has no callback to hear them.
+ */
+static void dbp_pinned_phyr_importer_pins(struct kunit *test)
+{
+	struct dbp_exporter *exp = dbp_export(test, DBP_EXP_PHYR_PIN,
+					      &dbp_offer_ram_all);
+	struct dbp_importer *imp = dbp_attach(test, exp,
+					      &dbp_accept_phyr_pinned, 0);
+
+	KUNIT_EXPECT_EQ(test, imp->attach->lifetime, DMA_BUF_LIFETIME_PINNED);
+	KUNIT_EXPECT_EQ(test, exp->nr_pin, 0);
+	KUNIT_ASSERT_EQ(test, dbp_map_phyr(imp), 0);
+	KUNIT_EXPECT_EQ(test, exp->nr_pin, 1);
+
+	dma_resv_lock(exp->dmabuf->resv, NULL);
+	dma_buf_move_notify(exp->dmabuf);
+	dma_resv_unlock(exp->dmabuf->resv);
+	KUNIT_EXPECT_EQ(test, imp->nr_move + imp->nr_revoke, 0);
+	KUNIT_EXPECT_NOT_NULL(test, imp->phyr);
+	KUNIT_EXPECT_EQ(test, exp->nr_unpin, 0);
+
+	dbp_unmap(imp);
+	KUNIT_EXPECT_EQ(test, exp->nr_unpin, 1);
+	dbp_imp_detach(imp);
+}
+
 /* BEHAVIOURS: B4 */
 static void dbp_dynamic_importer_move_notify_and_remap(struct kunit *test)
 {
@@ -1995,6 +2031,7 @@ static struct kunit_case dbp_cases[] = {
 	KUNIT_CASE(dbp_private_importer_gets_private_phyr),
 	KUNIT_CASE(dbp_pinned_refused_by_revocable_only),
 	KUNIT_CASE(dbp_pinned_importer_never_revoked),
+	KUNIT_CASE(dbp_pinned_phyr_importer_pins),
 	KUNIT_CASE(dbp_dynamic_importer_move_notify_and_remap),
 	KUNIT_CASE(dbp_revoke_only_importer_gets_revoke_on_move),
 	KUNIT_CASE(dbp_revocable_importer_enodev_until_restore),

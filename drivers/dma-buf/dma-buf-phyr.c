@@ -189,6 +189,18 @@ err_free:
 	return ERR_PTR(ret);
 }
 
+/*
+ * A pinned importer that declares caps has importer ops, so the core's
+ * dma_buf_attachment_is_dynamic() takes it for a dynamic one and does not
+ * pin the buffer for it: pin it here while a phyr is mapped, as the core
+ * does for a legacy importer of a dynamic exporter.
+ */
+static bool dma_buf_phyr_needs_pin(struct dma_buf_attachment *attach)
+{
+	return attach->lifetime == DMA_BUF_LIFETIME_PINNED &&
+	       attach->importer_ops && attach->dmabuf->ops->pin;
+}
+
 static void dma_buf_phyr_release(struct dma_buf_attachment *attach)
 {
 	struct phyr *phyr = attach->phyr;
@@ -202,6 +214,8 @@ static void dma_buf_phyr_release(struct dma_buf_attachment *attach)
 	} else if (attach->dmabuf->ops->unmap_phyr) {
 		attach->dmabuf->ops->unmap_phyr(attach, phyr);
 	}
+	if (dma_buf_phyr_needs_pin(attach))
+		attach->dmabuf->ops->unpin(attach);
 }
 
 static bool dma_buf_accepts(const struct dma_buf_attachment *attach, u32 desc)
@@ -227,7 +241,10 @@ static bool dma_buf_accepts(const struct dma_buf_attachment *attach, u32 desc)
  *
  * The phyr stays valid until dma_buf_unmap_phyr(), or until the importer's
  * &dma_buf_attach_ops.revoke or .move_notify runs, after which the importer
- * must unmap it. One phyr mapping per attachment at a time.
+ * must unmap it. One phyr mapping per attachment at a time. For an importer
+ * of the pinned class, the buffer of an exporter that can move it
+ * (&dma_buf_ops.pin) is pinned until dma_buf_unmap_phyr(), and such an
+ * importer is never notified of moves.
  *
  * Context: process context; the caller holds the reservation lock of
  * @attach->dmabuf (dma_resv_lock()), as for dma_buf_map_attachment().
@@ -237,6 +254,7 @@ static bool dma_buf_accepts(const struct dma_buf_attachment *attach, u32 desc)
  * -EBUSY if @attach already has a phyr mapped;
  * -EOPNOTSUPP if the exporter has no phyr and the importer does not accept a
  * DMA-mapped phyr;
+ * any error of the exporter's &dma_buf_ops.pin, for a pinned importer;
  * any error of the exporter's &dma_buf_ops.map_phyr or, for a legacy
  * exporter, of dma_buf_map_attachment() and phyr_from_dma_sgtable().
  */
@@ -244,6 +262,7 @@ const struct phyr *dma_buf_map_phyr(struct dma_buf_attachment *attach)
 {
 	struct dma_buf *dmabuf = attach->dmabuf;
 	struct phyr *phyr;
+	int ret;
 
 	might_sleep();
 	if (!dma_buf_resv_held(dmabuf->resv))
@@ -252,16 +271,26 @@ const struct phyr *dma_buf_map_phyr(struct dma_buf_attachment *attach)
 		return ERR_PTR(-ENODEV);
 	if (attach->phyr)
 		return ERR_PTR(-EBUSY);
+	if (!(dmabuf->ops->map_phyr &&
+	      dma_buf_accepts(attach, DMA_BUF_DESC_PHYR)) &&
+	    !(dmabuf->ops->map_dma_buf &&
+	      dma_buf_accepts(attach, DMA_BUF_DESC_PHYR_DMA)))
+		return ERR_PTR(-EOPNOTSUPP);
 
+	if (dma_buf_phyr_needs_pin(attach)) {
+		ret = dmabuf->ops->pin(attach);
+		if (ret)
+			return ERR_PTR(ret);
+	}
 	if (dmabuf->ops->map_phyr && dma_buf_accepts(attach, DMA_BUF_DESC_PHYR))
 		phyr = dmabuf->ops->map_phyr(attach);
-	else if (dmabuf->ops->map_dma_buf &&
-		 dma_buf_accepts(attach, DMA_BUF_DESC_PHYR_DMA))
-		phyr = dma_buf_phyr_from_legacy(attach);
 	else
-		return ERR_PTR(-EOPNOTSUPP);
-	if (IS_ERR(phyr))
+		phyr = dma_buf_phyr_from_legacy(attach);
+	if (IS_ERR(phyr)) {
+		if (dma_buf_phyr_needs_pin(attach))
+			dmabuf->ops->unpin(attach);
 		return phyr;
+	}
 
 	attach->phyr = phyr;
 	return phyr;
