@@ -202,6 +202,24 @@ if [ "$(cat "$OUT/steps.ok" 2>/dev/null)" = "$sum" ]; then
 	exit 0
 fi
 rm -f "$OUT/steps.ok"
+# enabled OBJ BDIR - does the config in BDIR build OBJ at this step? The
+# Makefile line naming it says under which symbol (obj-$(CONFIG_X) +=,
+# kvm-$(CONFIG_X) +=); a line with no symbol builds with its directory.
+# An object the Makefile does not name yet is not built yet.
+enabled() {
+	local o=${1#arch/x86/kvm/../../../} bdir=$2 mk line sym base
+	base=$(basename "$o")
+	case $o in
+	virt/kvm/*) mk=virt/kvm/Makefile.kvm ;;
+	arch/x86/kvm/*) mk=arch/x86/kvm/Makefile ;;
+	*) mk=$(dirname "$o")/Makefile ;;
+	esac
+	[ -f "$OUT/am/$mk" ] || return 1
+	line=$(grep -E "(^|[[:space:]/=])${base//./[.]}([[:space:]]|$)" "$OUT/am/$mk" | head -n 1)
+	[ -n "$line" ] || return 1
+	sym=$(echo "$line" | sed -n 's/^[^+:=]*\$(\(CONFIG_[A-Z0-9_]*\)).*/\1/p')
+	[ -z "$sym" ] || grep -qE "^$sym=(y|m)$" "$bdir/.config"
+}
 mapfile -t commits < <(git -C "$OUT/am" rev-list --reverse origin/master..HEAD)
 steplog=$ROOT/build/logs/series-steps.log
 : >"$steplog"
@@ -218,21 +236,22 @@ for c in "${commits[@]}"; do
 	for arch in um x86_64; do
 		ref=$ROOT/build/$([ $arch = um ] && echo uml || echo x86_64)
 		bdir=$OUT/$([ $arch = um ] && echo uml || echo x86_64)
+		mkdir -p "$bdir"
+		cp "$ref/.config" "$bdir/.config"
+		make -s -C "$OUT/am" O="$bdir" ARCH=$arch olddefconfig >>"$steplog" 2>&1 ||
+			fail "patch $i ($subj): make olddefconfig failed for $arch"
 		objs=()
 		while read -r f; do
 			o=${f%.c}.o
 			# virt/kvm is built from arch/x86/kvm (Makefile.kvm).
 			[[ $f == virt/kvm/* ]] && o=arch/x86/kvm/../../../$o
-			[ -f "$ref/$o" ] && objs+=("$o")
+			[ -f "$ref/$o" ] && enabled "$o" "$bdir" && objs+=("$o")
 		done < <(git -C "$OUT/am" diff --name-only --diff-filter=AM origin/master "$c" -- '*.c')
 		[ ${#objs[@]} = 0 ] && continue
-		mkdir -p "$bdir"
-		cp "$ref/.config" "$bdir/.config"
 		{
 			echo "== patch $i ($arch): $subj"
 			echo "   ${objs[*]}"
 		} >>"$steplog"
-		make -s -C "$OUT/am" O="$bdir" ARCH=$arch olddefconfig >>"$steplog" 2>&1 &&
 		make -s -C "$OUT/am" O="$bdir" ARCH=$arch --jobs="${PHYR_JOBS:-2}" \
 			"${objs[@]}" >>"$steplog" 2>&1 ||
 			{ git_ -C "$OUT/am" checkout -q master

@@ -27,16 +27,37 @@ cd "$TREE"
 export QUILT_PATCHES=patches QUILT_PC=.pc
 [ -L patches ] || ln -sfn "$ROOT/patches" patches
 
-# Re-apply the series only when it changed since the last application.
+# Re-apply the series only when it changed since the last application,
+# and then only from the first patch that changed: popping and pushing a
+# patch gives its files a new mtime, and re-pushing the whole series would
+# rebuild most of the kernel (dma-mapping.h is in it). .phyr-series.list
+# holds "name sha1" of each patch as applied.
 sum=$(cat "$ROOT/patches/series" "$ROOT"/patches/*.patch 2>/dev/null | sha1sum)
 if [ "$(cat .phyr-series 2>/dev/null)" != "$sum" ]; then
+	want=$(grep -v '^#' patches/series 2>/dev/null | while read -r p _; do
+		[ -n "$p" ] && echo "$p $(sha1sum <"patches/$p" | cut -d' ' -f1)"
+	done)
+	keep=
+	if [ -d .pc ] && quilt applied >/dev/null 2>&1 && [ -f .phyr-series.list ]; then
+		# The last patch of the longest common prefix of both lists.
+		keep=$(diff <(echo "$want") .phyr-series.list | head -n 1 | grep -q . &&
+		       paste -d'|' <(echo "$want") .phyr-series.list |
+		       awk -F'|' '$1 != $2 {exit} {split($1, a, " "); last = a[1]} END {print last}')
+	fi
 	if [ -d .pc ] && quilt applied >/dev/null 2>&1; then
-		quilt pop -a -f -q >/dev/null
+		if [ -n "$keep" ]; then
+			quilt pop -f -q "$keep" >/dev/null
+		else
+			quilt pop -a -f -q >/dev/null
+		fi
 	fi
 	if [ -s patches/series ]; then
-		echo "tree: applying patches/series"
-		quilt push -a -q >/dev/null || { quilt push -a; exit 1; }
+		echo "tree: applying patches/series${keep:+ after $keep}"
+		if [ -n "$(quilt unapplied 2>/dev/null)" ]; then
+			quilt push -a -q >/dev/null || { quilt push -a; exit 1; }
+		fi
 	fi
+	echo "$want" > .phyr-series.list
 	echo "$sum" > .phyr-series
 fi
 
