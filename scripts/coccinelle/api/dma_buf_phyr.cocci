@@ -25,10 +25,10 @@
 /// dma_buf_unmap_phyr[_unlocked]()), and a loop over map->vecs[].
 ///
 /// Also added to the file, before the first converted function: the
-/// importer's caps (DMA_BUF_DESC_PHYR, shared RAM, pinned), a revoke
-/// callback that warns (the core wants one from an importer with ops; a
-/// pinned attachment never gets it), the attach ops, and the helpers of the
-/// map variants used. The include of <linux/phyr-dma.h> follows that of
+/// importer's caps (DMA_BUF_DESC_PHYR, shared RAM, pinned), the attach ops
+/// (no callback: the core pins a movable buffer for a pinned importer while
+/// it is mapped and never notifies it), and the helpers of the map variants
+/// used. The include of <linux/phyr-dma.h> follows that of
 /// <linux/dma-buf.h>.
 ///
 /// A function is left alone, and not reported, if the sg_table pointer is
@@ -389,7 +389,7 @@ identifier first.first_fn;
 
 +/*
 + * A pinned phyr importer of shared RAM, what dma_buf_attach() made
-+ * before (scripts/coccinelle/api/dma_buf_phyr.cocci).
++ * before (converted by the dma_buf_phyr semantic patch).
 + */
 +static const struct dma_buf_caps dmabuf_phyr_importer_caps = {
 +	.descs = DMA_BUF_DESC_PHYR,
@@ -404,25 +404,9 @@ first_fn(...) { ... }
 identifier first.first_fn;
 @@
 
-+static void dmabuf_phyr_importer_revoke(struct dma_buf_attachment *attach)
-+{
-+	/*
-+	 * The core wants a callback from an importer with ops; an exporter
-+	 * never revokes nor moves the memory of a pinned attachment.
-+	 */
-+	WARN_ONCE(1, "dma-buf: pinned importer notified\n");
-+}
-+
-first_fn(...) { ... }
-
-@depends on patch@
-identifier first.first_fn;
-@@
-
-+/* The importer's ops: its caps and the callback. */
++/* The importer's ops: its caps; a pinned importer needs no callback. */
 +static const struct dma_buf_attach_ops dmabuf_phyr_importer_ops = {
 +	.caps = &dmabuf_phyr_importer_caps,
-+	.revoke = dmabuf_phyr_importer_revoke,
 +};
 +
 first_fn(...) { ... }

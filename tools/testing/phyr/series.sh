@@ -83,16 +83,15 @@ n=0
 while read -r first files; do
 	case $first in ''|'#'*) continue ;; esac
 	n=$((n + 1))
-	if [[ $first == msg/* ]]; then
-		msgfile=$ROOT/patches/$first
-		patch=
-	else
-		msgfile=$ROOT/patches/$first
-		patch=$msgfile
-		grep -qx "$first" "$ROOT/patches/series" ||
-			fail "$first is in patches/export but not in patches/series"
+	patch=
+	msgfile=$ROOT/patches/${first#*+}
+	if [[ $first != msg/* ]]; then
+		patch=$ROOT/patches/${first%%+*}
+		grep -qx "${first%%+*}" "$ROOT/patches/series" ||
+			fail "${first%%+*} is in patches/export but not in patches/series"
 	fi
-	[ -f "$msgfile" ] || fail "$first: no such file in patches/"
+	[ -f "$msgfile" ] || fail "$first: no $msgfile"
+	[ -z "$patch" ] || [ -f "$patch" ] || fail "$first: no $patch"
 	# The message: quilt's header, up to the diff.
 	msg=$(awk '/^(--- |diff |Index: )/ {exit} {print}' "$msgfile")
 	author=$(echo "$msg" | sed -n 's/^From: //p' | head -n 1)
@@ -112,7 +111,7 @@ while read -r first files; do
 			git_ add -f "$g"
 		done < <(cd "$ROOT" && git ls-files "$f")
 	done
-	git_ commit -q --author="$author" -m "$subject" -m "$body" ||
+	git_ commit -q -s --author="$author" -m "$subject" -m "$body" ||
 		fail "$first: nothing to commit"
 done <"$EXPORT"
 
@@ -123,7 +122,8 @@ missing=$(cd "$ROOT" && git ls-files include lib drivers virt Documentation scri
 	  done)
 [ -z "$missing" ] || fail "new files in no patch of patches/export: $(echo $missing)"
 for p in $(grep -v '^#' "$ROOT/patches/series"); do
-	grep -q "^$p\b" "$EXPORT" || fail "$p (patches/series) is not in patches/export"
+	grep -qE "^${p//./[.]}([+[:space:]]|$)" "$EXPORT" ||
+		fail "$p (patches/series) is not in patches/export"
 done
 
 # --- the mails and the cover letter.

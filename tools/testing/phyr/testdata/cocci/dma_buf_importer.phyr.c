@@ -83,7 +83,7 @@ struct sample_importer {
 
 /*
  * A pinned phyr importer of shared RAM, what dma_buf_attach() made
- * before (scripts/coccinelle/api/dma_buf_phyr.cocci).
+ * before (converted by the dma_buf_phyr semantic patch).
  */
 static const struct dma_buf_caps dmabuf_phyr_importer_caps = {
 	.descs = DMA_BUF_DESC_PHYR,
@@ -92,19 +92,9 @@ static const struct dma_buf_caps dmabuf_phyr_importer_caps = {
 	.lifetimes = BIT(DMA_BUF_LIFETIME_PINNED),
 };
 
-static void dmabuf_phyr_importer_revoke(struct dma_buf_attachment *attach)
-{
-	/*
-	 * The core wants a callback from an importer with ops; an exporter
-	 * never revokes nor moves the memory of a pinned attachment.
-	 */
-	WARN_ONCE(1, "dma-buf: pinned importer notified\n");
-}
-
-/* The importer's ops: its caps and the callback. */
+/* The importer's ops: its caps; a pinned importer needs no callback. */
 static const struct dma_buf_attach_ops dmabuf_phyr_importer_ops = {
 	.caps = &dmabuf_phyr_importer_caps,
-	.revoke = dmabuf_phyr_importer_revoke,
 };
 
 static struct phyr_dma_map *dmabuf_phyr_map_unlocked(struct dma_buf_attachment *attach,
