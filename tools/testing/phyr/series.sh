@@ -196,7 +196,9 @@ echo "PASS series: $n patches apply with git am to a clean 6.12.117 tree and giv
 # introduced yet drop out), the C files the series has changed or added so
 # far that those configs build. Kept in build/series/{uml,x86_64}; a
 # series already checked (same mails) is not built again.
-sum=$(cat "$OUT"/out/0*.patch | sed '/^Message-Id:/d' | sha1sum | cut -d' ' -f1)
+# The patches, not the cover letter (it quotes the last make check).
+sum=$(ls "$OUT"/out/*.patch | grep -v /0000- | xargs cat |
+      sed -E '/^(Message-Id|In-Reply-To|References):/d' | sha1sum | cut -d' ' -f1)
 if [ "$(cat "$OUT/steps.ok" 2>/dev/null)" = "$sum" ]; then
 	echo "PASS series: every patch builds (UML and x86_64; checked before for this series)"
 	exit 0
