@@ -142,15 +142,10 @@ static const struct dma_buf_attach_ops ti_ops_revocable = {
 	.restore = ti_restore,
 };
 
-/*
- * The core wants a revoke or move_notify callback from every importer with
- * ops; a pinned attachment must never get it, and the count shows if it did.
- */
+/* A pinned importer needs no callback: it is never notified. */
 static const struct dma_buf_attach_ops ti_ops_pinned = {
 	.allow_peer2peer = true,
 	.caps = &ti_caps_pinned,
-	.revoke = ti_revoke,
-	.restore = ti_restore,
 };
 
 /* The edu DMA engine, so that mappings go through the IOMMU, if present. */

@@ -157,6 +157,10 @@ static struct dma_buf *sample_export(struct kunit *test,
 	return dmabuf;
 }
 
+/*
+ * BEHAVIOURS: B1 - the importer gets the buffer's DMA segments for its
+ * device, unchanged by the dma_buf_phyr semantic patch's conversion.
+ */
 static void sample_importer_sees_pages(struct kunit *test)
 {
 	struct sample_importer imp = {};

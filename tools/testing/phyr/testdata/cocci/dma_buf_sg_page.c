@@ -140,6 +140,10 @@ static struct dma_buf *sample_export(struct kunit *test,
 	return dmabuf;
 }
 
+/*
+ * BEHAVIOURS: B1, C2 - the sg_table a legacy importer gets from a phyr
+ * exporter has a DMA side only: what sg_page() would find is not the buffer.
+ */
 static void sample_cpu_side_is_not_the_buffer(struct kunit *test)
 {
 	struct sample_exporter *exp;
