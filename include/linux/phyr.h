@@ -22,31 +22,17 @@
 struct bio_vec;
 struct device;
 struct page;
+struct p2pdma_provider;
 struct pci_dev;
 struct sg_table;
-
-/**
- * struct phys_vec - a contiguous range of physical addresses
- * @paddr: first byte of the range. A CPU physical address, except for a
- *	   %PHYR_PROVIDER_PRIVATE provider where it is an address in that
- *	   interconnect's own space.
- * @len: length of the range in bytes.
- *
- * The physical form of a &struct bio_vec, for memory that has no struct page
- * (upstream adds the same type to <linux/types.h> in 7.0). In a phyr, @len is
- * never 0 and @paddr + @len - 1 never wraps around.
- */
-struct phys_vec {
-	phys_addr_t	paddr;
-	size_t		len;
-};
 
 /**
  * enum phyr_provider_kind - who owns a range, and so which rules apply
  * @PHYR_PROVIDER_RAM: system RAM with a struct page for every page; there
  *	is a single provider of this kind, &phyr_provider_ram.
  * @PHYR_PROVIDER_P2P: MMIO of one PCI BAR, reached by peer-to-peer DMA
- *	(PCI P2PDMA) at the range's bus address, or through the host bridge.
+ *	(PCI P2PDMA) at the range's bus address, or through the host bridge;
+ *	the BAR is upstream's &struct p2pdma_provider.
  * @PHYR_PROVIDER_PRIVATE: addresses of a private interconnect; only an
  *	importer attached to the same interconnect may use them.
  */
@@ -59,26 +45,22 @@ enum phyr_provider_kind {
 /**
  * struct phyr_provider - the owner of a set of physical ranges
  * @kind: the kind of memory, see &enum phyr_provider_kind.
- * @p2p: for %PHYR_PROVIDER_P2P.
- * @p2p.pdev: the PCI device whose BAR holds the memory (the P2PDMA provider).
- * @p2p.bar: the BAR index.
- * @p2p.bus_offset: PCI bus address minus CPU physical address for this BAR,
- *	as computed by pci_bus_address(); added modulo 2^64.
+ * @p2p: for %PHYR_PROVIDER_P2P, upstream's P2PDMA provider of the BAR, from
+ *	pcim_p2pdma_provider() (Linux 6.19): its owner device and the PCI bus
+ *	offset (bus address minus CPU physical address) of its ranges. Which
+ *	devices may reach it is pci_p2pdma_map_type(@p2p, dev).
  * @priv: for %PHYR_PROVIDER_PRIVATE.
  * @priv.interconnect_id: which private interconnect the addresses belong to.
  *
- * A provider is owned by the exporter (for P2P, the driver of @p2p.pdev) and
- * outlives every phyr naming it: a phyr holds a plain pointer and never
- * takes a reference or writes to the provider.
+ * A provider is owned by the exporter (for P2P, the driver bound to the
+ * BAR's device, which owns @p2p through devres) and outlives every phyr
+ * naming it: a phyr holds a plain pointer and never takes a reference or
+ * writes to the provider.
  */
 struct phyr_provider {
 	enum phyr_provider_kind kind;
 	union {
-		struct {
-			struct pci_dev	*pdev;
-			int		bar;
-			u64		bus_offset;
-		} p2p;
+		struct p2pdma_provider	*p2p;
 		struct {
 			u32		interconnect_id;
 		} priv;
@@ -111,22 +93,18 @@ static inline const char *phyr_provider_kind_name(enum phyr_provider_kind kind)
 /**
  * phyr_provider_init_p2p - initialise a PCI P2P MMIO provider
  * @provider: the provider to initialise.
- * @pdev: the PCI device exposing the memory.
- * @bar: the BAR index.
- * @bus_offset: PCI bus address minus CPU physical address of the BAR.
+ * @p2p: upstream's provider of the BAR, from pcim_p2pdma_provider(); it
+ *	must stay valid as long as @provider is named by a phyr.
  *
- * Use phyr_provider_init_pci_bar() to compute @bus_offset from the device.
+ * phyr_provider_init_pci_bar() does the same from a device and a BAR index.
  *
  * Context: any context.
  */
 static inline void phyr_provider_init_p2p(struct phyr_provider *provider,
-					  struct pci_dev *pdev, int bar,
-					  u64 bus_offset)
+					  struct p2pdma_provider *p2p)
 {
 	provider->kind = PHYR_PROVIDER_P2P;
-	provider->p2p.pdev = pdev;
-	provider->p2p.bar = bar;
-	provider->p2p.bus_offset = bus_offset;
+	provider->p2p = p2p;
 }
 
 /**

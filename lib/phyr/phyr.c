@@ -13,7 +13,7 @@
 #include <linux/log2.h>
 #include <linux/mm.h>
 #include <linux/overflow.h>
-#include <linux/pci.h>
+#include <linux/pci-p2pdma.h>
 #include <linux/phyr.h>
 #include <linux/printk.h>
 #include <linux/scatterlist.h>
@@ -25,44 +25,47 @@ const struct phyr_provider phyr_provider_ram = {
 };
 EXPORT_SYMBOL_GPL(phyr_provider_ram);
 
-#ifdef CONFIG_PCI
 /**
  * phyr_provider_init_pci_bar - initialise a P2P provider for a PCI BAR
  * @provider: the provider to initialise.
  * @pdev: the PCI device exposing the memory.
  * @bar: the BAR index, 0 to %PCI_STD_NUM_BARS - 1.
  *
- * Like phyr_provider_init_p2p(), with the bus offset (PCI bus address minus
- * CPU physical address) computed from the BAR as pci_bus_address() sees it.
- * @provider is left untouched on error.
+ * Like phyr_provider_init_p2p(), with the BAR's &struct p2pdma_provider
+ * taken from upstream: pcim_p2pdma_init() registers the device's P2PDMA
+ * state (managed, released when its driver unbinds; done once, later calls
+ * do nothing), then pcim_p2pdma_provider() returns the BAR's provider. The
+ * caller must be the driver bound to @pdev, or otherwise keep that state
+ * alive, for as long as @provider is used. @provider is left untouched on
+ * error.
  *
- * Context: any context.
+ * Context: process context; may sleep (allocates).
  * Return: 0 on success; -EINVAL if @bar is not a standard BAR index, or the
  * BAR is empty or not a memory BAR (an I/O port BAR has no physical
- * address); -EOPNOTSUPP without CONFIG_PCI.
+ * address); -EOPNOTSUPP without CONFIG_PCI_P2PDMA or for a device whose
+ * BARs cannot be mapped (the errors of pcim_p2pdma_init()); -ENOMEM.
  */
 int phyr_provider_init_pci_bar(struct phyr_provider *provider,
 			       struct pci_dev *pdev, int bar)
 {
+	struct p2pdma_provider *p2p;
+	int ret;
+
 	if (bar < 0 || bar >= PCI_STD_NUM_BARS)
 		return -EINVAL;
 	if (!(pci_resource_flags(pdev, bar) & IORESOURCE_MEM) ||
 	    !pci_resource_len(pdev, bar))
 		return -EINVAL;
 
-	phyr_provider_init_p2p(provider, pdev, bar,
-			       pci_bus_address(pdev, bar) -
-			       pci_resource_start(pdev, bar));
+	ret = pcim_p2pdma_init(pdev);
+	if (ret)
+		return ret;
+	p2p = pcim_p2pdma_provider(pdev, bar);
+	if (!p2p)
+		return -EINVAL;
+	phyr_provider_init_p2p(provider, p2p);
 	return 0;
 }
-#else
-/* pci_bus_address() only exists with CONFIG_PCI. */
-int phyr_provider_init_pci_bar(struct phyr_provider *provider,
-			       struct pci_dev *pdev, int bar)
-{
-	return -EOPNOTSUPP;
-}
-#endif
 EXPORT_SYMBOL_GPL(phyr_provider_init_pci_bar);
 
 /**

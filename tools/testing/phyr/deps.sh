@@ -1,42 +1,79 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Install the Debian packages the build and the tests need, if missing.
-# Prints every package it installs. Needs root (apt-get) on a fresh machine.
+# Install the Debian packages the build and the tests need, if missing, and
+# fetch the pinned base kernel source.
+#
+# The tools come from the host's own apt sources (Debian 12). The base,
+# linux-source-7.3 7.3.4-1~bpo13+1, is in Debian's trixie-backports suite,
+# which a Debian 12 host does not list: it is fetched with `apt-get
+# download` against a sources list of the project's own in build/apt/
+# (its own lists and cache too) and unpacked with `dpkg -x` into
+# build/apt/root/. Nothing of the host's apt configuration changes and
+# nothing is installed from that suite. Prints what it installs and what it
+# fetches; a no-op the second time.
 
 set -euo pipefail
 
-BASE_PKG=linux-source-6.12
-BASE_VER=6.12.117-1~deb12u1
+ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
+BASE_PKG=linux-source-7.3
+BASE_VER=7.3.4-1~bpo13+1
+BASE_SUITE=trixie-backports
+APT=$ROOT/build/apt
+BASE_TARBALL=$APT/root/usr/src/linux-source-7.3.tar.xz
 
 # busybox-static and libc6-dev (static libc): the initramfs of rig-user.sh.
 # coccinelle: cocci-check.sh.
 PKGS=(quilt sparse qemu-system-x86 busybox-static bc flex bison libelf-dev
       libssl-dev cpio xz-utils kmod python3 python3-sphinx gcc libc6-dev make
-      perl git coccinelle)
+      perl git coccinelle binutils debian-archive-keyring)
 
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
 		missing+=("$p")
 done
-have_ver=$(dpkg-query -W -f='${Version}' "$BASE_PKG" 2>/dev/null || true)
-[ "$have_ver" = "$BASE_VER" ] || missing+=("$BASE_PKG=$BASE_VER")
 
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -ne 0 ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "deps: missing packages: ${missing[*]}; run as root or install them" >&2
+		exit 1
+	fi
+	echo "deps: installing: ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+	echo "deps: installed: ${missing[*]}"
+fi
 
-if [ "$(id -u)" != 0 ]; then
-	echo "deps: missing packages: ${missing[*]}; run as root or install them" >&2
+[ -f "$BASE_TARBALL" ] && [ "$(cat "$APT/root/.version" 2>/dev/null)" = "$BASE_VER" ] &&
+	exit 0
+
+# apt-get with the project's own sources list, lists and cache, so that the
+# host's configuration and what it installs stay as they are.
+mkdir -p "$APT"/{lists/partial,cache/archives/partial,etc/sources.list.d,etc/preferences.d}
+echo "deb http://deb.debian.org/debian $BASE_SUITE main" >"$APT/etc/sources.list"
+apt_own=(-o "Dir::Etc::SourceList=$APT/etc/sources.list"
+	 -o "Dir::Etc::SourceParts=$APT/etc/sources.list.d"
+	 -o "Dir::Etc::Preferences=$APT/etc/preferences"
+	 -o "Dir::Etc::PreferencesParts=$APT/etc/preferences.d"
+	 -o "Dir::State::Lists=$APT/lists"
+	 -o "Dir::Cache=$APT/cache"
+	 -o "APT::Sandbox::User=root")
+echo "deps: fetching $BASE_PKG $BASE_VER from Debian's $BASE_SUITE (own sources list in build/apt/)"
+apt-get "${apt_own[@]}" update -qq
+if ! apt-cache "${apt_own[@]}" madison "$BASE_PKG" | grep -q "| $BASE_VER |"; then
+	echo "deps: $BASE_PKG $BASE_VER is no longer in Debian's $BASE_SUITE archive;" >&2
+	echo "deps: it lists: $(apt-cache "${apt_own[@]}" madison "$BASE_PKG" | awk -F'|' '{print $2}' | xargs)" >&2
+	echo "deps: the base is pinned (ARCHITECTURE.md 2): update BASE_VER here and" >&2
+	echo "deps: rebase patches/ on a version the archive has." >&2
 	exit 1
 fi
-echo "deps: installing: ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-if ! apt-cache madison "$BASE_PKG" | grep -q "| $BASE_VER |"; then
-	echo "deps: $BASE_PKG $BASE_VER is no longer in the archive." >&2
-	echo "deps: the base is pinned (ARCHITECTURE.md 2); update BASE_VER here and" >&2
-	echo "deps: rebase patches/ on the version apt-cache madison $BASE_PKG lists." >&2
-	exit 1
-fi
-apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
-echo "deps: installed: ${missing[*]}"
+rm -rf "$APT/dl" "$APT/root"
+mkdir -p "$APT/dl"
+(cd "$APT/dl" && apt-get "${apt_own[@]}" -q download "$BASE_PKG=$BASE_VER" >/dev/null)
+echo "deps: unpacking $(basename "$APT"/dl/*.deb) with dpkg -x into build/apt/root/"
+dpkg -x "$APT"/dl/*.deb "$APT/root"
+rm -rf "$APT/dl"
+[ -f "$BASE_TARBALL" ] || { echo "deps: no $BASE_TARBALL in the package" >&2; exit 1; }
+echo "$BASE_VER" >"$APT/root/.version"

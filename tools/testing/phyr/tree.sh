@@ -10,16 +10,17 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
 TREE=$ROOT/build/linux
-TARBALL=/usr/src/linux-source-6.12.tar.xz
+TARBALL=$ROOT/build/apt/root/usr/src/linux-source-7.3.tar.xz
+BASE_VER=$(cat "$ROOT/build/apt/root/.version" 2>/dev/null || true)
 
 "$ROOT/tools/testing/phyr/deps.sh"
 
-if [ ! -f "$TREE/.phyr-base" ]; then
-	echo "tree: extracting $TARBALL into build/linux (about a minute)"
+if [ "$(cat "$TREE/.phyr-base" 2>/dev/null)" != "$BASE_VER" ]; then
+	echo "tree: extracting linux-source-7.3 $BASE_VER into build/linux (about a minute)"
 	rm -rf "$TREE" "$TREE.tmp"
 	mkdir -p "$TREE.tmp"
 	tar -C "$TREE.tmp" --strip-components=1 -xaf "$TARBALL"
-	touch "$TREE.tmp/.phyr-base"
+	echo "$BASE_VER" >"$TREE.tmp/.phyr-base"
 	mv "$TREE.tmp" "$TREE"
 fi
 
