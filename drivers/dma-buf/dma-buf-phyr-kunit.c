@@ -27,9 +27,11 @@
 #include <linux/dma-resv.h>
 #include <linux/err.h>
 #include <linux/file.h>
+#include <linux/jiffies.h>
 #include <linux/kthread.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/pci-p2pdma.h>
 #include <linux/phyr.h>
 #include <linux/phyr-dma.h>
 #include <linux/scatterlist.h>
@@ -41,7 +43,7 @@
 
 MODULE_DESCRIPTION("KUnit tests for the dma-buf phyr exchange");
 MODULE_LICENSE("GPL");
-MODULE_IMPORT_NS(DMA_BUF);
+MODULE_IMPORT_NS("DMA_BUF");
 
 #define DBP_NR_PAGES	4
 #define DBP_SIZE	(DBP_NR_PAGES * PAGE_SIZE)
@@ -510,9 +512,8 @@ static struct dbp_exporter *dbp_export(struct kunit *test,
 }
 
 /* Importer flags for dbp_importer(). */
-#define DBP_IMP_MOVE	BIT(0)	/* has move_notify */
-#define DBP_IMP_REVOKE	BIT(1)	/* has revoke */
-#define DBP_IMP_RESTORE	BIT(2)	/* has restore */
+#define DBP_IMP_INVAL	BIT(0)	/* has invalidate_mappings */
+#define DBP_IMP_ASYNC	BIT(1)	/* it unmaps from a work item, later */
 #define DBP_IMP_P2P	BIT(3)	/* allow_peer2peer */
 #define DBP_IMP_PINNED	BIT(4)	/* dma_buf_attach(): no ops at all */
 
@@ -525,15 +526,15 @@ static struct dbp_exporter *dbp_export(struct kunit *test,
  * @ops: its attach ops, with the caps given to dbp_importer().
  * @attach: its attachment, NULL when not attached.
  * @ref: it holds a dma-buf reference of its own (get_dma_buf()).
- * @keep_mapping: its revoke and move_notify callbacks do not unmap.
+ * @keep_mapping: its invalidate_mappings callback does not unmap.
+ * @unmap_work: with %DBP_IMP_ASYNC, unmaps after the callback returned.
  * @phyr: what it has mapped with dma_buf_map_phyr(), under the lock.
  * @sgt: what it has mapped with dma_buf_map_attachment(), under the lock.
- * @nr_revoke: revoke callbacks.
- * @nr_move: move_notify callbacks.
- * @nr_restore: restore callbacks.
+ * @nr_revoke: invalidate_mappings calls while the buffer was revoked.
+ * @nr_move: invalidate_mappings calls while it was not (a move, or the
+ *	"map again" hint of dma_buf_restore()).
  * @nr_cb_unlocked: callbacks without the reservation lock held.
- * @nr_revoke_live: revoke callbacks while dma_buf_is_revoked() was false.
- * @nr_cb_mapped: revoke or move_notify callbacks that found a mapping.
+ * @nr_cb_mapped: callbacks that found a mapping.
  */
 struct dbp_importer {
 	struct kunit			*test;
@@ -544,13 +545,12 @@ struct dbp_importer {
 	struct dma_buf_attachment	*attach;
 	bool				ref;
 	bool				keep_mapping;
+	struct delayed_work		unmap_work;
 	const struct phyr		*phyr;
 	struct sg_table			*sgt;
 	unsigned int			nr_revoke;
 	unsigned int			nr_move;
-	unsigned int			nr_restore;
 	unsigned int			nr_cb_unlocked;
-	unsigned int			nr_revoke_live;
 	unsigned int			nr_cb_mapped;
 };
 
@@ -572,43 +572,38 @@ static void dbp_imp_unmap_locked(struct dbp_importer *imp,
  * The callbacks use @attach, not &dbp_importer.attach: in the race test a
  * revoke may reach an attachment before dbp_imp_attach() has stored it.
  */
-static void dbp_imp_notified(struct dma_buf_attachment *attach,
-			     unsigned int *count)
+static void dbp_imp_invalidate(struct dma_buf_attachment *attach)
 {
 	struct dbp_importer *imp = attach->importer_priv;
 
 	if (!dma_resv_held(attach->dmabuf->resv))
 		imp->nr_cb_unlocked++;
-	(*count)++;
+	if (dma_buf_is_revoked(attach->dmabuf))
+		imp->nr_revoke++;
+	else
+		imp->nr_move++;
 	if (imp->phyr || imp->sgt)
 		imp->nr_cb_mapped++;
-	if (!imp->keep_mapping)
+	if (imp->flags & DBP_IMP_ASYNC)
+		schedule_delayed_work(&imp->unmap_work, msecs_to_jiffies(50));
+	else if (!imp->keep_mapping)
 		dbp_imp_unmap_locked(imp, attach);
 }
 
-static void dbp_imp_move_notify(struct dma_buf_attachment *attach)
+/*
+ * A dynamic importer that unmaps later, as GPU drivers do from their next
+ * validation: it needs the reservation lock for it.
+ */
+static void dbp_imp_unmap_work(struct work_struct *work)
 {
-	struct dbp_importer *imp = attach->importer_priv;
+	struct dbp_importer *imp = container_of(work, struct dbp_importer,
+						unmap_work.work);
+	struct dma_resv *resv = imp->exp->dmabuf->resv;
 
-	dbp_imp_notified(attach, &imp->nr_move);
-}
-
-static void dbp_imp_revoke(struct dma_buf_attachment *attach)
-{
-	struct dbp_importer *imp = attach->importer_priv;
-
-	if (!dma_buf_is_revoked(attach->dmabuf))
-		imp->nr_revoke_live++;
-	dbp_imp_notified(attach, &imp->nr_revoke);
-}
-
-static void dbp_imp_restore(struct dma_buf_attachment *attach)
-{
-	struct dbp_importer *imp = attach->importer_priv;
-
-	if (!dma_resv_held(attach->dmabuf->resv))
-		imp->nr_cb_unlocked++;
-	imp->nr_restore++;
+	dma_resv_lock(resv, NULL);
+	if (imp->attach)
+		dbp_imp_unmap_locked(imp, imp->attach);
+	dma_resv_unlock(resv);
 }
 
 static void dbp_imp_detach(struct dbp_importer *imp)
@@ -624,6 +619,7 @@ static void dbp_imp_cleanup(void *data)
 	struct dbp_importer *imp = data;
 	struct dma_buf *dmabuf = imp->exp->dmabuf;
 
+	cancel_delayed_work_sync(&imp->unmap_work);
 	if (imp->attach) {
 		dma_resv_lock(dmabuf->resv, NULL);
 		dbp_imp_unmap_locked(imp, imp->attach);
@@ -635,7 +631,6 @@ static void dbp_imp_cleanup(void *data)
 		dma_buf_put(dmabuf);
 	}
 	KUNIT_EXPECT_EQ(imp->test, imp->nr_cb_unlocked, 0);
-	KUNIT_EXPECT_EQ(imp->test, imp->nr_revoke_live, 0);
 }
 
 KUNIT_DEFINE_ACTION_WRAPPER(dbp_kfree_action, kfree, const void *);
@@ -682,12 +677,9 @@ static struct dbp_importer *dbp_importer(struct kunit *test,
 	imp->dev = dbp_device(test);
 	imp->ops.caps = caps;
 	imp->ops.allow_peer2peer = flags & DBP_IMP_P2P;
-	if (flags & DBP_IMP_MOVE)
-		imp->ops.move_notify = dbp_imp_move_notify;
-	if (flags & DBP_IMP_REVOKE)
-		imp->ops.revoke = dbp_imp_revoke;
-	if (flags & DBP_IMP_RESTORE)
-		imp->ops.restore = dbp_imp_restore;
+	if (flags & DBP_IMP_INVAL)
+		imp->ops.invalidate_mappings = dbp_imp_invalidate;
+	INIT_DELAYED_WORK(&imp->unmap_work, dbp_imp_unmap_work);
 	ret = kunit_add_action_or_reset(test, dbp_imp_cleanup, imp);
 	KUNIT_ASSERT_EQ(test, ret, 0);
 	return imp;
@@ -810,10 +802,10 @@ static void dbp_phyr_importer_gets_exporter_phyr(struct kunit *test)
 	const struct dbp_offer_case *c = test->param_value;
 	struct dbp_exporter *exp = dbp_export(test, c->kind, c->offer);
 	struct dbp_importer *imp = dbp_attach(test, exp, &dbp_accept_phyr,
-					      DBP_IMP_MOVE);
+					      DBP_IMP_INVAL);
 	const struct phyr *phyr, *again;
 
-	KUNIT_EXPECT_EQ(test, imp->attach->lifetime, DMA_BUF_LIFETIME_DYNAMIC);
+	KUNIT_EXPECT_EQ(test, dma_buf_attach_lifetime(imp->attach), DMA_BUF_LIFETIME_DYNAMIC);
 
 	phyr = dma_buf_map_phyr_unlocked(imp->attach);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, phyr);
@@ -857,7 +849,7 @@ struct dbp_legacy_case {
 static const struct dbp_legacy_case dbp_legacy_cases[] = {
 	{ "pinned", &dbp_offer_ram_pinned, DBP_IMP_PINNED,
 	  DMA_BUF_LIFETIME_PINNED },
-	{ "dynamic", &dbp_offer_ram, DBP_IMP_MOVE, DMA_BUF_LIFETIME_DYNAMIC },
+	{ "dynamic", &dbp_offer_ram, DBP_IMP_INVAL, DMA_BUF_LIFETIME_DYNAMIC },
 };
 
 KUNIT_ARRAY_PARAM_DESC(dbp_legacy, dbp_legacy_cases, name);
@@ -887,7 +879,7 @@ static void dbp_legacy_importer_gets_sgt(struct kunit *test)
 	u64 dma_len = 0;
 	unsigned int i;
 
-	KUNIT_EXPECT_EQ(test, imp->attach->lifetime, c->lifetime);
+	KUNIT_EXPECT_EQ(test, dma_buf_attach_lifetime(imp->attach), c->lifetime);
 
 	/* The importer's code, unchanged: dma_buf_map_attachment(). */
 	sgt = dma_buf_map_attachment_unlocked(imp->attach, DBP_DIR);
@@ -914,7 +906,7 @@ static void dbp_phyr_importer_of_legacy_exporter(struct kunit *test)
 {
 	struct dbp_exporter *exp = dbp_export(test, DBP_EXP_LEGACY, NULL);
 	struct dbp_importer *imp = dbp_attach(test, exp, &dbp_accept_phyr_dma,
-					      DBP_IMP_MOVE);
+					      DBP_IMP_INVAL);
 	struct phyr_dma_params params = {
 		.dev = imp->dev,
 		.dir = DMA_TO_DEVICE,
@@ -939,11 +931,11 @@ static void dbp_phyr_importer_of_legacy_exporter(struct kunit *test)
 	sgt = phyr_dma_map_sgt(phyr, 0, DBP_SIZE, &params, GFP_KERNEL);
 	KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(sgt), -EALREADY);
 	if (!IS_ERR(sgt))
-		phyr_dma_unmap_sgt(sgt, imp->dev);
+		phyr_dma_unmap_sgt(sgt);
 	map = phyr_dma_map_create(phyr, 0, DBP_SIZE, &params, GFP_KERNEL);
 	KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(map), -EALREADY);
 	if (!IS_ERR(map))
-		phyr_dma_map_destroy(map, imp->dev);
+		phyr_dma_map_destroy(map);
 
 	dbp_unmap(imp);
 	dbp_imp_detach(imp);
@@ -957,12 +949,12 @@ static void dbp_phyr_importer_of_legacy_exporter_error(struct kunit *test)
 	struct dbp_importer *phyr_only, *imp;
 
 	/* Only the exporter's phyr would do: refused at attach. */
-	phyr_only = dbp_importer(test, exp, &dbp_accept_phyr, DBP_IMP_MOVE);
+	phyr_only = dbp_importer(test, exp, &dbp_accept_phyr, DBP_IMP_INVAL);
 	KUNIT_EXPECT_EQ(test, dbp_imp_attach(phyr_only), -EOPNOTSUPP);
 	KUNIT_EXPECT_EQ(test, exp->nr_attach, 0);
 
 	/* sg_table or phyr: attaches, its phyr map fails, its sgt maps. */
-	imp = dbp_attach(test, exp, &dbp_accept_sgt_phyr, DBP_IMP_MOVE);
+	imp = dbp_attach(test, exp, &dbp_accept_sgt_phyr, DBP_IMP_INVAL);
 	KUNIT_EXPECT_EQ(test, dbp_map_phyr(imp), -EOPNOTSUPP);
 	KUNIT_EXPECT_NULL(test, imp->attach->phyr);
 	KUNIT_EXPECT_EQ(test, dbp_map_sgt(imp), 0);
@@ -1008,100 +1000,108 @@ struct dbp_match_case {
 static const struct dbp_match_case dbp_match_cases[] = {
 	/* Descriptors. */
 	{ "phyr importer, phyr exporter", DBP_EXP_PHYR, &dbp_offer_ram,
-	  &dbp_accept_phyr, DBP_IMP_MOVE, 0, DMA_BUF_LIFETIME_DYNAMIC },
+	  &dbp_accept_phyr, DBP_IMP_INVAL, 0, DMA_BUF_LIFETIME_DYNAMIC },
 	{ "no common descriptor", DBP_EXP_PHYR, &dbp_offer_ram,
 	  DBP_ACCEPT(PHYR_DMA, DBP_RAM, DBP_SHARED, DBP_DYNAMIC),
-	  DBP_IMP_MOVE, -EOPNOTSUPP },
+	  DBP_IMP_INVAL, -EOPNOTSUPP },
 	{ "legacy exporter, phyr-only importer", DBP_EXP_LEGACY, NULL,
-	  &dbp_accept_phyr, DBP_IMP_MOVE, -EOPNOTSUPP },
+	  &dbp_accept_phyr, DBP_IMP_INVAL, -EOPNOTSUPP },
 	{ "private exporter, legacy importer", DBP_EXP_PRIVATE,
-	  &dbp_offer_priv, NULL, DBP_IMP_MOVE, -EOPNOTSUPP },
+	  &dbp_offer_priv, NULL, DBP_IMP_INVAL, -EOPNOTSUPP },
 	{ "sgt importer, phyr exporter", DBP_EXP_PHYR, &dbp_offer_ram,
-	  DBP_ACCEPT(SGT, DBP_RAM, DBP_SHARED, DBP_DYNAMIC), DBP_IMP_MOVE,
+	  DBP_ACCEPT(SGT, DBP_RAM, DBP_SHARED, DBP_DYNAMIC), DBP_IMP_INVAL,
 	  0, DMA_BUF_LIFETIME_DYNAMIC },
 	/* Providers. */
 	{ "P2P offered, RAM-only importer", DBP_EXP_PHYR, &dbp_offer_p2p,
-	  &dbp_accept_phyr, DBP_IMP_MOVE, -EREMOTEIO },
+	  &dbp_accept_phyr, DBP_IMP_INVAL, -EREMOTEIO },
 	{ "P2P offered, legacy importer", DBP_EXP_PHYR, &dbp_offer_p2p,
-	  NULL, DBP_IMP_MOVE, -EREMOTEIO },
+	  NULL, DBP_IMP_INVAL, -EREMOTEIO },
 	{ "P2P offered, legacy importer allowing P2P", DBP_EXP_PHYR,
-	  &dbp_offer_p2p, NULL, DBP_IMP_MOVE | DBP_IMP_P2P, 0,
+	  &dbp_offer_p2p, NULL, DBP_IMP_INVAL | DBP_IMP_P2P, 0,
 	  DMA_BUF_LIFETIME_DYNAMIC },
 	{ "P2P offered, P2P importer", DBP_EXP_PHYR, &dbp_offer_p2p,
 	  DBP_ACCEPT(PHYR, DBP_RAM | DBP_P2P, DBP_SHARED, DBP_DYNAMIC),
-	  DBP_IMP_MOVE, 0, DMA_BUF_LIFETIME_DYNAMIC },
+	  DBP_IMP_INVAL, 0, DMA_BUF_LIFETIME_DYNAMIC },
 	{ "RAM offered, P2P-only importer", DBP_EXP_PHYR, &dbp_offer_ram,
-	  DBP_ACCEPT(PHYR, DBP_P2P, DBP_SHARED, DBP_DYNAMIC), DBP_IMP_MOVE,
+	  DBP_ACCEPT(PHYR, DBP_P2P, DBP_SHARED, DBP_DYNAMIC), DBP_IMP_INVAL,
 	  -EREMOTEIO },
 	{ "legacy exporter, RAM-only importer", DBP_EXP_LEGACY, NULL,
 	  DBP_ACCEPT(SGT | PHYR_DMA, DBP_RAM, DBP_SHARED, DBP_DYNAMIC),
-	  DBP_IMP_MOVE, 0, DMA_BUF_LIFETIME_DYNAMIC },
+	  DBP_IMP_INVAL, 0, DMA_BUF_LIFETIME_DYNAMIC },
 	{ "legacy exporter, P2P-only importer", DBP_EXP_LEGACY, NULL,
 	  DBP_ACCEPT(SGT | PHYR_DMA, DBP_P2P, DBP_SHARED, DBP_DYNAMIC),
-	  DBP_IMP_MOVE, 0, DMA_BUF_LIFETIME_DYNAMIC },
+	  DBP_IMP_INVAL, 0, DMA_BUF_LIFETIME_DYNAMIC },
 	{ "private, same interconnect and owner", DBP_EXP_PRIVATE,
-	  &dbp_offer_priv, &dbp_accept_priv, DBP_IMP_REVOKE, 0,
+	  &dbp_offer_priv, &dbp_accept_priv, DBP_IMP_INVAL, 0,
 	  DMA_BUF_LIFETIME_REVOCABLE },
 	{ "private, other interconnect", DBP_EXP_PRIVATE, &dbp_offer_priv,
 	  DBP_ACCEPT_PRIV(DBP_IC + 1, DBP_CC_PRIV, &dbp_vm_a),
-	  DBP_IMP_REVOKE, -EREMOTE },
+	  DBP_IMP_INVAL, -EREMOTE },
 	{ "private, importer without private", DBP_EXP_PRIVATE,
 	  &dbp_offer_priv,
 	  DBP_ACCEPT(PHYR, DBP_RAM | DBP_P2P, DBP_CC_PRIV, DBP_REVOCABLE),
-	  DBP_IMP_REVOKE, -EREMOTE },
+	  DBP_IMP_INVAL, -EREMOTE },
 	/* Confidential state. */
 	{ "private cc, other owner", DBP_EXP_PRIVATE, &dbp_offer_priv,
-	  DBP_ACCEPT_PRIV(DBP_IC, DBP_CC_PRIV, &dbp_vm_b), DBP_IMP_REVOKE,
+	  DBP_ACCEPT_PRIV(DBP_IC, DBP_CC_PRIV, &dbp_vm_b), DBP_IMP_INVAL,
 	  -EACCES },
 	{ "private cc, no owner", DBP_EXP_PRIVATE, &dbp_offer_priv,
-	  DBP_ACCEPT_PRIV(DBP_IC, DBP_CC_PRIV, NULL), DBP_IMP_REVOKE,
+	  DBP_ACCEPT_PRIV(DBP_IC, DBP_CC_PRIV, NULL), DBP_IMP_INVAL,
 	  -EACCES },
 	{ "private cc not accepted", DBP_EXP_PRIVATE, &dbp_offer_priv,
 	  DBP_ACCEPT_PRIV(DBP_IC, DBP_SHARED | DBP_IDE, &dbp_vm_a),
-	  DBP_IMP_REVOKE, -EACCES },
+	  DBP_IMP_INVAL, -EACCES },
 	{ "IDE offered, legacy importer", DBP_EXP_PHYR, &dbp_offer_ide,
-	  NULL, DBP_IMP_MOVE, -EACCES },
+	  NULL, DBP_IMP_INVAL, -EACCES },
 	{ "IDE offered, IDE importer", DBP_EXP_PHYR, &dbp_offer_ide,
 	  DBP_ACCEPT(PHYR, DBP_RAM, DBP_SHARED | DBP_IDE, DBP_DYNAMIC),
-	  DBP_IMP_MOVE, 0, DMA_BUF_LIFETIME_DYNAMIC },
+	  DBP_IMP_INVAL, 0, DMA_BUF_LIFETIME_DYNAMIC },
 	/* Lifetime classes. */
-	{ "first common class", DBP_EXP_PHYR, &dbp_offer_ram,
+	/* BEHAVIOURS: B4 - offering dynamic and revocable holds to revoke. */
+	{ "strongest common class", DBP_EXP_PHYR, &dbp_offer_ram,
 	  DBP_ACCEPT(PHYR, DBP_RAM, DBP_SHARED, ALL_LIFETIMES),
-	  DBP_IMP_MOVE | DBP_IMP_REVOKE, 0, DMA_BUF_LIFETIME_DYNAMIC },
+	  DBP_IMP_INVAL, 0, DMA_BUF_LIFETIME_REVOCABLE },
+	{ "dynamic over pinned", DBP_EXP_PHYR, &dbp_offer_ram_all,
+	  DBP_ACCEPT(PHYR, DBP_RAM, DBP_SHARED, DBP_DYNAMIC | DBP_PINNED),
+	  DBP_IMP_INVAL, 0, DMA_BUF_LIFETIME_DYNAMIC },
+	/* 7.3's RDMA pinned MR ops: allow_peer2peer, no callback. */
+	{ "revocable, legacy importer with ops and no callback", DBP_EXP_PHYR,
+	  &dbp_offer_ram, NULL, DBP_IMP_P2P, -EPERM },
+	{ "never revoked, legacy importer with ops and no callback",
+	  DBP_EXP_PHYR, &dbp_offer_ram_all, NULL, DBP_IMP_P2P, 0,
+	  DMA_BUF_LIFETIME_PINNED },
 	{ "revocable importer", DBP_EXP_PHYR, &dbp_offer_ram,
-	  &dbp_accept_phyr_revocable, DBP_IMP_REVOKE, 0,
+	  &dbp_accept_phyr_revocable, DBP_IMP_INVAL, 0,
 	  DMA_BUF_LIFETIME_REVOCABLE },
 	{ "pinned legacy importer, legacy exporter", DBP_EXP_LEGACY, NULL,
 	  NULL, DBP_IMP_PINNED, 0, DMA_BUF_LIFETIME_PINNED },
 	{ "revocable importer, legacy exporter", DBP_EXP_LEGACY, NULL,
 	  DBP_ACCEPT(SGT, DBP_RAM, DBP_SHARED, DBP_REVOCABLE),
-	  DBP_IMP_REVOKE, 0, DMA_BUF_LIFETIME_REVOCABLE },
+	  DBP_IMP_INVAL, 0, DMA_BUF_LIFETIME_REVOCABLE },
 	{ "revocable-only, pinned legacy importer", DBP_EXP_PHYR,
 	  &dbp_offer_ram_revocable, NULL, DBP_IMP_PINNED, -EPERM },
 	{ "revocable-only, dynamic legacy importer", DBP_EXP_PHYR,
-	  &dbp_offer_ram_revocable, NULL, DBP_IMP_MOVE, -EPERM },
+	  &dbp_offer_ram_revocable, NULL, DBP_IMP_INVAL, -EPERM },
 	{ "dynamic-only, pinned importer", DBP_EXP_PHYR_PIN,
 	  &dbp_offer_ram_dynamic,
-	  DBP_ACCEPT(PHYR, DBP_RAM, DBP_SHARED, DBP_PINNED), DBP_IMP_MOVE,
+	  DBP_ACCEPT(PHYR, DBP_RAM, DBP_SHARED, DBP_PINNED), DBP_IMP_INVAL,
 	  -EPERM },
-	{ "revocable class, no revoke callback", DBP_EXP_PHYR,
-	  &dbp_offer_ram_revocable, &dbp_accept_phyr_revocable,
-	  DBP_IMP_MOVE, -EINVAL },
-	{ "dynamic class, no move_notify", DBP_EXP_PHYR, &dbp_offer_ram,
-	  &dbp_accept_phyr, DBP_IMP_REVOKE, -EINVAL },
+	{ "revocable class, no callback", DBP_EXP_PHYR,
+	  &dbp_offer_ram_revocable, &dbp_accept_phyr_revocable, 0, -EINVAL },
+	{ "dynamic class, no callback", DBP_EXP_PHYR, &dbp_offer_ram,
+	  &dbp_accept_phyr, 0, -EINVAL },
 	/* The order of the checks: the first failing one decides. */
 	{ "descriptor before provider", DBP_EXP_PHYR, &dbp_offer_p2p,
 	  DBP_ACCEPT(PHYR_DMA, DBP_RAM, DBP_SHARED, DBP_DYNAMIC),
-	  DBP_IMP_MOVE, -EOPNOTSUPP },
+	  DBP_IMP_INVAL, -EOPNOTSUPP },
 	{ "provider before cc", DBP_EXP_PHYR, &dbp_offer_ide,
-	  DBP_ACCEPT(PHYR, DBP_P2P, DBP_SHARED, DBP_DYNAMIC), DBP_IMP_MOVE,
+	  DBP_ACCEPT(PHYR, DBP_P2P, DBP_SHARED, DBP_DYNAMIC), DBP_IMP_INVAL,
 	  -EREMOTEIO },
 	{ "cc before lifetime", DBP_EXP_PHYR, &dbp_offer_ide,
-	  DBP_ACCEPT(PHYR, DBP_RAM, DBP_SHARED, DBP_PINNED), DBP_IMP_MOVE,
+	  DBP_ACCEPT(PHYR, DBP_RAM, DBP_SHARED, DBP_PINNED), DBP_IMP_INVAL,
 	  -EACCES },
 	{ "lifetime before callback", DBP_EXP_PHYR, &dbp_offer_ram_revocable,
-	  DBP_ACCEPT(PHYR, DBP_RAM, DBP_SHARED, DBP_DYNAMIC),
-	  DBP_IMP_REVOKE, -EPERM },
+	  DBP_ACCEPT(PHYR, DBP_RAM, DBP_SHARED, DBP_DYNAMIC), 0, -EPERM },
 };
 
 KUNIT_ARRAY_PARAM_DESC(dbp_match, dbp_match_cases, name);
@@ -1122,9 +1122,10 @@ static void dbp_attach_matching(struct kunit *test)
 		KUNIT_EXPECT_TRUE(test, list_empty(&exp->dmabuf->attachments));
 		return;
 	}
-	KUNIT_EXPECT_EQ(test, imp->attach->lifetime, c->lifetime);
+	KUNIT_EXPECT_EQ(test, dma_buf_attach_lifetime(imp->attach), c->lifetime);
+	/* Upstream's predicate only sees the callback, whatever the class. */
 	KUNIT_EXPECT_EQ(test, dma_buf_attach_revocable(imp->attach),
-			c->lifetime == DMA_BUF_LIFETIME_REVOCABLE);
+			!!(c->flags & DBP_IMP_INVAL));
 }
 
 #undef PHYR
@@ -1138,7 +1139,7 @@ static void dbp_private_importer_gets_private_phyr(struct kunit *test)
 	struct dbp_exporter *exp = dbp_export(test, DBP_EXP_PRIVATE,
 					      &dbp_offer_priv);
 	struct dbp_importer *imp = dbp_attach(test, exp, &dbp_accept_priv,
-					      DBP_IMP_REVOKE);
+					      DBP_IMP_INVAL);
 	struct phyr_iter iter;
 	struct phyr_seg seg;
 
@@ -1162,13 +1163,14 @@ static void dbp_pinned_refused_by_revocable_only(struct kunit *test)
 
 	pinned = dbp_importer(test, exp, NULL, DBP_IMP_PINNED);
 	KUNIT_EXPECT_EQ(test, dbp_imp_attach(pinned), -EPERM);
-	dynamic = dbp_importer(test, exp, NULL, DBP_IMP_MOVE);
+	dynamic = dbp_importer(test, exp, NULL, DBP_IMP_INVAL);
 	KUNIT_EXPECT_EQ(test, dbp_imp_attach(dynamic), -EPERM);
 	KUNIT_EXPECT_TRUE(test, list_empty(&exp->dmabuf->attachments));
 
 	revocable = dbp_attach(test, exp, &dbp_accept_phyr_revocable,
-			       DBP_IMP_REVOKE);
-	KUNIT_EXPECT_TRUE(test, dma_buf_attach_revocable(revocable->attach));
+			       DBP_IMP_INVAL);
+	KUNIT_EXPECT_EQ(test, dma_buf_attach_lifetime(revocable->attach),
+			DMA_BUF_LIFETIME_REVOCABLE);
 	KUNIT_EXPECT_TRUE(test, dma_buf_is_revocable(exp->dmabuf));
 }
 
@@ -1186,10 +1188,10 @@ static void dbp_pinned_importer_never_revoked(struct kunit *test)
 	struct dbp_importer *revocable;
 
 	revocable = dbp_attach(test, exp, &dbp_accept_sgt_revocable,
-			       DBP_IMP_REVOKE);
-	KUNIT_EXPECT_EQ(test, pinned->attach->lifetime,
+			       DBP_IMP_INVAL);
+	KUNIT_EXPECT_EQ(test, dma_buf_attach_lifetime(pinned->attach),
 			DMA_BUF_LIFETIME_PINNED);
-	KUNIT_EXPECT_EQ(test, revocable->attach->lifetime,
+	KUNIT_EXPECT_EQ(test, dma_buf_attach_lifetime(revocable->attach),
 			DMA_BUF_LIFETIME_REVOCABLE);
 	KUNIT_ASSERT_EQ(test, dbp_map_sgt(pinned), 0);
 	KUNIT_ASSERT_EQ(test, dbp_map_sgt(revocable), 0);
@@ -1218,13 +1220,13 @@ static void dbp_pinned_phyr_importer_pins(struct kunit *test)
 	struct dbp_importer *imp = dbp_attach(test, exp,
 					      &dbp_accept_phyr_pinned, 0);
 
-	KUNIT_EXPECT_EQ(test, imp->attach->lifetime, DMA_BUF_LIFETIME_PINNED);
+	KUNIT_EXPECT_EQ(test, dma_buf_attach_lifetime(imp->attach), DMA_BUF_LIFETIME_PINNED);
 	KUNIT_EXPECT_EQ(test, exp->nr_pin, 0);
 	KUNIT_ASSERT_EQ(test, dbp_map_phyr(imp), 0);
 	KUNIT_EXPECT_EQ(test, exp->nr_pin, 1);
 
 	dma_resv_lock(exp->dmabuf->resv, NULL);
-	dma_buf_move_notify(exp->dmabuf);
+	dma_buf_invalidate_mappings(exp->dmabuf);
 	dma_resv_unlock(exp->dmabuf->resv);
 	KUNIT_EXPECT_EQ(test, imp->nr_move + imp->nr_revoke, 0);
 	KUNIT_EXPECT_NOT_NULL(test, imp->phyr);
@@ -1241,13 +1243,15 @@ static void dbp_dynamic_importer_move_notify_and_remap(struct kunit *test)
 	struct dbp_exporter *exp = dbp_export(test, DBP_EXP_PHYR,
 					      &dbp_offer_ram);
 	struct dbp_importer *imp = dbp_attach(test, exp, &dbp_accept_phyr,
-					      DBP_IMP_MOVE);
+					      DBP_IMP_INVAL);
 
+	KUNIT_EXPECT_EQ(test, dma_buf_attach_lifetime(imp->attach),
+			DMA_BUF_LIFETIME_DYNAMIC);
 	KUNIT_ASSERT_EQ(test, dbp_map_phyr(imp), 0);
 
-	/* A move: move_notify, under the lock; the importer unmaps. */
+	/* A move: invalidate_mappings, under the lock; the importer unmaps. */
 	dma_resv_lock(exp->dmabuf->resv, NULL);
-	dma_buf_move_notify(exp->dmabuf);
+	dma_buf_invalidate_mappings(exp->dmabuf);
 	dma_resv_unlock(exp->dmabuf->resv);
 	KUNIT_EXPECT_EQ(test, imp->nr_move, 1);
 	KUNIT_EXPECT_EQ(test, imp->nr_revoke, 0);
@@ -1257,36 +1261,51 @@ static void dbp_dynamic_importer_move_notify_and_remap(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, dbp_map_phyr(imp), 0);
 	KUNIT_EXPECT_EQ(test, exp->nr_map_phyr, 2);
 
-	/* A revoke reaches a dynamic importer as move_notify... */
+	/* A revoke reaches it through the same callback... */
 	KUNIT_EXPECT_EQ(test, dbp_revoke(exp), 0);
-	KUNIT_EXPECT_EQ(test, imp->nr_move, 2);
-	KUNIT_EXPECT_EQ(test, imp->nr_revoke, 0);
+	KUNIT_EXPECT_EQ(test, imp->nr_revoke, 1);
 	KUNIT_EXPECT_NULL(test, imp->phyr);
-	/* ...and it cannot map until restore. */
+	/* ...and it cannot map until restore, which hints "map again". */
 	KUNIT_EXPECT_EQ(test, dbp_map_phyr(imp), -ENODEV);
 	KUNIT_EXPECT_EQ(test, dbp_restore(exp), 0);
+	KUNIT_EXPECT_EQ(test, imp->nr_move, 2);
 	KUNIT_EXPECT_EQ(test, dbp_map_phyr(imp), 0);
 	dbp_unmap(imp);
 }
 
-/* BEHAVIOURS: B4 */
-static void dbp_revoke_only_importer_gets_revoke_on_move(struct kunit *test)
+/* BEHAVIOURS: B4 B11 */
+static void dbp_dynamic_and_revocable_held_to_revoke(struct kunit *test)
 {
-	struct dbp_exporter *exp = dbp_export(test, DBP_EXP_PHYR,
+	struct dbp_exporter *exp = dbp_export(test, DBP_EXP_PHYR_PIN,
 					      &dbp_offer_ram);
 	struct dbp_importer *imp = dbp_attach(test, exp,
-					      &dbp_accept_phyr_revocable,
-					      DBP_IMP_REVOKE);
+					      DBP_ACCEPT(DMA_BUF_DESC_PHYR,
+							 DBP_RAM, DBP_SHARED,
+							 DBP_DYNAMIC |
+							 DBP_REVOCABLE),
+					      DBP_IMP_INVAL);
+	struct dma_resv *resv = exp->dmabuf->resv;
 
+	/* It gets the revocable class, not the weaker dynamic one... */
+	KUNIT_EXPECT_EQ(test, dma_buf_attach_lifetime(imp->attach),
+			DMA_BUF_LIFETIME_REVOCABLE);
+	/* ...so it may pin, having promised to unmap in its callback. */
+	dma_resv_lock(resv, NULL);
+	KUNIT_EXPECT_EQ(test, dma_buf_pin(imp->attach), 0);
+	dma_resv_unlock(resv);
 	KUNIT_ASSERT_EQ(test, dbp_map_phyr(imp), 0);
-	dma_resv_lock(exp->dmabuf->resv, NULL);
-	/* The callback checks the buffer is revoked: mark it so first. */
-	KUNIT_EXPECT_EQ(test, dma_buf_revoke(exp->dmabuf), 0);
+
+	/* Broken: it keeps its mapping. The revoke says so, bounded. */
+	imp->keep_mapping = true;
+	KUNIT_EXPECT_EQ(test, dbp_revoke(exp), -EBUSY);
+	KUNIT_EXPECT_TRUE(test, dma_buf_is_revoked(exp->dmabuf));
 	KUNIT_EXPECT_EQ(test, imp->nr_revoke, 1);
-	dma_buf_move_notify(exp->dmabuf);
-	dma_resv_unlock(exp->dmabuf->resv);
-	KUNIT_EXPECT_EQ(test, imp->nr_revoke, 2);
-	KUNIT_EXPECT_EQ(test, imp->nr_move, 0);
+	dbp_unmap(imp);
+	dma_resv_lock(resv, NULL);
+	dma_buf_unpin(imp->attach);
+	dma_resv_unlock(resv);
+	KUNIT_EXPECT_EQ(test, dbp_revoke(exp), 0);
+	KUNIT_EXPECT_EQ(test, imp->nr_revoke, 1);
 	KUNIT_EXPECT_EQ(test, dbp_restore(exp), 0);
 }
 
@@ -1299,12 +1318,12 @@ static void dbp_revocable_importer_enodev_until_restore(struct kunit *test)
 	struct sg_table *sgt;
 
 	phyr_imp = dbp_attach(test, exp, &dbp_accept_phyr_revocable,
-			      DBP_IMP_REVOKE | DBP_IMP_RESTORE);
+			      DBP_IMP_INVAL);
 	sgt_imp = dbp_attach(test, exp, &dbp_accept_sgt_revocable,
-			     DBP_IMP_REVOKE | DBP_IMP_RESTORE);
-	KUNIT_EXPECT_EQ(test, phyr_imp->attach->lifetime,
+			     DBP_IMP_INVAL);
+	KUNIT_EXPECT_EQ(test, dma_buf_attach_lifetime(phyr_imp->attach),
 			DMA_BUF_LIFETIME_REVOCABLE);
-	KUNIT_EXPECT_EQ(test, sgt_imp->attach->lifetime,
+	KUNIT_EXPECT_EQ(test, dma_buf_attach_lifetime(sgt_imp->attach),
 			DMA_BUF_LIFETIME_REVOCABLE);
 	KUNIT_ASSERT_EQ(test, dbp_map_phyr(phyr_imp), 0);
 	KUNIT_ASSERT_EQ(test, dbp_map_sgt(sgt_imp), 0);
@@ -1345,12 +1364,12 @@ static void dbp_revoke_notifies_each_once(struct kunit *test)
 	unsigned int i;
 
 	imps[0] = dbp_attach(test, exp, &dbp_accept_phyr_revocable,
-			     DBP_IMP_REVOKE);
+			     DBP_IMP_INVAL);
 	imps[1] = dbp_attach(test, exp, &dbp_accept_phyr_revocable,
-			     DBP_IMP_REVOKE);
+			     DBP_IMP_INVAL);
 	imps[2] = dbp_attach(test, exp, &dbp_accept_sgt_revocable,
-			     DBP_IMP_REVOKE);
-	imps[3] = dbp_attach(test, exp, &dbp_accept_phyr, DBP_IMP_MOVE);
+			     DBP_IMP_INVAL);
+	imps[3] = dbp_attach(test, exp, &dbp_accept_phyr, DBP_IMP_INVAL);
 	KUNIT_ASSERT_EQ(test, dbp_map_phyr(imps[0]), 0);
 	KUNIT_ASSERT_EQ(test, dbp_map_phyr(imps[1]), 0);
 	KUNIT_ASSERT_EQ(test, dbp_map_sgt(imps[2]), 0);
@@ -1365,8 +1384,10 @@ static void dbp_revoke_notifies_each_once(struct kunit *test)
 		KUNIT_EXPECT_NULL(test, imps[i]->phyr);
 		KUNIT_EXPECT_NULL(test, imps[i]->sgt);
 	}
-	KUNIT_EXPECT_EQ(test, imps[3]->nr_move, 1);
+	/* The dynamic one too, through the same callback. */
+	KUNIT_EXPECT_EQ(test, imps[3]->nr_revoke, 1);
 	KUNIT_EXPECT_EQ(test, exp->nr_unmap_phyr, 4);
+	KUNIT_EXPECT_EQ(test, exp->dmabuf->nr_mapped, 0);
 
 	/* Revoking a revoked buffer notifies nobody. */
 	KUNIT_EXPECT_EQ(test, dbp_revoke(exp), 0);
@@ -1422,7 +1443,7 @@ static void dbp_revoke_waits_for_fences(struct kunit *test)
 					      &dbp_offer_ram);
 	struct dbp_importer *imp = dbp_attach(test, exp,
 					      &dbp_accept_phyr_revocable,
-					      DBP_IMP_REVOKE);
+					      DBP_IMP_INVAL);
 	struct dma_resv *resv = exp->dmabuf->resv;
 	struct dbp_fence *f;
 	int ret;
@@ -1459,10 +1480,10 @@ static void dbp_revoke_busy_while_mapped(struct kunit *test)
 					      &dbp_offer_ram);
 	struct dbp_importer *imp = dbp_attach(test, exp,
 					      &dbp_accept_phyr_revocable,
-					      DBP_IMP_REVOKE);
+					      DBP_IMP_INVAL);
 	struct dbp_importer *other = dbp_attach(test, exp,
 						&dbp_accept_phyr_revocable,
-						DBP_IMP_REVOKE);
+						DBP_IMP_INVAL);
 
 	/* A broken importer that keeps its mapping past the callback. */
 	imp->keep_mapping = true;
@@ -1489,8 +1510,8 @@ static void dbp_attach_while_revoked(struct kunit *test)
 
 	KUNIT_ASSERT_EQ(test, dbp_revoke(exp), 0);
 	phyr_imp = dbp_attach(test, exp, &dbp_accept_phyr_revocable,
-			      DBP_IMP_REVOKE);
-	sgt_imp = dbp_attach(test, exp, NULL, DBP_IMP_MOVE);
+			      DBP_IMP_INVAL);
+	sgt_imp = dbp_attach(test, exp, NULL, DBP_IMP_INVAL);
 	KUNIT_EXPECT_EQ(test, dbp_map_phyr(phyr_imp), -ENODEV);
 	KUNIT_EXPECT_EQ(test, dbp_map_sgt(sgt_imp), -ENODEV);
 	KUNIT_EXPECT_EQ(test, exp->nr_map_phyr, 0);
@@ -1511,12 +1532,12 @@ static void dbp_restore_does_not_remap(struct kunit *test)
 	unsigned int nr_map;
 
 	phyr_imp = dbp_attach(test, exp, &dbp_accept_phyr_revocable,
-			      DBP_IMP_REVOKE | DBP_IMP_RESTORE);
+			      DBP_IMP_INVAL);
 	sgt_imp = dbp_attach(test, exp, &dbp_accept_sgt_revocable,
-			     DBP_IMP_REVOKE | DBP_IMP_RESTORE);
+			     DBP_IMP_INVAL);
 	/* restore is optional. */
 	quiet = dbp_attach(test, exp, &dbp_accept_phyr_revocable,
-			   DBP_IMP_REVOKE);
+			   DBP_IMP_INVAL);
 	KUNIT_ASSERT_EQ(test, dbp_map_phyr(phyr_imp), 0);
 	KUNIT_ASSERT_EQ(test, dbp_map_sgt(sgt_imp), 0);
 	KUNIT_ASSERT_EQ(test, dbp_map_phyr(quiet), 0);
@@ -1524,8 +1545,8 @@ static void dbp_restore_does_not_remap(struct kunit *test)
 	nr_map = exp->nr_map_phyr;
 
 	KUNIT_EXPECT_EQ(test, dbp_restore(exp), 0);
-	KUNIT_EXPECT_EQ(test, phyr_imp->nr_restore, 1);
-	KUNIT_EXPECT_EQ(test, sgt_imp->nr_restore, 1);
+	KUNIT_EXPECT_EQ(test, phyr_imp->nr_move, 1);
+	KUNIT_EXPECT_EQ(test, sgt_imp->nr_move, 1);
 	/* Told, but nothing was mapped behind the importers' backs. */
 	KUNIT_EXPECT_EQ(test, exp->nr_map_phyr, nr_map);
 	KUNIT_EXPECT_EQ(test, exp->nr_map_phyr, exp->nr_unmap_phyr);
@@ -1555,8 +1576,8 @@ static void dbp_ops_run_under_resv_lock(struct kunit *test)
 
 	exp = dbp_export(test, DBP_EXP_PHYR, &dbp_offer_ram);
 	phyr_imp = dbp_attach(test, exp, &dbp_accept_phyr_revocable,
-			      DBP_IMP_REVOKE | DBP_IMP_RESTORE);
-	sgt_imp = dbp_attach(test, exp, NULL, DBP_IMP_MOVE);
+			      DBP_IMP_INVAL);
+	sgt_imp = dbp_attach(test, exp, NULL, DBP_IMP_INVAL);
 
 	/* The _unlocked entry points take the lock for the ops. */
 	phyr = dma_buf_map_phyr_unlocked(phyr_imp->attach);
@@ -1586,7 +1607,7 @@ static void dbp_ops_run_under_resv_lock(struct kunit *test)
 	KUNIT_EXPECT_GE(test, pin_exp->nr_map_phyr, 1);
 	KUNIT_EXPECT_EQ(test, pin_exp->nr_unlocked, 0);
 	KUNIT_EXPECT_EQ(test, phyr_imp->nr_revoke, 1);
-	KUNIT_EXPECT_EQ(test, phyr_imp->nr_restore, 1);
+	KUNIT_EXPECT_EQ(test, phyr_imp->nr_move, 1);
 	KUNIT_EXPECT_EQ(test, sgt_imp->nr_move, 1);
 	KUNIT_EXPECT_EQ(test, phyr_imp->nr_cb_unlocked, 0);
 	KUNIT_EXPECT_EQ(test, sgt_imp->nr_cb_unlocked, 0);
@@ -1601,7 +1622,7 @@ static void dbp_unlocked_calls_are_caught(struct kunit *test)
 						&dbp_offer_ram_dynamic);
 	struct dbp_importer *imp = dbp_attach(test, exp,
 					      &dbp_accept_phyr_revocable,
-					      DBP_IMP_REVOKE);
+					      DBP_IMP_INVAL);
 	const struct phyr *phyr;
 
 	/* The locked entry points, called without the lock. */
@@ -1628,41 +1649,36 @@ static void dbp_unlocked_calls_are_caught(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, dbp_restore(fixed), -EINVAL);
 }
 
-/* BEHAVIOURS: B8 */
+/*
+ * BEHAVIOURS: B5 (B8 is retired: 7.3 has no CONFIG_DMABUF_MOVE_NOTIFY, and
+ * nothing here tests for it) - an exporter with pin ops revokes its dynamic
+ * and revocable importers, none of which pinned it.
+ */
 static void dbp_revoke_without_move_notify(struct kunit *test)
 {
 	struct dbp_exporter *exp;
 	struct dbp_importer *sgt_imp, *phyr_imp, *legacy;
 
-	/*
-	 * With DMABUF_MOVE_NOTIFY=n the core pins a dynamic exporter for
-	 * every map and dynamic importers are not expected to move: revoke
-	 * must not depend on it.
-	 */
-	if (IS_ENABLED(CONFIG_DMABUF_MOVE_NOTIFY))
-		kunit_skip(test, "shown with CONFIG_DMABUF_MOVE_NOTIFY=n");
-
 	exp = dbp_export(test, DBP_EXP_PHYR_PIN, &dbp_offer_ram);
 	sgt_imp = dbp_attach(test, exp, &dbp_accept_sgt_revocable,
-			     DBP_IMP_REVOKE);
+			     DBP_IMP_INVAL);
 	phyr_imp = dbp_attach(test, exp, &dbp_accept_phyr_revocable,
-			      DBP_IMP_REVOKE);
-	legacy = dbp_attach(test, exp, NULL, DBP_IMP_MOVE);
+			      DBP_IMP_INVAL);
+	legacy = dbp_attach(test, exp, NULL, DBP_IMP_INVAL);
 	KUNIT_ASSERT_EQ(test, dbp_map_sgt(sgt_imp), 0);
 	KUNIT_ASSERT_EQ(test, dbp_map_phyr(phyr_imp), 0);
 	KUNIT_ASSERT_EQ(test, dbp_map_sgt(legacy), 0);
-	KUNIT_EXPECT_GE(test, exp->nr_pin, 2);
+	/* Importers with a callback are not pinned on map. */
+	KUNIT_EXPECT_EQ(test, exp->nr_pin, 0);
 
 	KUNIT_EXPECT_EQ(test, dbp_revoke(exp), 0);
 	KUNIT_EXPECT_EQ(test, sgt_imp->nr_revoke, 1);
 	KUNIT_EXPECT_EQ(test, phyr_imp->nr_revoke, 1);
-	KUNIT_EXPECT_EQ(test, legacy->nr_move, 1);
-	KUNIT_EXPECT_EQ(test, exp->nr_unpin, exp->nr_pin);
+	KUNIT_EXPECT_EQ(test, legacy->nr_revoke, 1);
 	KUNIT_EXPECT_EQ(test, exp->nr_unmap_phyr, exp->nr_map_phyr);
 	KUNIT_EXPECT_EQ(test, dbp_map_sgt(sgt_imp), -ENODEV);
 	KUNIT_EXPECT_EQ(test, dbp_map_phyr(phyr_imp), -ENODEV);
 	KUNIT_EXPECT_EQ(test, dbp_map_sgt(legacy), -ENODEV);
-	/* The failed maps left nothing pinned. */
 	KUNIT_EXPECT_EQ(test, exp->nr_unpin, exp->nr_pin);
 
 	KUNIT_EXPECT_EQ(test, dbp_restore(exp), 0);
@@ -1776,7 +1792,7 @@ static void dbp_detach_releases_phyr(struct kunit *test)
 	const struct dbp_detach_case *c = test->param_value;
 	struct dbp_exporter *exp = dbp_export(test, c->kind, c->offer);
 	struct dbp_importer *imp = dbp_attach(test, exp, c->accept,
-					      DBP_IMP_MOVE);
+					      DBP_IMP_INVAL);
 
 	KUNIT_ASSERT_EQ(test, dbp_map_phyr(imp), 0);
 	dbp_imp_detach(imp);
@@ -1792,10 +1808,10 @@ static void dbp_detach_after_revoke(struct kunit *test)
 					      &dbp_offer_ram);
 	struct dbp_importer *imp = dbp_attach(test, exp,
 					      &dbp_accept_phyr_revocable,
-					      DBP_IMP_REVOKE);
+					      DBP_IMP_INVAL);
 	struct dbp_importer *stuck = dbp_attach(test, exp,
 						&dbp_accept_phyr_revocable,
-						DBP_IMP_REVOKE);
+						DBP_IMP_INVAL);
 
 	KUNIT_ASSERT_EQ(test, dbp_map_phyr(imp), 0);
 	/* One that still holds its mapping when it detaches. */
@@ -1822,12 +1838,10 @@ static void dbp_revoke_after_detach(struct kunit *test)
 					      &dbp_offer_ram);
 	struct dbp_importer *gone = dbp_attach(test, exp,
 					       &dbp_accept_phyr_revocable,
-					       DBP_IMP_REVOKE |
-					       DBP_IMP_RESTORE);
+					       DBP_IMP_INVAL);
 	struct dbp_importer *stays = dbp_attach(test, exp,
 						&dbp_accept_phyr_revocable,
-						DBP_IMP_REVOKE |
-						DBP_IMP_RESTORE);
+						DBP_IMP_INVAL);
 
 	KUNIT_ASSERT_EQ(test, dbp_map_phyr(gone), 0);
 	KUNIT_ASSERT_EQ(test, dbp_map_phyr(stays), 0);
@@ -1837,9 +1851,9 @@ static void dbp_revoke_after_detach(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, dbp_revoke(exp), 0);
 	KUNIT_EXPECT_EQ(test, dbp_restore(exp), 0);
 	KUNIT_EXPECT_EQ(test, gone->nr_revoke, 0);
-	KUNIT_EXPECT_EQ(test, gone->nr_restore, 0);
+	KUNIT_EXPECT_EQ(test, gone->nr_move, 0);
 	KUNIT_EXPECT_EQ(test, stays->nr_revoke, 1);
-	KUNIT_EXPECT_EQ(test, stays->nr_restore, 1);
+	KUNIT_EXPECT_EQ(test, stays->nr_move, 1);
 }
 
 /* BEHAVIOURS: B10 */
@@ -1849,7 +1863,7 @@ static void dbp_release_with_attachment_pending(struct kunit *test)
 					      &dbp_offer_ram);
 	struct dbp_importer *imp = dbp_importer(test, exp,
 						&dbp_accept_phyr_revocable,
-						DBP_IMP_REVOKE);
+						DBP_IMP_INVAL);
 	struct dma_buf *dmabuf = exp->dmabuf;
 
 	/* The importer holds a reference of its own, as dma_buf_get() does. */
@@ -1878,6 +1892,285 @@ static void dbp_release_with_attachment_pending(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, dbp_exp_wait_release(exp));
 	KUNIT_EXPECT_EQ(test, atomic_read(&exp->nr_release), 1);
 	KUNIT_EXPECT_EQ(test, exp->nr_map_phyr, exp->nr_unmap_phyr);
+}
+
+/*
+ * The RDMA pinned MR, exactly as ib_umem_dmabuf_get_pinned() made it before
+ * 7.1 (drivers/infiniband/core/umem_dmabuf.c): dma_buf_dynamic_attach() with
+ * allow_peer2peer and an invalidate_mappings that only warns, then
+ * dma_buf_pin() and dma_buf_map_attachment() under the reservation lock. Its
+ * callback never unmaps: the NIC keeps the mapping.
+ */
+static void dbp_rdma_invalidate(struct dma_buf_attachment *attach)
+{
+	struct dbp_importer *imp = attach->importer_priv;
+
+	imp->nr_revoke++;
+	dev_warn(attach->dev, "invalidate on a pinned dma-buf attachment\n");
+}
+
+static const struct dma_buf_attach_ops dbp_rdma_pinned_ops = {
+	.allow_peer2peer = true,
+	.invalidate_mappings = dbp_rdma_invalidate,
+};
+
+/* ib_umem_dmabuf_get_pinned(): attach, pin, map; 0 or the first errno. */
+static int dbp_rdma_get_pinned(struct dbp_importer *imp)
+{
+	struct dma_buf *dmabuf = imp->exp->dmabuf;
+	struct dma_buf_attachment *attach;
+	struct sg_table *sgt;
+	int ret;
+
+	attach = dma_buf_dynamic_attach(dmabuf, imp->dev, &dbp_rdma_pinned_ops,
+					imp);
+	if (IS_ERR(attach))
+		return PTR_ERR(attach);
+	imp->attach = attach;
+
+	dma_resv_lock(dmabuf->resv, NULL);
+	ret = dma_buf_pin(attach);
+	if (ret)
+		goto err_unlock;
+	sgt = dma_buf_map_attachment(attach, DBP_DIR);
+	if (IS_ERR(sgt)) {
+		ret = PTR_ERR(sgt);
+		dma_buf_unpin(attach);
+		goto err_unlock;
+	}
+	imp->sgt = sgt;
+	dma_resv_unlock(dmabuf->resv);
+	return 0;
+
+err_unlock:
+	dma_resv_unlock(dmabuf->resv);
+	dbp_imp_detach(imp);
+	return ret;
+}
+
+/* ib_umem_dmabuf_release() of a pinned MR. */
+static void dbp_rdma_release(struct dbp_importer *imp)
+{
+	struct dma_resv *resv = imp->exp->dmabuf->resv;
+
+	dma_resv_lock(resv, NULL);
+	dbp_imp_unmap_locked(imp, imp->attach);
+	dma_buf_unpin(imp->attach);
+	dma_resv_unlock(resv);
+	dbp_imp_detach(imp);
+}
+
+/*
+ * BEHAVIOURS: B11 - a revocable exporter refuses the RDMA pinned MR. Its
+ * attach looks like any legacy dynamic importer's (upstream's
+ * dma_buf_attach_revocable() even says yes): the pin is refused, so that it
+ * never maps a buffer a revoke could not take back.
+ */
+static void dbp_rdma_pinned_mr_refused(struct kunit *test)
+{
+	struct dbp_exporter *exp = dbp_export(test, DBP_EXP_PHYR,
+					      &dbp_offer_p2p);
+	struct dbp_exporter *fixed = dbp_export(test, DBP_EXP_PHYR_PIN,
+						&dbp_offer_ram_all);
+	struct dbp_importer *rdma = dbp_importer(test, exp, NULL, 0);
+	struct dbp_importer *other = dbp_importer(test, fixed, NULL, 0);
+	struct dma_buf_attachment *attach;
+
+	/* The hole: upstream's predicate accepts this importer. */
+	attach = dma_buf_dynamic_attach(exp->dmabuf, rdma->dev,
+					&dbp_rdma_pinned_ops, rdma);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, attach);
+	KUNIT_EXPECT_TRUE(test, dma_buf_attach_revocable(attach));
+	KUNIT_EXPECT_EQ(test, dma_buf_attach_lifetime(attach),
+			DMA_BUF_LIFETIME_DYNAMIC);
+	dma_buf_detach(exp->dmabuf, attach);
+
+	/* Refused at its pin, the second step of its attach. */
+	KUNIT_EXPECT_EQ(test, dbp_rdma_get_pinned(rdma), -EPERM);
+	KUNIT_EXPECT_NULL(test, rdma->attach);
+	KUNIT_EXPECT_EQ(test, exp->nr_map_phyr, 0);
+	KUNIT_EXPECT_TRUE(test, list_empty(&exp->dmabuf->attachments));
+	KUNIT_EXPECT_EQ(test, dbp_revoke(exp), 0);
+	KUNIT_EXPECT_EQ(test, rdma->nr_revoke, 0);
+	KUNIT_EXPECT_EQ(test, dbp_restore(exp), 0);
+
+	/* An exporter that never revokes keeps serving it as before. */
+	KUNIT_ASSERT_EQ(test, dbp_rdma_get_pinned(other), 0);
+	KUNIT_EXPECT_EQ(test, fixed->nr_pin, 1);
+	KUNIT_EXPECT_EQ(test, fixed->nr_map_phyr, 1);
+	dbp_rdma_release(other);
+}
+
+/*
+ * BEHAVIOURS: B11 - after dma_buf_revoke() returns, no attachment of any
+ * kind holds a mapping or can make one: a revocable phyr importer and a
+ * revocable sg_table importer (both unmap in the callback), a legacy dynamic
+ * importer that unmaps later from a work item (the revoke waits for it,
+ * with the lock dropped), a revocable importer that pinned, and attachments
+ * made after the revoke.
+ */
+static void dbp_revoke_leaves_no_mapping(struct kunit *test)
+{
+	struct dbp_exporter *exp = dbp_export(test, DBP_EXP_PHYR,
+					      &dbp_offer_ram);
+	struct dbp_importer *phyr_imp, *sgt_imp, *late, *pinning, *after;
+	struct dma_resv *resv = exp->dmabuf->resv;
+
+	phyr_imp = dbp_attach(test, exp, &dbp_accept_phyr_revocable,
+			      DBP_IMP_INVAL);
+	sgt_imp = dbp_attach(test, exp, &dbp_accept_sgt_revocable,
+			     DBP_IMP_INVAL);
+	late = dbp_attach(test, exp, NULL, DBP_IMP_INVAL | DBP_IMP_ASYNC);
+	pinning = dbp_attach(test, exp, &dbp_accept_both_revocable,
+			     DBP_IMP_INVAL);
+	KUNIT_ASSERT_EQ(test, dbp_map_phyr(phyr_imp), 0);
+	KUNIT_ASSERT_EQ(test, dbp_map_sgt(sgt_imp), 0);
+	KUNIT_ASSERT_EQ(test, dbp_map_sgt(late), 0);
+	dma_resv_lock(resv, NULL);
+	KUNIT_ASSERT_EQ(test, dma_buf_pin(pinning->attach), 0);
+	dma_resv_unlock(resv);
+	KUNIT_ASSERT_EQ(test, dbp_map_phyr(pinning), 0);
+	KUNIT_EXPECT_EQ(test, exp->dmabuf->nr_mapped, 4);
+
+	KUNIT_EXPECT_EQ(test, dbp_revoke(exp), 0);
+	/* Nothing mapped, by any of them. */
+	KUNIT_EXPECT_EQ(test, exp->dmabuf->nr_mapped, 0);
+	KUNIT_EXPECT_EQ(test, exp->nr_map_phyr, exp->nr_unmap_phyr);
+	KUNIT_EXPECT_NULL(test, phyr_imp->phyr);
+	KUNIT_EXPECT_NULL(test, sgt_imp->sgt);
+	KUNIT_EXPECT_NULL(test, late->sgt);
+	KUNIT_EXPECT_NULL(test, pinning->phyr);
+	KUNIT_EXPECT_EQ(test, late->nr_revoke, 1);
+
+	/* And nothing can be mapped, whoever asks. */
+	after = dbp_attach(test, exp, &dbp_accept_phyr_revocable,
+			   DBP_IMP_INVAL);
+	KUNIT_EXPECT_EQ(test, dbp_map_phyr(phyr_imp), -ENODEV);
+	KUNIT_EXPECT_EQ(test, dbp_map_sgt(sgt_imp), -ENODEV);
+	KUNIT_EXPECT_EQ(test, dbp_map_sgt(late), -ENODEV);
+	KUNIT_EXPECT_EQ(test, dbp_map_phyr(pinning), -ENODEV);
+	KUNIT_EXPECT_EQ(test, dbp_map_phyr(after), -ENODEV);
+	KUNIT_EXPECT_EQ(test, exp->dmabuf->nr_mapped, 0);
+
+	dma_resv_lock(resv, NULL);
+	dma_buf_unpin(pinning->attach);
+	dma_resv_unlock(resv);
+	KUNIT_EXPECT_EQ(test, dbp_restore(exp), 0);
+}
+
+/*
+ * BEHAVIOURS: B12 - an importer whose device cannot reach the exporter's
+ * P2P memory fails at attach, not at its first map. On UML the kunit
+ * device is not PCI: no map type is supported for it.
+ */
+static void dbp_unreachable_fails_at_attach(struct kunit *test)
+{
+	struct p2pdma_provider *p2p;
+	struct phyr_provider *provider;
+	struct dma_buf_caps *offer;
+	struct dbp_exporter *exp;
+	struct dbp_importer *sgt_imp, *legacy, *cpu_imp;
+
+	p2p = kunit_kzalloc(test, sizeof(*p2p), GFP_KERNEL);
+	provider = kunit_kzalloc(test, sizeof(*provider), GFP_KERNEL);
+	offer = kunit_kzalloc(test, sizeof(*offer), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, p2p);
+	KUNIT_ASSERT_NOT_NULL(test, provider);
+	KUNIT_ASSERT_NOT_NULL(test, offer);
+	p2p->owner = dbp_device(test);
+	phyr_provider_init_p2p(provider, p2p);
+	*offer = dbp_offer_p2p;
+	offer->p2p = provider;
+	exp = dbp_export(test, DBP_EXP_PHYR, offer);
+
+	sgt_imp = dbp_importer(test, exp,
+			       DBP_ACCEPT(DMA_BUF_DESC_SGT, DBP_RAM | DBP_P2P,
+					  DBP_SHARED, DBP_REVOCABLE),
+			       DBP_IMP_INVAL);
+	KUNIT_EXPECT_EQ(test, phyr_dma_map_type(provider, sgt_imp->dev, 0),
+			PHYR_MAP_NOT_SUPPORTED);
+	KUNIT_EXPECT_EQ(test, dbp_imp_attach(sgt_imp), -EREMOTEIO);
+	legacy = dbp_importer(test, exp, NULL, DBP_IMP_INVAL | DBP_IMP_P2P);
+	KUNIT_EXPECT_EQ(test, dbp_imp_attach(legacy), -EREMOTEIO);
+	KUNIT_EXPECT_EQ(test, exp->nr_attach, 0);
+	KUNIT_EXPECT_TRUE(test, list_empty(&exp->dmabuf->attachments));
+
+	/*
+	 * A phyr-only importer (a KVM memslot) never has it DMA-mapped for
+	 * its device by the core: it attaches.
+	 */
+	cpu_imp = dbp_attach(test, exp,
+			     DBP_ACCEPT(DMA_BUF_DESC_PHYR, DBP_RAM | DBP_P2P,
+					DBP_SHARED, DBP_REVOCABLE),
+			     DBP_IMP_INVAL);
+	KUNIT_EXPECT_EQ(test, dbp_map_phyr(cpu_imp), 0);
+	dbp_unmap(cpu_imp);
+}
+
+/*
+ * BEHAVIOURS: B13 - a fence that never signals (as a sw_sync fence imported
+ * with DMA_BUF_IOCTL_IMPORT_SYNC_FILE) cannot hold dma_buf_revoke(): it
+ * returns -ETIMEDOUT after its bound (one second), with the buffer revoked
+ * and every mapping undone.
+ */
+static void dbp_revoke_wait_is_bounded(struct kunit *test)
+{
+	struct dbp_exporter *exp = dbp_export(test, DBP_EXP_PHYR,
+					      &dbp_offer_ram);
+	struct dbp_importer *imp = dbp_attach(test, exp,
+					      &dbp_accept_phyr_revocable,
+					      DBP_IMP_INVAL);
+	struct dma_resv *resv = exp->dmabuf->resv;
+	struct dbp_fence *f[2];
+	unsigned long start, took;
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < ARRAY_SIZE(f); i++) {
+		f[i] = kzalloc(sizeof(*f[i]), GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, f[i]);
+		spin_lock_init(&f[i]->lock);
+		dma_fence_init(&f[i]->base, &dbp_fence_ops, &f[i]->lock,
+			       dma_fence_context_alloc(1), 1);
+		INIT_DELAYED_WORK(&f[i]->work, dbp_fence_work);
+		/* Signalled only when the test ends. */
+		ret = kunit_add_action_or_reset(test, dbp_fence_cleanup, f[i]);
+		KUNIT_ASSERT_EQ(test, ret, 0);
+	}
+
+	KUNIT_ASSERT_EQ(test, dbp_map_phyr(imp), 0);
+	dma_resv_lock(resv, NULL);
+	ret = dma_resv_reserve_fences(resv, 2);
+	if (!ret) {
+		dma_resv_add_fence(resv, &f[0]->base, DMA_RESV_USAGE_BOOKKEEP);
+		dma_resv_add_fence(resv, &f[1]->base, DMA_RESV_USAGE_WRITE);
+	}
+	dma_resv_unlock(resv);
+	KUNIT_ASSERT_EQ(test, ret, 0);
+
+	start = jiffies;
+	KUNIT_EXPECT_EQ(test, dbp_revoke(exp), -ETIMEDOUT);
+	took = jiffies - start;
+	kunit_info(test, "revoke returned after %u ms\n",
+		   jiffies_to_msecs(took));
+	KUNIT_EXPECT_GE(test, took, HZ / 2);
+	KUNIT_EXPECT_LT(test, took, 5 * HZ);
+	KUNIT_EXPECT_FALSE(test, dma_fence_is_signaled(&f[0]->base));
+
+	/* Revoked all the same: unmapped, and nothing maps. */
+	KUNIT_EXPECT_TRUE(test, dma_buf_is_revoked(exp->dmabuf));
+	KUNIT_EXPECT_EQ(test, imp->nr_revoke, 1);
+	KUNIT_EXPECT_NULL(test, imp->phyr);
+	KUNIT_EXPECT_EQ(test, exp->dmabuf->nr_mapped, 0);
+	KUNIT_EXPECT_EQ(test, dbp_map_phyr(imp), -ENODEV);
+
+	/* Asking again waits again, bounded, and tells nobody. */
+	KUNIT_EXPECT_EQ(test, dbp_revoke(exp), -ETIMEDOUT);
+	KUNIT_EXPECT_EQ(test, imp->nr_revoke, 1);
+	for (i = 0; i < ARRAY_SIZE(f); i++)
+		dma_fence_signal(&f[i]->base);
+	KUNIT_EXPECT_EQ(test, dbp_revoke(exp), 0);
+	KUNIT_EXPECT_EQ(test, dbp_restore(exp), 0);
 }
 
 /**
@@ -1992,7 +2285,7 @@ static void dbp_revoke_race(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, race);
 	race->exp = exp;
 	race->imp = dbp_importer(test, exp, &dbp_accept_both_revocable,
-				 DBP_IMP_REVOKE);
+				 DBP_IMP_INVAL);
 
 	revoker = kthread_run(dbp_race_revoker, race, "dma-buf-phyr-revoker");
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, revoker);
@@ -2033,10 +2326,14 @@ static struct kunit_case dbp_cases[] = {
 	KUNIT_CASE(dbp_pinned_importer_never_revoked),
 	KUNIT_CASE(dbp_pinned_phyr_importer_pins),
 	KUNIT_CASE(dbp_dynamic_importer_move_notify_and_remap),
-	KUNIT_CASE(dbp_revoke_only_importer_gets_revoke_on_move),
+	KUNIT_CASE(dbp_dynamic_and_revocable_held_to_revoke),
 	KUNIT_CASE(dbp_revocable_importer_enodev_until_restore),
 	KUNIT_CASE(dbp_revoke_notifies_each_once),
 	KUNIT_CASE(dbp_revoke_waits_for_fences),
+	KUNIT_CASE(dbp_rdma_pinned_mr_refused),
+	KUNIT_CASE(dbp_revoke_leaves_no_mapping),
+	KUNIT_CASE(dbp_unreachable_fails_at_attach),
+	KUNIT_CASE_SLOW(dbp_revoke_wait_is_bounded),
 	KUNIT_CASE(dbp_revoke_busy_while_mapped),
 	KUNIT_CASE(dbp_attach_while_revoked),
 	KUNIT_CASE(dbp_restore_does_not_remap),

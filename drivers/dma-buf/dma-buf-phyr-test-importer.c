@@ -7,8 +7,11 @@
  * at most one attachment. Commands are written, one per write():
  *
  *   attach FD MODE     MODE is "phyr" (revocable phyr importer of RAM and
- *                      P2P memory), "pinned" (the same, pinned) or "sgt"
- *                      (a legacy importer: dma_buf_attach())
+ *                      P2P memory), "pinned" (the same, pinned), "sgt"
+ *                      (a legacy importer: dma_buf_attach()) or "rdma"
+ *                      (the RDMA pinned MR: a legacy dynamic attach with
+ *                      allow_peer2peer and an invalidate_mappings that only
+ *                      logs, then dma_buf_pin(); "map" maps an sg_table)
  *   attach FD private KVMFD
  *                      a revocable importer of private (TDISP T=1) P2P
  *                      memory for the VM of KVMFD (a KVM_CREATE_VM fd)
@@ -23,7 +26,8 @@
  *
  * A write fails with the command's errno (that of dma_buf_get(), of the
  * attach or of the map); a read returns a status line (mode, lifetime,
- * revoke and restore notifications seen) and the last command's report.
+ * invalidate_mappings calls seen while revoked ("revokes") and while not
+ * ("restores")) and the last command's report.
  * Closing the file unmaps and detaches. The importer device is the rig's
  * edu PCI device (behind intel-iommu) when there is one, never bound to a
  * driver here; otherwise a platform device.
@@ -35,7 +39,6 @@
 #include <linux/highmem.h>
 #include <linux/io.h>
 #include <linux/iommu.h>
-#include <linux/kvm_host.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
@@ -46,17 +49,20 @@
 #include <linux/string.h>
 #include <linux/uaccess.h>
 #include <linux/unaligned.h>
+#if IS_ENABLED(CONFIG_KVM)
+#include <linux/kvm_host.h>
+#endif
 
 #define TI_NAME		"dma_buf_phyr_importer"
 #define TI_REPORT_LEN	2048
 #define TI_CMD_LEN	128
 #define TI_MAX_CHUNKS	16	/* chunks reported one by one */
 
-enum ti_mode { TI_NONE, TI_PHYR, TI_PINNED, TI_SGT, TI_PRIVATE };
+enum ti_mode { TI_NONE, TI_PHYR, TI_PINNED, TI_SGT, TI_PRIVATE, TI_RDMA };
 
 static const char * const ti_mode_names[] = {
 	[TI_NONE] = "none", [TI_PHYR] = "phyr", [TI_PINNED] = "pinned",
-	[TI_SGT] = "sgt", [TI_PRIVATE] = "private",
+	[TI_SGT] = "sgt", [TI_PRIVATE] = "private", [TI_RDMA] = "rdma",
 };
 
 /**
@@ -69,12 +75,13 @@ static const char * const ti_mode_names[] = {
  * @pdev: the edu device @attach was made for, with a reference, or NULL.
  * @phyr: the mapped phyr; protected by the reservation lock, since the
  *	revoke callback unmaps it.
- * @sgt: the mapped sg_table of a "sgt" attachment.
+ * @sgt: the mapped sg_table of a "sgt" or "rdma" attachment.
  * @kvm_file: for "private", the VM's file, held while attached.
  * @caps: for "private", the caps naming that VM.
  * @ops: for "private", the ops pointing at @caps.
- * @revokes: revoke notifications received.
- * @restores: restore notifications received.
+ * @revokes: invalidate_mappings calls while the buffer was revoked.
+ * @restores: invalidate_mappings calls while it was not (a restore, or a
+ *	move).
  * @report: the last command's report.
  */
 struct ti_session {
@@ -99,8 +106,12 @@ static struct platform_device *ti_platform;
 static DEFINE_MUTEX(ti_platform_lock);
 static atomic_t ti_next_id = ATOMIC_INIT(0);
 
-/* Called with the reservation lock held: unmap before returning. */
-static void ti_revoke(struct dma_buf_attachment *attach)
+/*
+ * Called with the reservation lock held: a revocable importer unmaps before
+ * returning, whether the buffer is revoked or moves, and maps again on its
+ * next "map".
+ */
+static void ti_invalidate(struct dma_buf_attachment *attach)
 {
 	struct ti_session *s = attach->importer_priv;
 
@@ -109,14 +120,26 @@ static void ti_revoke(struct dma_buf_attachment *attach)
 		dma_buf_unmap_phyr(attach, s->phyr);
 		s->phyr = NULL;
 	}
-	atomic_inc(&s->revokes);
+	if (dma_buf_is_revoked(attach->dmabuf))
+		atomic_inc(&s->revokes);
+	else
+		atomic_inc(&s->restores);
 }
 
-static void ti_restore(struct dma_buf_attachment *attach)
+/*
+ * The RDMA pinned MR's callback (drivers/infiniband/core/umem_dmabuf.c
+ * before 7.1's revocable variant): it only logs, the mapping stays.
+ */
+static void ti_rdma_invalidate(struct dma_buf_attachment *attach)
 {
 	struct ti_session *s = attach->importer_priv;
 
-	atomic_inc(&s->restores);
+	dev_warn_ratelimited(attach->dev,
+			     "invalidate on a pinned dma-buf attachment\n");
+	if (dma_buf_is_revoked(attach->dmabuf))
+		atomic_inc(&s->revokes);
+	else
+		atomic_inc(&s->restores);
 }
 
 #define TI_PROVIDERS	(BIT(PHYR_PROVIDER_RAM) | BIT(PHYR_PROVIDER_P2P))
@@ -138,14 +161,19 @@ static const struct dma_buf_caps ti_caps_pinned = {
 static const struct dma_buf_attach_ops ti_ops_revocable = {
 	.allow_peer2peer = true,
 	.caps = &ti_caps_revocable,
-	.revoke = ti_revoke,
-	.restore = ti_restore,
+	.invalidate_mappings = ti_invalidate,
 };
 
-/* A pinned importer needs no callback: it is never notified. */
+/* A pinned importer needs no callback: it promises nothing. */
 static const struct dma_buf_attach_ops ti_ops_pinned = {
 	.allow_peer2peer = true,
 	.caps = &ti_caps_pinned,
+};
+
+/* No caps: what ib_umem_dmabuf_get_pinned() attaches with. */
+static const struct dma_buf_attach_ops ti_ops_rdma = {
+	.allow_peer2peer = true,
+	.invalidate_mappings = ti_rdma_invalidate,
 };
 
 /* The edu DMA engine, so that mappings go through the IOMMU, if present. */
@@ -238,6 +266,8 @@ static int ti_attach(struct ti_session *s, int fd, const char *mode_name,
 		ops = &ti_ops_revocable;
 	} else if (mode == TI_PINNED) {
 		ops = &ti_ops_pinned;
+	} else if (mode == TI_RDMA) {
+		ops = &ti_ops_rdma;
 	} else if (mode == TI_PRIVATE) {
 		int ret = ti_private_ops(s, kvm_fd);
 
@@ -267,11 +297,18 @@ static int ti_attach(struct ti_session *s, int fd, const char *mode_name,
 	else
 		attach = dma_buf_attach(dmabuf, dev);
 	if (IS_ERR(attach)) {
-		pci_dev_put(s->pdev);
-		s->pdev = NULL;
-		dma_buf_put(dmabuf);
 		ret = PTR_ERR(attach);
-		goto err_kvm;
+		goto err_put;
+	}
+	/* The RDMA pinned MR pins right after the attach (BEHAVIOURS B11). */
+	if (mode == TI_RDMA) {
+		dma_resv_lock(dmabuf->resv, NULL);
+		ret = dma_buf_pin(attach);
+		dma_resv_unlock(dmabuf->resv);
+		if (ret) {
+			dma_buf_detach(dmabuf, attach);
+			goto err_put;
+		}
 	}
 	s->dmabuf = dmabuf;
 	s->attach = attach;
@@ -279,12 +316,17 @@ static int ti_attach(struct ti_session *s, int fd, const char *mode_name,
 	s->id = atomic_inc_return(&ti_next_id);
 	domain = iommu_get_domain_for_dev(dev);
 	ti_report(s, "attach id %u mode %s lifetime %s device %s (%s) size %zu\n",
-		  s->id, ti_mode_names[mode], ti_lifetime_name(attach->lifetime),
+		  s->id, ti_mode_names[mode],
+		  ti_lifetime_name(dma_buf_attach_lifetime(attach)),
 		  dev_name(dev),
 		  !domain ? "no iommu" : iommu_is_dma_domain(domain) ?
 		  "iommu-dma" : "iommu, not translated", dmabuf->size);
 	return 0;
 
+err_put:
+	pci_dev_put(s->pdev);
+	s->pdev = NULL;
+	dma_buf_put(dmabuf);
 err_kvm:
 	if (s->kvm_file)
 		fput(s->kvm_file);
@@ -327,7 +369,7 @@ static int ti_map(struct ti_session *s)
 	if (s->phyr || s->sgt)
 		return -EBUSY;
 
-	if (s->mode == TI_SGT) {
+	if (s->mode == TI_SGT || s->mode == TI_RDMA) {
 		struct sg_table *sgt;
 
 		sgt = dma_buf_map_attachment_unlocked(s->attach,
@@ -445,7 +487,7 @@ static int ti_check(struct ti_session *s, u32 mul, u32 xor, u64 base)
 	u64 off = base;
 	int ret;
 
-	if (s->mode == TI_SGT)
+	if (s->mode == TI_SGT || s->mode == TI_RDMA)
 		return -EOPNOTSUPP;	/* a legacy importer only DMAs */
 
 	dma_resv_lock(s->dmabuf->resv, NULL);
@@ -499,6 +541,11 @@ static int ti_detach(struct ti_session *s)
 	if (!s->attach)
 		return -ENOENT;
 	ti_unmap(s);
+	if (s->mode == TI_RDMA) {
+		dma_resv_lock(s->dmabuf->resv, NULL);
+		dma_buf_unpin(s->attach);
+		dma_resv_unlock(s->dmabuf->resv);
+	}
 	dma_buf_detach(s->dmabuf, s->attach);
 	dma_buf_put(s->dmabuf);
 	pci_dev_put(s->pdev);
@@ -593,7 +640,9 @@ static ssize_t ti_read(struct file *file, char __user *ubuf, size_t count,
 	len = scnprintf(buf, TI_REPORT_LEN + 160,
 			"id %u mode %s lifetime %s mapped %s revokes %d restores %d\n%s",
 			s->id, ti_mode_names[s->mode],
-			s->attach ? ti_lifetime_name(s->attach->lifetime) : "none",
+			s->attach ?
+			ti_lifetime_name(dma_buf_attach_lifetime(s->attach)) :
+			"none",
 			s->phyr || s->sgt ? "yes" : "no",
 			atomic_read(&s->revokes), atomic_read(&s->restores),
 			s->report);
@@ -655,4 +704,4 @@ module_exit(ti_exit);
 
 MODULE_DESCRIPTION("Test importer for dma-buf phyr exchange selftests");
 MODULE_LICENSE("GPL");
-MODULE_IMPORT_NS(DMA_BUF);
+MODULE_IMPORT_NS("DMA_BUF");

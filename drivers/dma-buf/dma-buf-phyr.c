@@ -10,6 +10,7 @@
 
 #include <linux/dma-buf.h>
 #include <linux/dma-resv.h>
+#include <linux/jiffies.h>
 #include <linux/lockdep.h>
 #include <linux/phyr.h>
 #include <linux/phyr-dma.h>
@@ -66,9 +67,15 @@ void dma_buf_phyr_caps(const struct dma_buf *dmabuf, struct dma_buf_caps *caps)
 			caps->descs |= DMA_BUF_DESC_PHYR_DMA;
 	}
 }
-EXPORT_SYMBOL_NS_GPL(dma_buf_phyr_caps, DMA_BUF);
+EXPORT_SYMBOL_NS_GPL(dma_buf_phyr_caps, "DMA_BUF");
 
-/* What an importer without caps accepts: the legacy contract. */
+/*
+ * What an importer without caps accepts: the legacy contract of 7.1. One with
+ * &dma_buf_attach_ops.invalidate_mappings is dynamic (it unmaps within
+ * bounded time and maps again); one without is pinned, as dma_buf_attach()
+ * is. An importer that pins and has a callback that only logs looks dynamic
+ * here: dma_buf_phyr_pin_check() stops it.
+ */
 static void dma_buf_importer_caps(const struct dma_buf_attach_ops *ops,
 				  struct dma_buf_caps *caps)
 {
@@ -80,8 +87,9 @@ static void dma_buf_importer_caps(const struct dma_buf_attach_ops *ops,
 		.descs		= DMA_BUF_DESC_SGT,
 		.providers	= BIT(PHYR_PROVIDER_RAM),
 		.cc_states	= BIT(PHYR_CC_SHARED),
-		.lifetimes	= ops ? BIT(DMA_BUF_LIFETIME_DYNAMIC) :
-					BIT(DMA_BUF_LIFETIME_PINNED),
+		.lifetimes	= ops && ops->invalidate_mappings ?
+				  BIT(DMA_BUF_LIFETIME_DYNAMIC) :
+				  BIT(DMA_BUF_LIFETIME_PINNED),
 	};
 	if (ops && ops->allow_peer2peer)
 		caps->providers |= BIT(PHYR_PROVIDER_P2P);
@@ -90,6 +98,7 @@ static void dma_buf_importer_caps(const struct dma_buf_attach_ops *ops,
 /**
  * dma_buf_phyr_attach_check - match an importer against the exporter's offer
  * @dmabuf: the buffer being attached.
+ * @dev: the importer's device.
  * @importer_ops: the importer's ops, NULL for dma_buf_attach().
  * @lifetime: set to the attachment's lifetime class on success.
  *
@@ -98,22 +107,25 @@ static void dma_buf_importer_caps(const struct dma_buf_attach_ops *ops,
  * order; the first that fails decides the error. A legacy exporter's
  * providers are not checked: it sees &dma_buf_attachment.peer2peer itself.
  *
- * Context: process context; takes no lock.
+ * Context: process context (the first reachability question of a P2P
+ * provider and a device may allocate); takes no lock.
  * Return: 0, or
  * -EOPNOTSUPP if no descriptor is both offered and accepted;
- * -EREMOTEIO if a RAM or P2P provider is offered and not accepted (the
- * importer cannot reach that memory, as with pci_p2pdma_distance() < 0);
+ * -EREMOTEIO if a RAM or P2P provider is offered and not accepted, or if
+ * the importer may get an sg_table and @dev cannot reach the exporter's P2P
+ * provider (&dma_buf_caps.p2p, phyr_dma_map_type() says not supported: a
+ * device that is not PCI, or a topology that forbids it);
  * -EREMOTE if private interconnect addresses are offered and the importer
  * is not on the same interconnect;
  * -EACCES if a confidential state is offered and not accepted, or private
  * (TDISP T=1) memory is offered to an importer that does not name the same
  * owner (VM);
- * -EPERM if no lifetime class is common: a revocable-only exporter refuses a
+ * -EPERM if no lifetime class is common: a revocable exporter refuses a
  * pinned importer;
- * -EINVAL if the chosen class needs a callback the importer lacks
- * (&dma_buf_attach_ops.revoke for revocable, .move_notify for dynamic).
+ * -EINVAL if the chosen class is dynamic or revocable and the importer has
+ * no &dma_buf_attach_ops.invalidate_mappings.
  */
-int dma_buf_phyr_attach_check(struct dma_buf *dmabuf,
+int dma_buf_phyr_attach_check(struct dma_buf *dmabuf, struct device *dev,
 			      const struct dma_buf_attach_ops *importer_ops,
 			      enum dma_buf_lifetime *lifetime)
 {
@@ -135,6 +147,15 @@ int dma_buf_phyr_attach_check(struct dma_buf *dmabuf,
 		if ((offer.providers & BIT(PHYR_PROVIDER_PRIVATE)) &&
 		    offer.interconnect_id != accept.interconnect_id)
 			return -EREMOTE;
+		/*
+		 * BEHAVIOURS B12: an sg_table is DMA-mapped for @dev, so @dev
+		 * must reach the MMIO now, not fail at the first map.
+		 */
+		if ((offer.providers & BIT(PHYR_PROVIDER_P2P)) && offer.p2p &&
+		    (offer.descs & accept.descs & DMA_BUF_DESC_SGT) &&
+		    phyr_dma_map_type(offer.p2p, dev, accept.interconnect_id) ==
+		    PHYR_MAP_NOT_SUPPORTED)
+			return -EREMOTEIO;
 	}
 
 	if (offer.cc_states & ~accept.cc_states)
@@ -143,18 +164,83 @@ int dma_buf_phyr_attach_check(struct dma_buf *dmabuf,
 	    (!offer.cc_owner || offer.cc_owner != accept.cc_owner))
 		return -EACCES;
 
-	common = offer.lifetimes & accept.lifetimes;
+	/* The strongest promise both sides have: revocable, dynamic, pinned. */
+	common = offer.lifetimes & accept.lifetimes &
+		 GENMASK(DMA_BUF_LIFETIME_REVOCABLE, DMA_BUF_LIFETIME_PINNED);
 	if (!common)
 		return -EPERM;
-	*lifetime = __ffs(common);
+	*lifetime = __fls(common);
 
-	if (*lifetime == DMA_BUF_LIFETIME_REVOCABLE &&
-	    !(importer_ops && importer_ops->revoke))
-		return -EINVAL;
-	if (*lifetime == DMA_BUF_LIFETIME_DYNAMIC &&
-	    !(importer_ops && importer_ops->move_notify))
+	if (*lifetime != DMA_BUF_LIFETIME_PINNED &&
+	    !(importer_ops && importer_ops->invalidate_mappings))
 		return -EINVAL;
 	return 0;
+}
+
+/**
+ * dma_buf_attach_lifetime - the lifetime class of an attachment
+ * @attach: the attachment.
+ *
+ * The project's meaning of "revocable" (%DMA_BUF_LIFETIME_REVOCABLE: the
+ * importer declared it unmaps inside its callback). Upstream's
+ * dma_buf_attach_revocable() only says the importer has a callback.
+ *
+ * Context: any context.
+ * Return: the class decided at attach by dma_buf_phyr_attach_check().
+ */
+enum dma_buf_lifetime
+dma_buf_attach_lifetime(const struct dma_buf_attachment *attach)
+{
+	return attach->lifetime;
+}
+EXPORT_SYMBOL_NS_GPL(dma_buf_attach_lifetime, "DMA_BUF");
+
+/*
+ * dma_buf_pin() for the core (BEHAVIOURS B11). An exporter that does not
+ * offer the pinned class takes its memory away or moves it; a pin would
+ * only keep its promise for an importer that declared it unmaps in its
+ * callback. The check cannot be made at attach: the RDMA pinned MR
+ * (ib_umem_dmabuf_get_pinned()) attaches exactly as a dynamic importer
+ * does, and only pins afterwards.
+ */
+int dma_buf_phyr_pin_check(struct dma_buf_attachment *attach)
+{
+	struct dma_buf_caps offer;
+
+	dma_buf_phyr_caps(attach->dmabuf, &offer);
+	if (!(offer.lifetimes & BIT(DMA_BUF_LIFETIME_PINNED)) &&
+	    attach->lifetime != DMA_BUF_LIFETIME_REVOCABLE)
+		return -EPERM;
+	return 0;
+}
+
+/*
+ * An importer that declared only the pinned class has importer ops, so the
+ * core takes it for a dynamic one: pin the buffer for each of its sg_table
+ * maps too, as for dma_buf_attach().
+ */
+bool dma_buf_phyr_pin_on_map(struct dma_buf_attachment *attach)
+{
+	return attach->importer_ops && attach->importer_ops->caps &&
+	       attach->lifetime == DMA_BUF_LIFETIME_PINNED;
+}
+
+/* Count what importers have mapped; dma_buf_revoke() waits for 0. */
+void dma_buf_phyr_account(struct dma_buf_attachment *attach, bool map)
+{
+	struct dma_buf *dmabuf = attach->dmabuf;
+
+	dma_resv_assert_held(dmabuf->resv);
+	if (map) {
+		attach->nr_mapped++;
+		dmabuf->nr_mapped++;
+		return;
+	}
+	if (WARN_ON_ONCE(!attach->nr_mapped || !dmabuf->nr_mapped))
+		return;
+	attach->nr_mapped--;
+	if (!--dmabuf->nr_mapped)
+		wake_up_all(&dmabuf->unmapped);
 }
 
 /*
@@ -191,20 +277,24 @@ err_free:
 
 /*
  * A pinned importer that declares caps has importer ops, so the core's
- * dma_buf_attachment_is_dynamic() takes it for a dynamic one and does not
- * pin the buffer for it: pin it here while a phyr is mapped, as the core
- * does for a legacy importer of a dynamic exporter.
+ * dma_buf_attachment_is_dynamic() takes it for a dynamic one: pin the buffer
+ * of an exporter that can move it while its own phyr is mapped, as the core
+ * does for dma_buf_attach() (a DMA-mapped phyr of a legacy exporter is pinned
+ * by dma_buf_map_attachment() already).
  */
 static bool dma_buf_phyr_needs_pin(struct dma_buf_attachment *attach)
 {
 	return attach->lifetime == DMA_BUF_LIFETIME_PINNED &&
-	       attach->importer_ops && attach->dmabuf->ops->pin;
+	       attach->importer_ops && attach->dmabuf->ops->pin &&
+	       !attach->phyr_sgt;
 }
 
 static void dma_buf_phyr_release(struct dma_buf_attachment *attach)
 {
 	struct phyr *phyr = attach->phyr;
 
+	if (dma_buf_phyr_needs_pin(attach))
+		attach->dmabuf->ops->unpin(attach);
 	attach->phyr = NULL;
 	if (attach->phyr_sgt) {
 		dma_buf_unmap_attachment(attach, attach->phyr_sgt,
@@ -214,8 +304,6 @@ static void dma_buf_phyr_release(struct dma_buf_attachment *attach)
 	} else if (attach->dmabuf->ops->unmap_phyr) {
 		attach->dmabuf->ops->unmap_phyr(attach, phyr);
 	}
-	if (dma_buf_phyr_needs_pin(attach))
-		attach->dmabuf->ops->unpin(attach);
 }
 
 static bool dma_buf_accepts(const struct dma_buf_attachment *attach, u32 desc)
@@ -240,11 +328,11 @@ static bool dma_buf_accepts(const struct dma_buf_attachment *attach, u32 desc)
  * holds DMA addresses and mapping it again fails with -EALREADY).
  *
  * The phyr stays valid until dma_buf_unmap_phyr(), or until the importer's
- * &dma_buf_attach_ops.revoke or .move_notify runs, after which the importer
- * must unmap it. One phyr mapping per attachment at a time. For an importer
- * of the pinned class, the buffer of an exporter that can move it
- * (&dma_buf_ops.pin) is pinned until dma_buf_unmap_phyr(), and such an
- * importer is never notified of moves.
+ * &dma_buf_attach_ops.invalidate_mappings runs, after which the importer
+ * must unmap it (a revocable importer before the callback returns). One phyr
+ * mapping per attachment at a time. For an importer that declared only the
+ * pinned class, the buffer of an exporter that can move it (&dma_buf_ops.pin)
+ * is pinned until dma_buf_unmap_phyr().
  *
  * Context: process context; the caller holds the reservation lock of
  * @attach->dmabuf (dma_resv_lock()), as for dma_buf_map_attachment().
@@ -277,25 +365,30 @@ const struct phyr *dma_buf_map_phyr(struct dma_buf_attachment *attach)
 	      dma_buf_accepts(attach, DMA_BUF_DESC_PHYR_DMA)))
 		return ERR_PTR(-EOPNOTSUPP);
 
-	if (dma_buf_phyr_needs_pin(attach)) {
-		ret = dmabuf->ops->pin(attach);
-		if (ret)
-			return ERR_PTR(ret);
-	}
-	if (dmabuf->ops->map_phyr && dma_buf_accepts(attach, DMA_BUF_DESC_PHYR))
+	if (dmabuf->ops->map_phyr &&
+	    dma_buf_accepts(attach, DMA_BUF_DESC_PHYR)) {
+		if (dma_buf_phyr_needs_pin(attach)) {
+			ret = dmabuf->ops->pin(attach);
+			if (ret)
+				return ERR_PTR(ret);
+		}
 		phyr = dmabuf->ops->map_phyr(attach);
-	else
+		if (IS_ERR(phyr)) {
+			if (dma_buf_phyr_needs_pin(attach))
+				dmabuf->ops->unpin(attach);
+			return phyr;
+		}
+	} else {
 		phyr = dma_buf_phyr_from_legacy(attach);
-	if (IS_ERR(phyr)) {
-		if (dma_buf_phyr_needs_pin(attach))
-			dmabuf->ops->unpin(attach);
-		return phyr;
+		if (IS_ERR(phyr))
+			return phyr;
 	}
 
 	attach->phyr = phyr;
+	dma_buf_phyr_account(attach, true);
 	return phyr;
 }
-EXPORT_SYMBOL_NS_GPL(dma_buf_map_phyr, DMA_BUF);
+EXPORT_SYMBOL_NS_GPL(dma_buf_map_phyr, "DMA_BUF");
 
 /**
  * dma_buf_unmap_phyr - release the phyr of an attachment
@@ -316,8 +409,9 @@ void dma_buf_unmap_phyr(struct dma_buf_attachment *attach,
 	if (!phyr || attach->phyr != phyr)
 		return;
 	dma_buf_phyr_release(attach);
+	dma_buf_phyr_account(attach, false);
 }
-EXPORT_SYMBOL_NS_GPL(dma_buf_unmap_phyr, DMA_BUF);
+EXPORT_SYMBOL_NS_GPL(dma_buf_unmap_phyr, "DMA_BUF");
 
 /**
  * dma_buf_map_phyr_unlocked - dma_buf_map_phyr() taking the reservation lock
@@ -339,7 +433,7 @@ const struct phyr *dma_buf_map_phyr_unlocked(struct dma_buf_attachment *attach)
 	dma_resv_unlock(attach->dmabuf->resv);
 	return phyr;
 }
-EXPORT_SYMBOL_NS_GPL(dma_buf_map_phyr_unlocked, DMA_BUF);
+EXPORT_SYMBOL_NS_GPL(dma_buf_map_phyr_unlocked, "DMA_BUF");
 
 /**
  * dma_buf_unmap_phyr_unlocked - dma_buf_unmap_phyr() taking the lock
@@ -355,7 +449,7 @@ void dma_buf_unmap_phyr_unlocked(struct dma_buf_attachment *attach,
 	dma_buf_unmap_phyr(attach, phyr);
 	dma_resv_unlock(attach->dmabuf->resv);
 }
-EXPORT_SYMBOL_NS_GPL(dma_buf_unmap_phyr_unlocked, DMA_BUF);
+EXPORT_SYMBOL_NS_GPL(dma_buf_unmap_phyr_unlocked, "DMA_BUF");
 
 /*
  * The dma-buf core's sg_table compat for a phyr-only exporter: the phyr
@@ -395,17 +489,30 @@ void dma_buf_phyr_unmap_sgt(struct dma_buf_attachment *attach,
 			    struct sg_table *sgt, enum dma_data_direction dir)
 {
 	dma_resv_assert_held(attach->dmabuf->resv);
-	phyr_dma_unmap_sgt(sgt, attach->dev);
+	phyr_dma_unmap_sgt(sgt);
 	if (attach->phyr)
 		dma_buf_phyr_release(attach);
 }
 
-/* dma_buf_detach(): drop a phyr the importer did not unmap (BEHAVIOURS B10). */
+/*
+ * dma_buf_detach(): drop a phyr the importer did not unmap, and stop
+ * counting what it left mapped (BEHAVIOURS B10).
+ */
 void dma_buf_phyr_detach(struct dma_buf_attachment *attach)
 {
-	dma_resv_assert_held(attach->dmabuf->resv);
-	if (attach->phyr)
+	struct dma_buf *dmabuf = attach->dmabuf;
+
+	dma_resv_assert_held(dmabuf->resv);
+	if (attach->phyr) {
 		dma_buf_phyr_release(attach);
+		dma_buf_phyr_account(attach, false);
+	}
+	if (attach->nr_mapped) {
+		dmabuf->nr_mapped -= min(attach->nr_mapped, dmabuf->nr_mapped);
+		attach->nr_mapped = 0;
+		if (!dmabuf->nr_mapped)
+			wake_up_all(&dmabuf->unmapped);
+	}
 }
 
 /**
@@ -426,7 +533,7 @@ bool dma_buf_is_revocable(const struct dma_buf *dmabuf)
 	       (dmabuf->caps->lifetimes & BIT(DMA_BUF_LIFETIME_REVOCABLE)) &&
 	       !(dmabuf->caps->lifetimes & BIT(DMA_BUF_LIFETIME_PINNED));
 }
-EXPORT_SYMBOL_NS_GPL(dma_buf_is_revocable, DMA_BUF);
+EXPORT_SYMBOL_NS_GPL(dma_buf_is_revocable, "DMA_BUF");
 
 /**
  * dma_buf_is_revoked - is the buffer revoked
@@ -442,93 +549,121 @@ bool dma_buf_is_revoked(const struct dma_buf *dmabuf)
 {
 	return READ_ONCE(dmabuf->revoked);
 }
-EXPORT_SYMBOL_NS_GPL(dma_buf_is_revoked, DMA_BUF);
+EXPORT_SYMBOL_NS_GPL(dma_buf_is_revoked, "DMA_BUF");
 
-/**
- * dma_buf_attach_revocable - is the attachment of the revocable class
- * @attach: the attachment.
- *
- * The name mirrors upstream's (7.1) check that an importer can unmap in
- * bounded time when the exporter takes the memory away.
- *
- * Context: any context.
- * Return: true if @attach was attached as %DMA_BUF_LIFETIME_REVOCABLE.
+/*
+ * How long dma_buf_revoke() waits, in all, for the fences of the buffer and
+ * for importers that unmap after their callback returned. Upstream's
+ * exporters (vfio_pci_dma_buf_move(), ib_uverbs_dmabuf_revoke()) wait
+ * without a bound, uninterruptibly, under the reservation lock and the
+ * exporter's own locks; and any holder of the fd can add a fence that never
+ * signals with DMA_BUF_IOCTL_IMPORT_SYNC_FILE. One second, the bound of an
+ * earlier revision of the 7.1 revoke series, is far above what a working
+ * importer needs: an unmap in its callback, or a fence of DMA already
+ * queued.
  */
-bool dma_buf_attach_revocable(const struct dma_buf_attachment *attach)
+#define DMA_BUF_REVOKE_TIMEOUT	HZ
+
+/*
+ * Wait, within what is left of @timeout, for the fences, then for every
+ * mapping to be undone. Importers that unmap after their callback need the
+ * reservation lock to do it: drop it while waiting for them.
+ */
+static int dma_buf_revoke_wait(struct dma_buf *dmabuf, long timeout)
 {
-	return attach->lifetime == DMA_BUF_LIFETIME_REVOCABLE;
+	struct dma_buf_attachment *attach;
+	bool fences_done;
+	long left;
+
+	left = dma_resv_wait_timeout(dmabuf->resv, DMA_RESV_USAGE_BOOKKEEP,
+				     false, timeout);
+	fences_done = left > 0;
+	if (dmabuf->nr_mapped && left > 0) {
+		dma_resv_unlock(dmabuf->resv);
+		wait_event_timeout(dmabuf->unmapped,
+				   !READ_ONCE(dmabuf->nr_mapped), left);
+		dma_resv_lock(dmabuf->resv, NULL);
+	}
+
+	if (dmabuf->nr_mapped) {
+		list_for_each_entry(attach, &dmabuf->attachments, node)
+			if (attach->nr_mapped)
+				dev_warn(attach->dev,
+					 "dma-buf %s: %u mappings kept after revoke\n",
+					 dmabuf->exp_name, attach->nr_mapped);
+		return -EBUSY;
+	}
+	if (!fences_done) {
+		pr_warn("dma-buf %s: fences still unsignalled %u ms after revoke\n",
+			dmabuf->exp_name, jiffies_to_msecs(timeout));
+		return -ETIMEDOUT;
+	}
+	return 0;
 }
-EXPORT_SYMBOL_NS_GPL(dma_buf_attach_revocable, DMA_BUF);
 
 /**
  * dma_buf_revoke - take the memory of a dma-buf away from every importer
  * @dmabuf: the buffer; its exporter offers %DMA_BUF_LIFETIME_REVOCABLE.
  *
  * For an exporter whose memory can disappear (a PCI BAR when the device is
- * reset or its memory decoding is disabled): marks @dmabuf revoked, calls
- * every attachment's notification exactly once (&dma_buf_attach_ops.revoke
- * for a revocable importer, .move_notify for a dynamic one), then waits for
- * every fence of the reservation object, so that DMA the importers had in
- * flight has finished. A revocable importer unmaps in its callback, so when
- * this returns 0 no importer holds a mapping. Until dma_buf_restore(), every
- * map (dma_buf_map_phyr(), dma_buf_map_attachment()) fails with -ENODEV,
- * attachments made meanwhile included. Works without
- * %CONFIG_DMABUF_MOVE_NOTIFY: revocation does not depend on importers being
- * allowed to leave buffers unpinned.
+ * reset or its memory decoding is disabled), upstream's revoke sequence in
+ * one call: marks @dmabuf revoked, calls dma_buf_invalidate_mappings() (every
+ * attachment's &dma_buf_attach_ops.invalidate_mappings, once), waits for the
+ * fences of the reservation object (%DMA_RESV_USAGE_BOOKKEEP) and then for
+ * every sg_table and phyr mapped by an importer to be unmapped. A revocable
+ * importer unmaps in its callback; a dynamic one may do it later, and takes
+ * the reservation lock for that, so this drops the lock while it waits for
+ * such unmaps. Until dma_buf_restore(), every map (dma_buf_map_phyr(),
+ * dma_buf_map_attachment()) fails with -ENODEV, attachments made meanwhile
+ * included, so nothing can be mapped again. No importer that may pin and
+ * keep its mapping is attached: dma_buf_dynamic_attach() and dma_buf_pin()
+ * refuse them (BEHAVIOURS B11).
  *
- * Context: process context, may sleep (waits for fences); the caller holds
- * the reservation lock of @dmabuf. Exporters take their own lock first (for
+ * The waits are bounded, one second in all (BEHAVIOURS B13): a fence that
+ * never signals cannot hold the caller, typically a device reset or a
+ * close, for ever. The buffer stays revoked whatever the result. Calling
+ * this again on a revoked buffer notifies nobody and waits again.
+ *
+ * Context: process context, may sleep. The caller holds the reservation
+ * lock of @dmabuf, taken with dma_resv_lock(resv, NULL) and no other
+ * reservation lock; it is dropped and retaken while waiting for unmaps, so
+ * the caller serialises revoke and restore with a lock of its own (for
  * vfio-pci: memory_lock -> dma_resv -> the importer's locks).
- * Return: 0 when every importer has been notified and has unmapped, also if
- * @dmabuf was already revoked (nobody is notified twice);
+ * Return: 0 when every importer has been notified, every mapping is undone
+ * and every fence has signalled, also if @dmabuf was already revoked;
  * -ENOLCK if the reservation lock is not held (nothing done);
- * -EINVAL if the exporter does not offer the revocable class;
- * -EBUSY if a revocable importer kept its mapping despite the contract (the
- * buffer stays revoked; the importer is buggy, and named in the log).
+ * -EINVAL if the exporter does not offer the revocable class (nothing done);
+ * -EBUSY if an importer kept a mapping past the bound (buggy; named in the
+ * log; it can still only unmap);
+ * -ETIMEDOUT if every mapping is undone but a fence did not signal within
+ * the bound (the memory is unmapped from every importer device; DMA queued
+ * behind that fence can no longer reach it through a mapping).
  */
 int dma_buf_revoke(struct dma_buf *dmabuf)
 {
-	struct dma_buf_attachment *attach;
-	int ret = 0;
-
 	might_sleep();
 	if (!dma_buf_resv_held(dmabuf->resv))
 		return -ENOLCK;
 	if (!dma_buf_is_revocable(dmabuf))
 		return -EINVAL;
-	if (dmabuf->revoked)
-		return 0;
 
-	WRITE_ONCE(dmabuf->revoked, true);
-	list_for_each_entry(attach, &dmabuf->attachments, node) {
-		if (attach->lifetime == DMA_BUF_LIFETIME_REVOCABLE)
-			attach->importer_ops->revoke(attach);
-		else if (attach->lifetime == DMA_BUF_LIFETIME_DYNAMIC)
-			attach->importer_ops->move_notify(attach);
+	if (!dmabuf->revoked) {
+		WRITE_ONCE(dmabuf->revoked, true);
+		dma_buf_invalidate_mappings(dmabuf);
 	}
-
-	dma_resv_wait_timeout(dmabuf->resv, DMA_RESV_USAGE_BOOKKEEP, false,
-			      MAX_SCHEDULE_TIMEOUT);
-
-	list_for_each_entry(attach, &dmabuf->attachments, node) {
-		if (attach->lifetime == DMA_BUF_LIFETIME_REVOCABLE &&
-		    attach->phyr) {
-			dev_err(attach->dev, "dma-buf %s: mapping kept after revoke\n",
-				dmabuf->exp_name);
-			ret = -EBUSY;
-		}
-	}
-	return ret;
+	return dma_buf_revoke_wait(dmabuf, DMA_BUF_REVOKE_TIMEOUT);
 }
-EXPORT_SYMBOL_NS_GPL(dma_buf_revoke, DMA_BUF);
+EXPORT_SYMBOL_NS_GPL(dma_buf_revoke, "DMA_BUF");
 
 /**
  * dma_buf_restore - let importers map a revoked dma-buf again
  * @dmabuf: the buffer, revoked by dma_buf_revoke().
  *
- * Clears the revoked state and calls each attachment's optional
- * &dma_buf_attach_ops.restore. Nothing is remapped: importers map again
- * when they need the memory (a KVM memslot on its next guest fault).
+ * Clears the revoked state and, as upstream's vfio-pci does, calls
+ * dma_buf_invalidate_mappings() once more: a hint to dynamic importers that
+ * they may map again (dma_buf_is_revoked() is false in the callback, which
+ * tells it from a revoke). Nothing is remapped by the core: importers map
+ * again when they need the memory (a KVM memslot on its next guest fault).
  *
  * Context: process context; the caller holds the reservation lock.
  * Return: 0, also if @dmabuf was not revoked (nobody is notified);
@@ -537,8 +672,6 @@ EXPORT_SYMBOL_NS_GPL(dma_buf_revoke, DMA_BUF);
  */
 int dma_buf_restore(struct dma_buf *dmabuf)
 {
-	struct dma_buf_attachment *attach;
-
 	if (!dma_buf_resv_held(dmabuf->resv))
 		return -ENOLCK;
 	if (!dma_buf_is_revocable(dmabuf))
@@ -547,12 +680,10 @@ int dma_buf_restore(struct dma_buf *dmabuf)
 		return 0;
 
 	WRITE_ONCE(dmabuf->revoked, false);
-	list_for_each_entry(attach, &dmabuf->attachments, node)
-		if (attach->importer_ops && attach->importer_ops->restore)
-			attach->importer_ops->restore(attach);
+	dma_buf_invalidate_mappings(dmabuf);
 	return 0;
 }
-EXPORT_SYMBOL_NS_GPL(dma_buf_restore, DMA_BUF);
+EXPORT_SYMBOL_NS_GPL(dma_buf_restore, "DMA_BUF");
 
 static void dma_buf_show_bits(struct seq_file *m, const char *key, u32 bits,
 			      const char *const *names, unsigned int nr)
