@@ -296,7 +296,7 @@ TEST_F(dmabuf_slot, existing_slot_stays)
 	EXPECT_EQ(-EINVAL, set_slot(self->vm, SLOT, KVM_MEM_DMABUF, GPA,
 				    BUF_SIZE, self->hva, fd, 0))
 		TH_LOG("KVM_MEM_DMABUF added in place");
-	EXPECT_EQ(-EINVAL, set_slot(self->vm, SLOT, KVM_MEM_DMABUF, 2 * GPA,
+	EXPECT_EQ(-EINVAL, set_slot(self->vm, SLOT, KVM_MEM_DMABUF, 2ULL * GPA,
 				    BUF_SIZE, self->hva, fd, 0))
 		TH_LOG("KVM_MEM_DMABUF added, moved");
 	EXPECT_EQ(-EINVAL, set_slot(self->vm, SLOT,
