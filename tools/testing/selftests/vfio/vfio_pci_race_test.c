@@ -18,8 +18,10 @@
  *            importer (or, against fault, backs a slot), and closed with
  *            the importer still attached; then the importer is closed
  * Each pair (and each operation against itself) runs in two threads for
- * RACE_MS; every operation checks what it can: a map or a fault succeeds
- * or fails with ENODEV, and ENODEV only when the pair revokes; a check or
+ * RACE_MS; every operation checks what it can: an attach (a slot bind), a
+ * map or a fault succeeds or fails with ENODEV, and ENODEV only when the
+ * pair revokes (upstream's exporter refuses to attach a revoked buffer);
+ * a check or
  * a guest pass never reads a wrong dword (a stale mapping of the disabled
  * BAR reads all ones); the fdinfo "revoked:" line follows the config
  * writes when no other thread writes them. Afterwards the buffer is not
@@ -190,13 +192,19 @@ static void op_detach(struct side *s)
 	struct vm *vm = slot_vm(s);
 	int ret;
 
+	/* A revoked buffer refuses the attach (vfio_pci_dma_buf_attach()). */
 	ret = ti_cmd(s->ctl, "attach %d phyr", s->buf);
+	if (ret == -ENODEV && ok_or_revoked(s, ret))
+		goto slot;
 	if (ret)
 		return side_err(s, "attach: %s", err_str(ret));
 	ret = ti_cmd(s->ctl, "detach");
 	if (ret)
 		return side_err(s, "detach: %s", err_str(ret));
+slot:
 	ret = dmabuf_slot(vm, SLOT_BAR2, GPA_BAR2, SHARED_LEN, s->buf, 0);
+	if (ret == -ENODEV && ok_or_revoked(s, ret))
+		return;
 	if (ret)
 		return side_err(s, "dma-buf slot: %s", err_str(ret));
 	ret = delete_slot(vm, SLOT_BAR2);
@@ -216,6 +224,8 @@ static void op_close(struct side *s)
 		ret = dmabuf_slot(&s->peer->vm, SLOT_BAR2, GPA_BAR2, SHARED_LEN,
 				  fd, 0);
 		close(fd);
+		if (ret == -ENODEV && ok_or_revoked(s, ret))
+			return;
 		if (ret)
 			return side_err(s, "dma-buf slot: %s", err_str(ret));
 		ret = delete_slot(&s->peer->vm, SLOT_BAR2);
@@ -228,9 +238,11 @@ static void op_close(struct side *s)
 		close(fd);
 		return side_err(s, IMPORTER ": %s", strerror(errno));
 	}
+	/* Exported while the pair had memory disabled: born revoked. */
 	ret = ti_cmd(ctl, "attach %d phyr", fd);
 	if (ret) {
-		side_err(s, "attach: %s", err_str(ret));
+		if (!ok_or_revoked(s, ret))
+			side_err(s, "attach: %s", err_str(ret));
 	} else {
 		ret = ti_cmd(ctl, "map");
 		if (!ok_or_revoked(s, ret))
