@@ -10,7 +10,7 @@
 
 #include <linux/bits.h>
 #include <linux/dma-direction.h>
-#include <linux/dma-iova.h>
+#include <linux/dma-mapping.h>
 #include <linux/phyr.h>
 #include <linux/types.h>
 
@@ -27,13 +27,14 @@ struct sg_table;
  *	PCI bus address (CPU physical address plus the provider's bus
  *	offset), with no IOMMU call.
  * @PHYR_MAP_THRU_HOST_BRIDGE: P2P across the host bridge: mapped as MMIO
- *	(the dma_map_resource() path, or %DMA_ATTR_MMIO into one IOVA),
- *	IOMMU_MMIO and never IOMMU_CACHE, never bounced.
+ *	(dma_map_phys() or dma_iova_link() with %DMA_ATTR_MMIO), IOMMU_MMIO
+ *	and never IOMMU_CACHE, never bounced.
  * @PHYR_MAP_PRIVATE: a private interconnect the device is attached to: the
  *	interconnect address is used as is.
  *
  * The decision depends only on the (provider, device) pair, so it is made
- * once per run of ranges of one provider, never per range.
+ * once per run of ranges of one provider, never per range; for P2P it is
+ * upstream's pci_p2pdma_map_type(), which caches it per pair.
  */
 enum phyr_map_type {
 	PHYR_MAP_NOT_SUPPORTED,
@@ -67,7 +68,7 @@ struct phyr_dma_params {
 #define PHYR_DMA_VEC_IOVA	BIT(0)
 /* A PCI bus address (%PHYR_MAP_BUS_ADDR): nothing to unmap. */
 #define PHYR_DMA_VEC_BUS_ADDR	BIT(1)
-/* Mapped on its own through the resource path (%PHYR_MAP_THRU_HOST_BRIDGE). */
+/* MMIO mapped on its own with %DMA_ATTR_MMIO (%PHYR_MAP_THRU_HOST_BRIDGE). */
 #define PHYR_DMA_VEC_MMIO	BIT(2)
 /* A private interconnect address (%PHYR_MAP_PRIVATE): nothing to unmap. */
 #define PHYR_DMA_VEC_PRIVATE	BIT(3)
@@ -81,7 +82,7 @@ struct phyr_dma_params {
  *	size, and the segment never crosses the device's segment boundary.
  * @flags: %PHYR_DMA_VEC_* bits: how the segment is unmapped.
  *
- * A segment with no flag is one dma_map_page_attrs() call of its own.
+ * A segment with no flag is one dma_map_phys() call of its own.
  */
 struct phyr_dma_vec {
 	dma_addr_t	dma_addr;
@@ -93,10 +94,14 @@ struct phyr_dma_vec {
  * struct phyr_dma_state - what unmapping a slice needs beside its segments
  * @iova: the one IOVA the slice was linked into, if dma_use_iova().
  * @iova_len: bytes linked into @iova.
+ * @mmio: @iova holds MMIO (linked with %DMA_ATTR_MMIO), not RAM; an IOVA
+ *	never holds both, and is unlinked with the attributes it was linked
+ *	with, whatever the caller passes.
  */
 struct phyr_dma_state {
 	struct dma_iova_state	iova;
 	u64			iova_len;
+	bool			mmio;
 };
 
 /**
@@ -143,8 +148,8 @@ void phyr_dma_unmap_state(struct device *dev, struct phyr_dma_state *state,
 
 /**
  * struct phyr_dma_map - a slice of a phyr mapped for one device, as a list
- * @dev: the device the mapping was made for, and the only one that may
- *	unmap it.
+ * @dev: the device the mapping was made for; phyr_dma_map_destroy()
+ *	unmaps through it and no other.
  * @dir: the DMA direction it was made with.
  * @attrs: the %DMA_ATTR_* flags it was made with.
  * @state: the one IOVA, if one was used.
@@ -167,7 +172,7 @@ struct phyr_dma_map *phyr_dma_map_create(const struct phyr *phyr, u64 offset,
 					 u64 len,
 					 const struct phyr_dma_params *params,
 					 gfp_t gfp);
-int phyr_dma_map_destroy(struct phyr_dma_map *map, struct device *dev);
+void phyr_dma_map_destroy(struct phyr_dma_map *map);
 
 /* sg_table compat, lib/phyr/sgt.c */
 extern const struct phyr_provider phyr_provider_dma_mapped;
@@ -175,7 +180,7 @@ extern const struct phyr_provider phyr_provider_dma_mapped;
 struct sg_table *phyr_dma_map_sgt(const struct phyr *phyr, u64 offset,
 				  u64 len, const struct phyr_dma_params *params,
 				  gfp_t gfp);
-int phyr_dma_unmap_sgt(struct sg_table *sgt, struct device *dev);
+void phyr_dma_unmap_sgt(struct sg_table *sgt);
 int phyr_from_dma_sgtable(struct phyr *phyr, const struct sg_table *sgt,
 			  struct device *dev, gfp_t gfp);
 

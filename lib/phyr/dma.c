@@ -2,18 +2,17 @@
 /*
  * phyr DMA mapping: map a slice of a phyr for one importer device.
  *
- * The map type is decided once per (provider, device), then each type is
- * one call into the layer that owns it: the DMA API for RAM, the resource
- * path (or %DMA_ATTR_MMIO) for MMIO through the host bridge, plain
- * arithmetic for PCI bus addresses and private interconnect addresses.
- * Under iommu-dma a multi-range slice is linked into one IOVA with one
- * IOTLB sync; anywhere else each piece is one DMA API call.
+ * The map type is decided once per (provider, device), by upstream's
+ * pci_p2pdma_map_type() for P2P, then each type is one call into the layer
+ * that owns it: dma_map_phys() for RAM, dma_map_phys() with %DMA_ATTR_MMIO
+ * for MMIO through the host bridge, plain arithmetic for PCI bus addresses
+ * and private interconnect addresses. Under iommu-dma a multi-range slice
+ * of one map type is linked into one IOVA with dma_iova_link() and one
+ * IOTLB sync; RAM and MMIO never share an IOVA (as in block/blk-mq-dma.c),
+ * so that every link and unlink carries the attributes of what it maps.
  */
 
-#include <kunit/static_stub.h>
-#include <kunit/visibility.h>
 #include <linux/dma-direct.h>
-#include <linux/dma-iova.h>
 #include <linux/dma-map-ops.h>
 #include <linux/dma-mapping.h>
 #include <linux/err.h>
@@ -25,15 +24,14 @@
 #include <linux/slab.h>
 #include <linux/swiotlb.h>
 
-#include "dma-internal.h"
-
 static enum phyr_map_type phyr_p2p_map_type(const struct phyr_provider *provider,
 					    struct device *dev)
 {
-	if (!provider->p2p.pdev)
+	if (!provider->p2p)
 		return PHYR_MAP_NOT_SUPPORTED;
 
-	switch (pci_p2pdma_provider_map_type(provider->p2p.pdev, dev)) {
+	/* Upstream caches the answer per (provider, device) in its xarray. */
+	switch (pci_p2pdma_map_type(provider->p2p, dev)) {
 	case PCI_P2PDMA_MAP_BUS_ADDR:
 		return PHYR_MAP_BUS_ADDR;
 	case PCI_P2PDMA_MAP_THRU_HOST_BRIDGE:
@@ -51,13 +49,14 @@ static enum phyr_map_type phyr_p2p_map_type(const struct phyr_provider *provider
  *	none.
  *
  * RAM is always %PHYR_MAP_DMA. A P2P provider gets what the PCI topology
- * allows between its &pci_dev and @dev, as pci_p2pdma_provider_map_type()
- * decides (the provider-based pci_p2pdma_map_type(provider, dev) of
- * upstream 6.19); never reachable without CONFIG_PCI_P2PDMA or when @dev is
- * not a PCI device. A private interconnect provider is %PHYR_MAP_PRIVATE
+ * allows between the owner of its &struct p2pdma_provider and @dev, as
+ * upstream's pci_p2pdma_map_type() (Linux 6.19) decides and caches; never
+ * reachable without CONFIG_PCI_P2PDMA, for a device that did not register
+ * its P2PDMA state (pcim_p2pdma_init()), or when @dev is not a PCI device. A private interconnect provider is %PHYR_MAP_PRIVATE
  * only for an importer naming the same, non-zero, interconnect id.
  *
- * Context: any context; does not sleep.
+ * Context: process context the first time a (P2P provider, device) pair
+ * is asked (upstream's cache may allocate); any context after that.
  * Return: the map type, %PHYR_MAP_NOT_SUPPORTED if @dev cannot reach the
  * memory.
  */
@@ -97,36 +96,60 @@ static bool phyr_dma_is_direct(struct device *dev)
 	return !use_dma_iommu(dev) && !get_dma_ops(dev);
 }
 
+/* The highest DMA address @dev can emit. */
+static u64 phyr_dma_limit(struct device *dev)
+{
+	return min_not_zero(*dev->dma_mask, dev->bus_dma_limit);
+}
+
 /* Everything that must fail before anything of the slice is mapped. */
 static int phyr_dma_check(struct device *dev, enum phyr_map_type type,
 			  const struct phyr_seg *seg)
 {
-	if (type != PHYR_MAP_DMA && type != PHYR_MAP_THRU_HOST_BRIDGE)
+	/*
+	 * Private (T=1) memory of a TDI is reached only by T=1 requests of
+	 * its own TDI: no generic mapping of it means anything (PCIe TDISP).
+	 */
+	if (phyr_attrs_cc(seg->attrs) == PHYR_CC_PRIVATE)
+		return -EACCES;
+	if (type == PHYR_MAP_PRIVATE)
 		return 0;
 	if (!dev->dma_mask)
 		return -EINVAL;
 
-	if (type == PHYR_MAP_THRU_HOST_BRIDGE) {
+	switch (type) {
+	case PHYR_MAP_BUS_ADDR:
+		/* No IOMMU in between: the bus address itself must fit. */
+		if (seg->paddr + seg->provider->p2p->bus_offset + seg->len - 1 >
+		    phyr_dma_limit(dev))
+			return -EIO;
+		return 0;
+	case PHYR_MAP_THRU_HOST_BRIDGE:
+		if (!phyr_dma_is_direct(dev))
+			return 0;
 		/* MMIO is never bounced: a device that must bounce fails. */
 		if (is_swiotlb_force_bounce(dev))
 			return -EOPNOTSUPP;
-		if (phyr_dma_is_direct(dev) &&
-		    !dma_capable(dev, seg->paddr, seg->len, false))
+		if (!dma_capable(dev, seg->paddr, seg->len, false, DMA_ATTR_MMIO))
+			return -EIO;
+		return 0;
+	default:
+		if (phyr_dma_is_direct(dev) && !is_swiotlb_active(dev) &&
+		    !dma_capable(dev, phys_to_dma(dev, seg->paddr), seg->len,
+				 true, 0))
 			return -EIO;
 		return 0;
 	}
-
-	if (phyr_dma_is_direct(dev) && !is_swiotlb_active(dev) &&
-	    !dma_capable(dev, phys_to_dma(dev, seg->paddr), seg->len, true))
-		return -EIO;
-	return 0;
 }
 
 /*
- * Check the whole slice (map types, bouncing, DMA mask) and decide whether
- * it goes into one IOVA: every piece through the DMA API, and each piece
- * but the first starting and each but the last ending on an IOMMU granule,
- * so that the pieces are contiguous in the IOVA.
+ * Check the whole slice (map types, confidential state, bouncing, DMA
+ * mask) and decide whether it goes into one IOVA: every piece of one map
+ * type, RAM through the DMA API or MMIO through the host bridge, never
+ * both (their links and unlinks need different attributes, as in
+ * block/blk-mq-dma.c), and each piece but the first starting and each but
+ * the last ending on an IOMMU granule, so that the pieces are contiguous in
+ * the IOVA.
  */
 static int phyr_dma_plan(struct phyr_dma_iter *iter, bool *use_iova,
 			 phys_addr_t *first)
@@ -134,7 +157,7 @@ static int phyr_dma_plan(struct phyr_dma_iter *iter, bool *use_iova,
 	struct device *dev = iter->params.dev;
 	unsigned long granule_mask = dma_get_merge_boundary(dev);
 	const struct phyr_provider *provider = NULL;
-	enum phyr_map_type type = PHYR_MAP_NOT_SUPPORTED;
+	enum phyr_map_type type = PHYR_MAP_NOT_SUPPORTED, iova_type = type;
 	struct phyr_iter src = iter->src;
 	bool iova = granule_mask, end_aligned = true;
 	unsigned int nr = 0;
@@ -155,17 +178,28 @@ static int phyr_dma_plan(struct phyr_dma_iter *iter, bool *use_iova,
 
 		if (type != PHYR_MAP_DMA && type != PHYR_MAP_THRU_HOST_BRIDGE)
 			iova = false;
-		if (!nr++)
+		if (!nr++) {
 			*first = seg.paddr;
-		else if (!end_aligned || (seg.paddr & granule_mask))
+			iova_type = type;
+		} else if (type != iova_type || !end_aligned ||
+			   (seg.paddr & granule_mask)) {
 			iova = false;
+		}
 		end_aligned = !((seg.paddr + seg.len) & granule_mask);
 	}
 
 	/* One piece that fits one segment: one map call, no IOVA to manage. */
 	*use_iova = iova && iter->len <= SIZE_MAX &&
 		    (nr > 1 || iter->len > iter->max_seg);
+	iter->state.mmio = iova_type == PHYR_MAP_THRU_HOST_BRIDGE;
 	return 0;
+}
+
+/* The attributes of everything linked into @state's IOVA. */
+static unsigned long phyr_dma_state_attrs(const struct phyr_dma_state *state,
+					  unsigned long attrs)
+{
+	return state->mmio ? attrs | DMA_ATTR_MMIO : attrs;
 }
 
 /* Link the whole slice into one IOVA and sync the IOTLB once. */
@@ -173,18 +207,17 @@ static int phyr_dma_link_iova(struct phyr_dma_iter *iter, phys_addr_t first)
 {
 	const struct phyr_dma_params *p = &iter->params;
 	struct phyr_dma_state *state = &iter->state;
+	unsigned long attrs = phyr_dma_state_attrs(state, p->attrs);
 	struct phyr_iter src = iter->src;
 	struct phyr_seg seg;
-	unsigned long attrs;
 	int ret;
 
-	if (!dma_iova_try_alloc(p->dev, &state->iova, first, iter->len))
+	if (!dma_iova_try_alloc(p->dev, &state->iova, first, iter->len)) {
+		state->mmio = false;
 		return 0;	/* map piece by piece instead */
+	}
 
 	phyr_for_each_seg(&seg, &src) {
-		attrs = p->attrs;
-		if (seg.attrs & PHYR_ATTR_MMIO)
-			attrs |= DMA_ATTR_MMIO;
 		ret = dma_iova_link(p->dev, &state->iova, seg.paddr,
 				    state->iova_len, seg.len, p->dir, attrs);
 		if (ret)
@@ -201,6 +234,26 @@ err:
 	return ret;
 }
 
+/*
+ * The largest segment: the device's max segment size, what one map call
+ * may take (swiotlb's slot limit, for instance), rounded down to a page so
+ * that only a range's own ends are ever cut off a page boundary (the fix
+ * upstream made to dma-buf's fill_sg_entry(): an entry of 4G-1 bytes is
+ * refused or corrupts data in DMA descriptor creation).
+ */
+static unsigned int phyr_dma_max_seg(struct device *dev)
+{
+	size_t max = dma_get_max_seg_size(dev);
+	size_t max_map = dma_max_mapping_size(dev);
+
+	if (max_map && max_map < max)
+		max = max_map;
+	max = min_t(size_t, max, SZ_2G);
+	if (max >= PAGE_SIZE)
+		max = ALIGN_DOWN(max, PAGE_SIZE);
+	return max;
+}
+
 /**
  * phyr_dma_iter_start - start mapping a slice of a phyr for a device
  * @iter: the iterator, on the caller's stack.
@@ -212,34 +265,43 @@ err:
  *	private interconnect id; copied into @iter.
  *
  * The phyr counterpart of blk_rq_dma_map_iter_start() (upstream 6.17).
- * Checks the whole slice first: every provider must be reachable from the
- * device (the map type is decided once per run of ranges of one
- * provider), MMIO must not need bouncing, and RAM must fit the DMA mask
- * when it cannot be bounced; nothing is mapped if a check fails. Then, if
- * the device is behind iommu-dma and the slice has more than one piece
- * (or is longer than one segment), every piece is linked into one IOVA
- * with dma_iova_link() (upstream 6.16) and the IOTLB synced once; RAM with
- * the caller's attributes, MMIO with %DMA_ATTR_MMIO (upstream 6.18).
- * Otherwise phyr_dma_iter_next() maps each piece as it yields it.
+ * @iter->state is set before anything else, so that phyr_dma_unmap_state()
+ * on it is always safe, also after an error. Checks the whole slice first:
+ * every provider must be reachable from the device (the map type is
+ * decided once per run of ranges of one provider), no range may be
+ * confidential (%PHYR_CC_PRIVATE), MMIO must not need bouncing, and RAM,
+ * MMIO and PCI bus addresses must fit the DMA mask when nothing translates
+ * or bounces them; nothing is mapped if a check fails. Then, if the device
+ * is behind iommu-dma, the slice has more than one piece (or is longer
+ * than one segment) and every piece has the same map type, every piece is
+ * linked into one IOVA with dma_iova_link() (upstream 6.16) and the IOTLB
+ * synced once: RAM with the caller's attributes, MMIO with %DMA_ATTR_MMIO
+ * (upstream 6.18), never both in one IOVA. Otherwise phyr_dma_iter_next()
+ * maps each piece as it yields it.
  *
  * Undo the mapping with phyr_dma_unmap_vec() on every segment yielded and
  * phyr_dma_unmap_state() on @iter->state.
  *
- * Context: any context; does not sleep and allocates nothing but what the
- * DMA API allocates (IOMMU page tables, with GFP_ATOMIC).
+ * Context: process context when a (P2P provider, device) pair is new to
+ * upstream's map-type cache (see phyr_dma_map_type()); otherwise any
+ * context, allocating nothing but what the DMA API allocates (IOMMU page
+ * tables, with GFP_ATOMIC).
  * Return: 0 on success, else nothing is mapped and:
  * -EALREADY if @phyr is a DMA-mapped phyr (phyr_from_dma_sgtable()): its
  * addresses are already DMA addresses and are never mapped again;
  * -ERANGE if the slice does not lie inside @phyr;
+ * -EACCES if a range is confidential (%PHYR_CC_PRIVATE): only its TDI's own
+ * T=1 requests may reach it, which no generic mapping produces;
  * -EREMOTEIO if a P2P range is not reachable from the device (no PCI path,
- * or the device is not a PCI device);
+ * the provider did not opt in to P2PDMA, or the device is not a PCI device);
  * -EREMOTE if a private interconnect range is not on the importer's
  * interconnect: its addresses mean nothing to the device;
  * -EOPNOTSUPP if MMIO must be mapped through the host bridge for a device
  * whose DMA is always bounced (swiotlb=force): MMIO is never bounced;
- * -EIO if a range is beyond the device's DMA mask and cannot be bounced;
+ * -EIO if a range (or a PCI bus address) is beyond the device's DMA mask
+ * and cannot be bounced or translated;
  * -EINVAL if the device has no DMA mask;
- * the error of dma_iova_link() or dma_iova_sync() (-ENOMEM, -EINVAL).
+ * the error of dma_iova_link() or dma_iova_sync() (-ENOMEM, -EINVAL, -EPERM).
  */
 int phyr_dma_iter_start(struct phyr_dma_iter *iter, const struct phyr *phyr,
 			u64 offset, u64 len,
@@ -247,36 +309,39 @@ int phyr_dma_iter_start(struct phyr_dma_iter *iter, const struct phyr *phyr,
 {
 	struct device *dev = params->dev;
 	phys_addr_t first = 0;
-	size_t max_map;
 	bool use_iova;
 	int ret;
 
+	iter->state = (struct phyr_dma_state){};
+	iter->seg.len = 0;
+	iter->len = 0;
+	iter->iova_off = 0;
 	if (phyr->dma_dev)
 		return -EALREADY;
 	ret = phyr_iter_start(&iter->src, phyr, offset, len);
 	if (ret)
 		return ret;
 
-	iter->state = (struct phyr_dma_state){};
 	iter->params = *params;
-	iter->seg.len = 0;
 	iter->provider = NULL;
 	iter->map_type = PHYR_MAP_NOT_SUPPORTED;
 	iter->len = len;
-	iter->iova_off = 0;
 	iter->boundary = dma_get_seg_boundary(dev);
-	iter->max_seg = dma_get_max_seg_size(dev);
-	/* What one map call may take (swiotlb's slot limit, for instance). */
-	max_map = dma_max_mapping_size(dev);
-	if (max_map && max_map < iter->max_seg)
-		iter->max_seg = max_map;
+	iter->max_seg = phyr_dma_max_seg(dev);
 
 	ret = phyr_dma_plan(iter, &use_iova, &first);
-	if (ret)
+	if (ret) {
+		iter->state.mmio = false;
+		iter->len = 0;
 		return ret;
+	}
 	if (use_iova)
-		return phyr_dma_link_iova(iter, first);
-	return 0;
+		ret = phyr_dma_link_iova(iter, first);
+	else
+		iter->state.mmio = false;
+	if (ret)
+		iter->len = 0;
+	return ret;
 }
 EXPORT_SYMBOL_GPL(phyr_dma_iter_start);
 
@@ -289,40 +354,13 @@ static u32 phyr_dma_fit(dma_addr_t dma_addr, u64 len, unsigned long boundary)
 	return min(len - 1, room) + 1;
 }
 
-/*
- * The two DMA API calls of the piece-by-piece path, for RAM or for MMIO
- * through the host bridge. Tests stub them (KUnit static stubs) to count
- * what is mapped and to fail a map half-way.
- */
-VISIBLE_IF_KUNIT dma_addr_t phyr_dma_map_range(struct device *dev,
-					       phys_addr_t paddr, size_t len,
-					       enum dma_data_direction dir,
-					       unsigned long attrs, bool mmio)
+/* The %DMA_ATTR_* flags of one segment of its own. */
+static unsigned long phyr_dma_vec_attrs(u32 flags, unsigned long attrs)
 {
-	KUNIT_STATIC_STUB_REDIRECT(phyr_dma_map_range, dev, paddr, len, dir,
-				   attrs, mmio);
-	if (mmio)
-		return dma_map_resource(dev, paddr, len, dir, attrs);
-	return dma_map_page_attrs(dev, pfn_to_page(PHYS_PFN(paddr)),
-				  offset_in_page(paddr), len, dir, attrs);
+	return flags & PHYR_DMA_VEC_MMIO ? attrs | DMA_ATTR_MMIO : attrs;
 }
-EXPORT_SYMBOL_IF_KUNIT(phyr_dma_map_range);
 
-VISIBLE_IF_KUNIT void phyr_dma_unmap_range(struct device *dev,
-					   dma_addr_t dma_addr, size_t len,
-					   enum dma_data_direction dir,
-					   unsigned long attrs, bool mmio)
-{
-	KUNIT_STATIC_STUB_REDIRECT(phyr_dma_unmap_range, dev, dma_addr, len,
-				   dir, attrs, mmio);
-	if (mmio)
-		dma_unmap_resource(dev, dma_addr, len, dir, attrs);
-	else
-		dma_unmap_page_attrs(dev, dma_addr, len, dir, attrs);
-}
-EXPORT_SYMBOL_IF_KUNIT(phyr_dma_unmap_range);
-
-/* Map the head of the current piece through the DMA API, as one segment. */
+/* Map the head of the current piece with dma_map_phys(), as one segment. */
 static int phyr_dma_map_one(struct phyr_dma_iter *iter, size_t len,
 			    struct phyr_dma_vec *vec)
 {
@@ -335,8 +373,8 @@ static int phyr_dma_map_one(struct phyr_dma_iter *iter, size_t len,
 		flags = PHYR_DMA_VEC_MMIO;
 
 	for (;;) {
-		addr = phyr_dma_map_range(p->dev, paddr, len, p->dir, p->attrs,
-					  flags);
+		addr = dma_map_phys(p->dev, paddr, len, p->dir,
+				    phyr_dma_vec_attrs(flags, p->attrs));
 		if (dma_mapping_error(p->dev, addr))
 			return -EIO;
 
@@ -361,14 +399,17 @@ static int phyr_dma_map_one(struct phyr_dma_iter *iter, size_t len,
  *
  * The phyr counterpart of blk_rq_dma_map_iter_next() (upstream 6.17).
  * Segments come in the order of the slice. Each is at most the device's
- * max segment size (dma_get_max_seg_size()) and never crosses its segment
- * boundary (dma_get_seg_boundary()). With one IOVA they are cut from it;
- * otherwise RAM pieces are mapped with dma_map_page_attrs(), MMIO through
- * the host bridge with dma_map_resource() (IOMMU_MMIO, never bounced), one
- * call per segment, and bus or interconnect addresses are computed.
+ * max segment size (dma_get_max_seg_size()), capped at 2 GiB and rounded
+ * down to a page, and never crosses its segment boundary
+ * (dma_get_seg_boundary()). With one IOVA they are cut from it; otherwise
+ * RAM pieces are mapped with dma_map_phys(), MMIO through the host bridge
+ * with dma_map_phys() and %DMA_ATTR_MMIO (never bounced, IOMMU_MMIO and
+ * never IOMMU_CACHE), one call per segment, and bus or interconnect
+ * addresses are computed.
  *
- * On error, this segment is not mapped and the earlier ones stay mapped:
- * the caller unmaps what it got, as after a complete walk.
+ * On error, this segment is not mapped, the earlier ones stay mapped and
+ * the iterator stays at the failed segment (every later call fails the
+ * same way): the caller unmaps what it got, as after a complete walk.
  *
  * Context: any context; does not sleep, allocates nothing.
  * Return: 1 if @vec was filled, 0 at the end of the slice, -EIO if the DMA
@@ -399,7 +440,7 @@ int phyr_dma_iter_next(struct phyr_dma_iter *iter, struct phyr_dma_vec *vec)
 	}
 
 	if (!seg->len) {
-		if (!phyr_iter_next(&iter->src, seg))
+		if (!iter->len || !phyr_iter_next(&iter->src, seg))
 			return 0;
 		if (seg->provider != iter->provider) {
 			iter->provider = seg->provider;
@@ -424,7 +465,8 @@ int phyr_dma_iter_next(struct phyr_dma_iter *iter, struct phyr_dma_vec *vec)
 		vec->dma_addr = seg->paddr;
 		if (iter->map_type == PHYR_MAP_BUS_ADDR) {
 			flags = PHYR_DMA_VEC_BUS_ADDR;
-			vec->dma_addr += seg->provider->p2p.bus_offset;
+			vec->dma_addr = pci_p2pdma_bus_addr_map(seg->provider->p2p,
+								seg->paddr);
 		}
 		vec->len = phyr_dma_fit(vec->dma_addr, len, iter->boundary);
 		vec->flags = flags;
@@ -445,12 +487,15 @@ EXPORT_SYMBOL_GPL(phyr_dma_iter_next);
  * @dev: the device it was mapped for.
  * @vec: the segment.
  * @dir: the DMA direction it was mapped with.
- * @attrs: the %DMA_ATTR_* flags it was mapped with.
+ * @attrs: the %DMA_ATTR_* flags it was mapped with (the mapping adds
+ *	%DMA_ATTR_MMIO to an MMIO segment itself, here as when mapping).
  *
- * A segment of its own is unmapped with dma_unmap_page_attrs() or, for
- * MMIO, dma_unmap_resource(). A segment of the one IOVA, a PCI bus address
- * and an interconnect address need nothing here: the IOVA is undone as a
- * whole by phyr_dma_unmap_state().
+ * A segment of its own is unmapped with dma_unmap_phys(), with
+ * %DMA_ATTR_MMIO for MMIO so that no CPU cache maintenance touches a BAR,
+ * unless dma_need_unmap() says the device needs no unmap at all (dma-direct
+ * with nothing to sync or bounce). A segment of the one IOVA, a PCI bus
+ * address and an interconnect address need nothing here: the IOVA is
+ * undone as a whole by phyr_dma_unmap_state().
  *
  * Context: any context; does not sleep.
  */
@@ -460,8 +505,10 @@ void phyr_dma_unmap_vec(struct device *dev, const struct phyr_dma_vec *vec,
 	if (vec->flags & (PHYR_DMA_VEC_IOVA | PHYR_DMA_VEC_BUS_ADDR |
 			  PHYR_DMA_VEC_PRIVATE))
 		return;
-	phyr_dma_unmap_range(dev, vec->dma_addr, vec->len, dir, attrs,
-			     vec->flags & PHYR_DMA_VEC_MMIO);
+	if (!dma_need_unmap(dev))
+		return;
+	dma_unmap_phys(dev, vec->dma_addr, vec->len, dir,
+		       phyr_dma_vec_attrs(vec->flags, attrs));
 }
 EXPORT_SYMBOL_GPL(phyr_dma_unmap_vec);
 
@@ -473,8 +520,11 @@ EXPORT_SYMBOL_GPL(phyr_dma_unmap_vec);
  * @attrs: the %DMA_ATTR_* flags it was mapped with.
  *
  * Unmaps everything linked into the IOVA with one IOTLB invalidation and
- * frees it, with dma_iova_destroy() (upstream 6.16). Nothing happens if
- * the slice was mapped piece by piece.
+ * frees it, with upstream's dma_iova_destroy() (Linux 6.16), which syncs
+ * exactly the linked bytes for the CPU; an IOVA of MMIO is destroyed with
+ * %DMA_ATTR_MMIO (recorded in @state at map time, whatever @attrs says), so
+ * no cache maintenance ever touches a BAR. Nothing happens if the slice was
+ * mapped piece by piece, or if @state is empty.
  *
  * Context: any context; does not sleep.
  */
@@ -485,7 +535,7 @@ void phyr_dma_unmap_state(struct device *dev, struct phyr_dma_state *state,
 		return;
 	if (state->iova_len)
 		dma_iova_destroy(dev, &state->iova, state->iova_len, dir,
-				 attrs);
+				 phyr_dma_state_attrs(state, attrs));
 	else
 		dma_iova_free(dev, &state->iova);
 	*state = (struct phyr_dma_state){};
@@ -496,9 +546,11 @@ static void phyr_dma_map_unmap(struct phyr_dma_map *map)
 {
 	unsigned int i;
 
-	for (i = 0; i < map->nr_vecs; i++)
-		phyr_dma_unmap_vec(map->dev, &map->vecs[i], map->dir,
-				   map->attrs);
+	if (dma_need_unmap(map->dev)) {
+		for (i = 0; i < map->nr_vecs; i++)
+			phyr_dma_unmap_vec(map->dev, &map->vecs[i], map->dir,
+					   map->attrs);
+	}
 	phyr_dma_unmap_state(map->dev, &map->state, map->dir, map->attrs);
 }
 
@@ -533,10 +585,11 @@ static int phyr_dma_map_grow(struct phyr_dma_map *map, u64 hint, gfp_t gfp)
  *
  * Runs phyr_dma_iter_start() and phyr_dma_iter_next() to the end and keeps
  * the segments, so the list is exactly what the streaming iterator yields
- * for the same slice and importer. The mapping is bound to @params->dev.
- * If anything fails half-way, everything mapped so far is unmapped.
+ * for the same slice and importer. The mapping is bound to @params->dev:
+ * phyr_dma_map_destroy() takes no device and unmaps through this one. If
+ * anything fails half-way, everything mapped so far is unmapped.
  *
- * Context: as allowed by @gfp; the DMA API calls do not sleep.
+ * Context: process context (the list may be vmalloc'ed when large).
  * Return: the mapping, to be undone with phyr_dma_map_destroy(), or an
  * ERR_PTR(): -ENOMEM if the list could not be allocated, or any error of
  * phyr_dma_iter_start() and phyr_dma_iter_next(). Nothing stays mapped on
@@ -593,23 +646,19 @@ EXPORT_SYMBOL_GPL(phyr_dma_map_create);
 /**
  * phyr_dma_map_destroy - unmap and free a mapped list
  * @map: the mapping, from phyr_dma_map_create().
- * @dev: the device the caller believes it was made for.
  *
  * Unmaps every segment (each on its own, or the one IOVA at once with one
- * IOTLB invalidation) and frees @map. A mapping is bound to its device:
- * unmapping through another device's DMA API would free the wrong IOVA or
- * none at all, so it is refused and @map stays mapped.
+ * IOTLB invalidation) through the device @map was made for, and frees
+ * @map. It takes no device: a mapping is bound to its device, and unmapping
+ * through another device's DMA API would free the wrong IOVA or none at
+ * all. It cannot fail, so no teardown path is left with a live mapping.
  *
- * Context: process or atomic context; does not sleep.
- * Return: 0, or -EINVAL if @dev is not the device @map was made for.
+ * Context: process context (the list may be vmalloc'ed, see kvfree()).
  */
-int phyr_dma_map_destroy(struct phyr_dma_map *map, struct device *dev)
+void phyr_dma_map_destroy(struct phyr_dma_map *map)
 {
-	if (dev != map->dev)
-		return -EINVAL;
 	phyr_dma_map_unmap(map);
 	kvfree(map->vecs);
 	kfree(map);
-	return 0;
 }
 EXPORT_SYMBOL_GPL(phyr_dma_map_destroy);

@@ -11,6 +11,7 @@
 #include <linux/bvec.h>
 #include <linux/export.h>
 #include <linux/log2.h>
+#include <linux/memremap.h>
 #include <linux/mm.h>
 #include <linux/overflow.h>
 #include <linux/pci-p2pdma.h>
@@ -18,6 +19,7 @@
 #include <linux/printk.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
+#include <linux/xarray.h>
 
 /* The one provider of system RAM; it has no state. */
 const struct phyr_provider phyr_provider_ram = {
@@ -361,6 +363,74 @@ static void phyr_snapshot_restore(struct phyr *phyr,
 	}
 }
 
+/*
+ * The phyr providers of P2PDMA pagemaps, one per upstream p2pdma_provider,
+ * made the first time a builder meets a page of it. A phyr_provider holds
+ * nothing but the pointer, so an entry stays right even if its
+ * p2pdma_provider is freed and another one later gets the same address;
+ * the set is bounded by the number of BARs ever registered for P2PDMA.
+ */
+static DEFINE_XARRAY(phyr_p2pdma_providers);
+
+static const struct phyr_provider *phyr_p2pdma_provider(struct p2pdma_provider *p2p,
+							 gfp_t gfp)
+{
+	/* Aligned to its u64 member: the low 3 bits carry nothing. */
+	unsigned long index = (unsigned long)p2p >> 3;
+	struct phyr_provider *provider, *old;
+
+	provider = xa_load(&phyr_p2pdma_providers, index);
+	if (provider)
+		return provider;
+	provider = kmalloc(sizeof(*provider), gfp);
+	if (!provider)
+		return NULL;
+	phyr_provider_init_p2p(provider, p2p);
+	old = xa_cmpxchg(&phyr_p2pdma_providers, index, NULL, provider, gfp);
+	if (!old)
+		return provider;
+	kfree(provider);
+	return xa_is_err(old) ? NULL : old;
+}
+
+/*
+ * The provider and attributes of the memory of @page. ZONE_DEVICE pages are
+ * not system RAM: a P2PDMA page is MMIO of its BAR's provider, mapped as
+ * P2P like any range of that provider; a device-private page has no CPU
+ * physical address at all. Other ZONE_DEVICE pages (FS DAX, device
+ * coherent, generic) are CPU-addressable memory and stay RAM.
+ */
+static int phyr_page_provider(struct page *page,
+			      const struct phyr_provider **provider,
+			      u32 *attrs, gfp_t gfp)
+{
+	*provider = &phyr_provider_ram;
+	*attrs = PHYR_ATTRS_RAM;
+	if (!is_zone_device_page(page))
+		return 0;
+	if (is_device_private_page(page))
+		return -EINVAL;
+	if (!is_pci_p2pdma_page(page))
+		return 0;
+	*provider = phyr_p2pdma_provider(pci_p2pdma_page_provider(page), gfp);
+	*attrs = PHYR_ATTRS_MMIO;
+	return *provider ? 0 : -ENOMEM;
+}
+
+/* Append [@paddr, @paddr + @len) of @page with the page's provider. */
+static int phyr_append_page(struct phyr *phyr, struct page *page,
+			    phys_addr_t paddr, size_t len, gfp_t gfp)
+{
+	const struct phyr_provider *provider;
+	u32 attrs;
+	int ret;
+
+	ret = phyr_page_provider(page, &provider, &attrs, gfp);
+	if (ret)
+		return ret;
+	return phyr_append(phyr, provider, attrs, paddr, len, gfp);
+}
+
 /**
  * phyr_append_pages - append the RAM of a page array
  * @phyr: the phyr.
@@ -375,14 +445,20 @@ static void phyr_snapshot_restore(struct phyr *phyr,
  * &phyr_provider_ram ranges with %PHYR_ATTRS_RAM. Physically contiguous
  * pages merge into one range. Pages beyond the @len bytes are ignored, as
  * sg_alloc_table_from_pages() does.
+ * A ZONE_DEVICE page is not system RAM: a PCI P2PDMA page is appended as
+ * MMIO (%PHYR_ATTRS_MMIO) of its BAR's P2P provider, as
+ * pci_p2pdma_page_provider() names it, so it is mapped as P2P and never
+ * with RAM attributes; a device-private page is refused.
  *
  * Context: as allowed by @gfp; the caller serialises building and holds
  * the pages.
  * Return: 0 on success, else @phyr is unchanged and:
  * -EINVAL if @len or @nr_pages is 0, @offset is not inside a page, or the
- * @len bytes do not fit in the @nr_pages pages;
+ * @len bytes do not fit in the @nr_pages pages, or a page is a
+ * device-private ZONE_DEVICE page;
  * -EOVERFLOW if the phyr's total length would overflow a u64;
- * -ENOMEM if the arrays could not grow.
+ * -ENOMEM if the arrays (or the provider of a P2PDMA page) could not be
+ * allocated.
  */
 int phyr_append_pages(struct phyr *phyr, struct page **pages,
 		      unsigned int nr_pages, unsigned int offset, size_t len,
@@ -400,8 +476,9 @@ int phyr_append_pages(struct phyr *phyr, struct page **pages,
 	phyr_snapshot_take(phyr, &snap);
 	for (i = 0; len; i++, offset = 0) {
 		piece = min_t(size_t, len, PAGE_SIZE - offset);
-		ret = phyr_append(phyr, &phyr_provider_ram, PHYR_ATTRS_RAM,
-				  page_to_phys(pages[i]) + offset, piece, gfp);
+		ret = phyr_append_page(phyr, pages[i],
+				       page_to_phys(pages[i]) + offset, piece,
+				       gfp);
 		if (ret) {
 			phyr_snapshot_restore(phyr, &snap);
 			return ret;
@@ -421,11 +498,16 @@ EXPORT_SYMBOL_GPL(phyr_append_pages);
  *
  * Appends every bio_vec, in order, as a &phyr_provider_ram range with
  * %PHYR_ATTRS_RAM; physically contiguous entries merge into one range.
+ * A ZONE_DEVICE page is not system RAM: a PCI P2PDMA page is appended as
+ * MMIO (%PHYR_ATTRS_MMIO) of its BAR's P2P provider, as
+ * pci_p2pdma_page_provider() names it, so it is mapped as P2P and never
+ * with RAM attributes; a device-private page is refused.
  *
  * Context: as allowed by @gfp; the caller serialises building and holds
  * the pages.
  * Return: 0 on success, else @phyr is unchanged and:
- * -EINVAL if @nr_bvecs is 0 or an entry is empty;
+ * -EINVAL if @nr_bvecs is 0 or an entry is empty, or a page is a
+ * device-private ZONE_DEVICE page;
  * -EOVERFLOW if the phyr's total length would overflow a u64;
  * -ENOMEM if the arrays could not grow.
  */
@@ -441,8 +523,9 @@ int phyr_append_bvecs(struct phyr *phyr, const struct bio_vec *bvecs,
 
 	phyr_snapshot_take(phyr, &snap);
 	for (i = 0; i < nr_bvecs; i++) {
-		ret = phyr_append(phyr, &phyr_provider_ram, PHYR_ATTRS_RAM,
-				  bvec_phys(&bvecs[i]), bvecs[i].bv_len, gfp);
+		ret = phyr_append_page(phyr, bvecs[i].bv_page,
+				       bvec_phys(&bvecs[i]), bvecs[i].bv_len,
+				       gfp);
 		if (ret) {
 			phyr_snapshot_restore(phyr, &snap);
 			return ret;
@@ -462,11 +545,16 @@ EXPORT_SYMBOL_GPL(phyr_append_bvecs);
  * Appends every entry, in order, as a &phyr_provider_ram range with
  * %PHYR_ATTRS_RAM; physically contiguous entries merge into one range. For
  * legacy exporters that still produce an sg_table of RAM.
+ * A ZONE_DEVICE page is not system RAM: a PCI P2PDMA page is appended as
+ * MMIO (%PHYR_ATTRS_MMIO) of its BAR's P2P provider, as
+ * pci_p2pdma_page_provider() names it, so it is mapped as P2P and never
+ * with RAM attributes; a device-private page is refused.
  *
  * Context: as allowed by @gfp; the caller serialises building and holds
  * the pages.
  * Return: 0 on success, else @phyr is unchanged and:
- * -EINVAL if the table has no entry or an entry is empty;
+ * -EINVAL if the table has no entry or an entry is empty, or a page is
+ * a device-private ZONE_DEVICE page;
  * -EOVERFLOW if the phyr's total length would overflow a u64;
  * -ENOMEM if the arrays could not grow.
  */
@@ -483,8 +571,8 @@ int phyr_append_sgtable(struct phyr *phyr, const struct sg_table *sgt,
 
 	phyr_snapshot_take(phyr, &snap);
 	for_each_sgtable_sg(sgt, sg, i) {
-		ret = phyr_append(phyr, &phyr_provider_ram, PHYR_ATTRS_RAM,
-				  sg_phys(sg), sg->length, gfp);
+		ret = phyr_append_page(phyr, sg_page(sg), sg_phys(sg),
+				       sg->length, gfp);
 		if (ret) {
 			phyr_snapshot_restore(phyr, &snap);
 			return ret;

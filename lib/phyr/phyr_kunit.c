@@ -13,6 +13,7 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/panic.h>
+#include <linux/pci-p2pdma.h>
 #include <linux/phyr.h>
 #include <linux/preempt.h>
 #include <linux/scatterlist.h>
@@ -953,6 +954,7 @@ static void phyr_test_mixed_providers(struct kunit *test)
 /* BEHAVIOURS: P10 */
 static void phyr_test_provider_lifetime(struct kunit *test)
 {
+	static struct p2pdma_provider bar4 = { .bus_offset = 0x10000 };
 	struct phyr_provider *provider, saved;
 	struct phyr *phyr, on_stack;
 	struct phyr_iter iter;
@@ -960,7 +962,7 @@ static void phyr_test_provider_lifetime(struct kunit *test)
 
 	provider = kzalloc(sizeof(*provider), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, provider);
-	phyr_provider_init_p2p(provider, NULL, 4, 0x10000);
+	phyr_provider_init_p2p(provider, &bar4);
 	memcpy(&saved, provider, sizeof(saved));
 
 	phyr = phyr_alloc(GFP_KERNEL);

@@ -48,14 +48,18 @@ struct phyr_sgt {
  * and never crossing its segment boundary, so an 8 GiB buffer gives
  * entries whose unsigned int lengths never overflow.
  *
- * The table has a DMA side only: every entry has no page, offset 0 and
- * length 0 (sg_set_page(sg, NULL, 0, 0); on architectures without
+ * The table has a DMA side only, as upstream's dma_buf_phys_vec_to_sgt()
+ * makes it: every entry has no page, offset 0 and length 0
+ * (sg_set_page(sg, NULL, 0, 0); on architectures without
  * CONFIG_NEED_SG_DMA_LENGTH the length is the DMA length), so that nothing
- * takes MMIO for a struct page, and &sg_table.nents = &sg_table.orig_nents = the number of
- * segments, so for_each_sgtable_dma_sg() walks them. PCI bus addresses are
- * marked with sg_dma_mark_bus_address(). The importer must not map the
- * table again, nor sync it through the CPU side; only
- * phyr_dma_unmap_sgt() undoes it.
+ * takes MMIO for a struct page; &sg_table.nents is the number of segments,
+ * so for_each_sgtable_dma_sg() walks them, and &sg_table.orig_nents is 0,
+ * so that CPU-side walkers and dma_sync_sgtable_for_*() see nothing. Every
+ * entry but the last of a range is a multiple of the page size (segments
+ * are cut at most at 2 GiB, page aligned). PCI bus addresses are marked
+ * with sg_dma_mark_bus_address(). The importer must not map the table
+ * again, nor sync it through the CPU side; only phyr_dma_unmap_sgt()
+ * undoes it.
  *
  * Context: as allowed by @gfp; the DMA API calls do not sleep.
  * Return: the table, or an ERR_PTR(), nothing mapped:
@@ -63,6 +67,7 @@ struct phyr_sgt {
  * has no way to say that its DMA addresses belong to another address space,
  * so they are refused even for an importer on that interconnect (distinct
  * from -EREMOTEIO, an unreachable P2P provider);
+ * -EACCES if the slice holds confidential (%PHYR_CC_PRIVATE) ranges;
  * -EINVAL if @len is 0;
  * -ENOMEM if out of memory;
  * any error of phyr_dma_map_create(), such as -EALREADY for a phyr that is
@@ -105,7 +110,7 @@ struct sg_table *phyr_dma_map_sgt(const struct phyr *phyr, u64 offset,
 	if (ret)
 		goto err_unmap;
 
-	for_each_sgtable_sg(&ps->sgt, sg, i) {
+	for_each_sg(ps->sgt.sgl, sg, map->nr_vecs, i) {
 		const struct phyr_dma_vec *vec = &map->vecs[i];
 
 		sg_set_page(sg, NULL, 0, 0);
@@ -115,11 +120,12 @@ struct sg_table *phyr_dma_map_sgt(const struct phyr *phyr, u64 offset,
 			sg_dma_mark_bus_address(sg);
 	}
 	ps->sgt.nents = map->nr_vecs;
+	ps->sgt.orig_nents = 0;
 	ps->map = map;
 	return &ps->sgt;
 
 err_unmap:
-	phyr_dma_map_destroy(map, params->dev);
+	phyr_dma_map_destroy(map);
 err_free:
 	kfree(ps);
 	return ERR_PTR(ret);
@@ -129,25 +135,22 @@ EXPORT_SYMBOL_GPL(phyr_dma_map_sgt);
 /**
  * phyr_dma_unmap_sgt - unmap and free a table made by phyr_dma_map_sgt()
  * @sgt: the table.
- * @dev: the device the caller believes it was made for.
  *
- * Unmaps the slice as phyr_dma_map_destroy() does and frees the table.
+ * Unmaps the slice through the device it was mapped for, as
+ * phyr_dma_map_destroy() does, and frees the table. It cannot fail.
  *
  * Context: process context.
- * Return: 0, or -EINVAL if @dev is not the device the table was mapped
- * for; the table then stays mapped.
  */
-int phyr_dma_unmap_sgt(struct sg_table *sgt, struct device *dev)
+void phyr_dma_unmap_sgt(struct sg_table *sgt)
 {
 	struct phyr_sgt *ps = container_of(sgt, struct phyr_sgt, sgt);
-	int ret;
+	unsigned int nents = ps->map->nr_vecs;
 
-	ret = phyr_dma_map_destroy(ps->map, dev);
-	if (ret)
-		return ret;
+	phyr_dma_map_destroy(ps->map);
+	/* sg_free_table() walks orig_nents entries. */
+	ps->sgt.orig_nents = nents;
 	sg_free_table(&ps->sgt);
 	kfree(ps);
-	return 0;
 }
 EXPORT_SYMBOL_GPL(phyr_dma_unmap_sgt);
 

@@ -14,6 +14,13 @@
  * pattern it computes (imul); a mismatch reports the offset (PORT_BAD_OFF)
  * and the value (PORT_BAD_VAL); the end of a pass reports the bytes walked
  * (PORT_DONE). After the last pass it halts (KVM_EXIT_HLT).
+ *
+ * A second entry point, guest_write (guest_start_write()), stores ESI at
+ * the GPA in EBX, reports PORT_DONE and halts: the write tests (K15).
+ *
+ * An access KVM cannot map because the exporter revoked the dma-buf exits
+ * with KVM_EXIT_MEMORY_FAULT and KVM_MEMORY_EXIT_FLAG_REVOKED (K14);
+ * vcpu_run() returns RUN_REVOKED for it and keeps the exit in struct guest.
  */
 #ifndef KVM_VMM_UTIL_H
 #define KVM_VMM_UTIL_H
@@ -25,6 +32,12 @@
 #ifndef KVM_MEM_DMABUF
 /* A uAPI header older than the dma-buf slots. */
 #define KVM_MEM_DMABUF	0x8UL	/* bit 3 */
+#endif
+#ifndef KVM_MEMORY_EXIT_FLAG_REVOKED
+#define KVM_MEMORY_EXIT_FLAG_REVOKED	0x10ULL	/* bit 4 */
+#endif
+#ifndef KVM_CAP_MEM_DMABUF
+#define KVM_CAP_MEM_DMABUF	252
 #endif
 
 #define RUN_ALARM	30		/* seconds, one KVM_RUN */
@@ -43,6 +56,13 @@
 #define PORT_BAD_OFF	0x11
 #define PORT_BAD_VAL	0x12
 #define PORT_DONE	0x13
+
+/*
+ * vcpu_run(): KVM_RUN failed with EFAULT and exited KVM_EXIT_MEMORY_FAULT
+ * with KVM_MEMORY_EXIT_FLAG_REVOKED. The value of -ENODEV, the errno of the
+ * 6.12 ABI, so that callers counting revoked exits need not change.
+ */
+#define RUN_REVOKED	(-ENODEV)
 
 #define STR(x)		#x
 #define XSTR(x)		STR(x)
@@ -91,6 +111,14 @@ asm(".pushsection .text\n"
 "	jnz 1b\n"
 "5:	hlt\n"
 "	jmp 5b\n"
+"	.globl guest_write\n"
+"guest_write:\n"			/* *(u32 *)EBX = ESI */
+"	mov %esi, (%ebx)\n"
+"	mov %esi, %eax\n"
+"	mov $" XSTR(PORT_DONE) ", %dx\n"
+"	outl %eax, %dx\n"
+"6:	hlt\n"
+"	jmp 6b\n"
 "guest_code_end:\n"
 "	.code64\n"
 "	.popsection\n");
@@ -104,6 +132,16 @@ static const char *guest_code_at(size_t *len)
 	    "lea guest_code_end(%%rip), %1" : "=r" (start), "=r" (end));
 	*len = end - start;
 	return start;
+}
+
+/* The GPA of guest_write, copied with guest_code to CODE_GPA. */
+static __u64 guest_write_gpa(void)
+{
+	const char *start, *write;
+
+	asm("lea guest_code(%%rip), %0\n\t"
+	    "lea guest_write(%%rip), %1" : "=r" (start), "=r" (write));
+	return CODE_GPA + (write - start);
 }
 
 /* The VMM: one VM, its RAM slot and one vCPU. */
@@ -128,10 +166,16 @@ struct guest {
 	uint32_t bad_off, bad_val;	/* the first mismatch */
 	uint32_t pending_off;
 	__u32 exit_reason;	/* of the last failed KVM_RUN */
+	/* The last KVM_EXIT_MEMORY_FAULT (K14). */
+	__u64 mf_flags, mf_gpa, mf_size;
+	/* The last KVM_EXIT_MMIO (K15): a write, its GPA, length and data. */
+	bool mmio_write;
+	__u64 mmio_gpa;
+	__u32 mmio_len, mmio_data;
 };
 
-/* vcpu_run(): the guest halted, or ended a pass. */
-enum { RUN_HLT = 1, RUN_PASS };
+/* vcpu_run(): the guest halted, ended a pass, or accessed emulated MMIO. */
+enum { RUN_HLT = 1, RUN_PASS, RUN_MMIO };
 
 static void on_alarm(int sig)
 {
@@ -283,10 +327,28 @@ static int guest_start(struct vm *vm, struct guest *g, __u64 gpa, __u64 len,
 	return ioctl(vm->vcpu, KVM_SET_REGS, &regs) ? -errno : 0;
 }
 
+/* Point the vCPU at guest_write: it stores @val at @gpa, then halts. */
+static int guest_start_write(struct vm *vm, struct guest *g, __u64 gpa,
+			     uint32_t val)
+{
+	struct kvm_regs regs = {
+		.rbx = gpa,
+		.rsi = val,
+		.rsp = RAM_SIZE,
+		.rip = guest_write_gpa(),
+		.rflags = 2,
+	};
+
+	memset(g, 0, sizeof(*g));
+	return ioctl(vm->vcpu, KVM_SET_REGS, &regs) ? -errno : 0;
+}
+
 /*
  * Run until the guest halts or, with @stop_at_pass, ends a pass: RUN_HLT,
- * RUN_PASS, the -errno of KVM_RUN (-EINTR after RUN_ALARM seconds), or
- * -EPROTO for an exit the guest does not make (g->exit_reason).
+ * RUN_PASS, RUN_REVOKED (the memory fault exit of a revoked dma-buf, in
+ * g->mf_*), RUN_MMIO (an emulated MMIO access, in g->mmio_*; the access
+ * stays pending), the -errno of KVM_RUN (-EINTR after RUN_ALARM seconds),
+ * or -EPROTO for an exit the guest does not make (g->exit_reason).
  */
 static int vcpu_run(struct vm *vm, struct guest *g, bool stop_at_pass)
 {
@@ -300,10 +362,26 @@ static int vcpu_run(struct vm *vm, struct guest *g, bool stop_at_pass)
 		err = errno;
 		alarm(0);
 		g->exit_reason = run->exit_reason;
+		if (ret < 0 && err == EFAULT &&
+		    run->exit_reason == KVM_EXIT_MEMORY_FAULT) {
+			g->mf_flags = run->memory_fault.flags;
+			g->mf_gpa = run->memory_fault.gpa;
+			g->mf_size = run->memory_fault.size;
+			if (g->mf_flags & KVM_MEMORY_EXIT_FLAG_REVOKED)
+				return RUN_REVOKED;
+		}
 		if (ret < 0)
 			return -err;
 		if (run->exit_reason == KVM_EXIT_HLT)
 			return RUN_HLT;
+		if (run->exit_reason == KVM_EXIT_MMIO) {
+			g->mmio_write = run->mmio.is_write;
+			g->mmio_gpa = run->mmio.phys_addr;
+			g->mmio_len = run->mmio.len;
+			memcpy(&g->mmio_data, run->mmio.data,
+			       sizeof(g->mmio_data));
+			return RUN_MMIO;
+		}
 		if (run->exit_reason != KVM_EXIT_IO ||
 		    run->io.direction != KVM_EXIT_IO_OUT || run->io.size != 4 ||
 		    run->io.count != 1)
@@ -352,6 +430,10 @@ static const char *run_str(int ret)
 		return "halted";
 	if (ret == RUN_PASS)
 		return "pass done";
+	if (ret == RUN_MMIO)
+		return "emulated MMIO exit";
+	if (ret == RUN_REVOKED)
+		return "memory fault exit, revoked";
 	snprintf(buf, sizeof(buf), "%s", strerror(-ret));
 	return buf;
 }

@@ -41,7 +41,12 @@
 #define SMALL_LEN	(16ull << 20)	/* the 4 KiB-only slot of K4 */
 #define HUGE_MAX	64		/* faults for the 64 MiB BAR, at most */
 
-#define SPTE_PWT_PCD	0x18
+/* NPT (and shadow paging): PAT index bits of the SPTE; UC- is PCD alone. */
+#define SPTE_PWT	0x08
+#define SPTE_PCD	0x10
+/* EPT: memory type in bits 5:3 (UC = 0), IPAT bit 6. */
+#define EPT_MT_MASK	0x38
+#define EPT_IPAT	0x40
 #define TRACE_EVENT	"events/kvmmmu/kvm_mmu_set_spte/enable"
 
 #define RACE_TOGGLES	200
@@ -261,9 +266,37 @@ static int trace_write(const char *dir, const char *file, const char *val)
 	return sysfs_write(path, val);
 }
 
+/* The host runs VMX (EPT SPTEs) rather than SVM (NPT): from /proc/cpuinfo. */
+static bool host_has_ept(void)
+{
+	char line[4096];
+	bool vmx = false;
+	FILE *f = fopen("/proc/cpuinfo", "r");
+
+	while (f && !vmx && fgets(line, sizeof(line), f))
+		vmx = !strncmp(line, "flags", 5) && strstr(line, " vmx");
+	if (f)
+		fclose(f);
+	return vmx;
+}
+
 /*
- * BEHAVIOURS: K4, K5 - the SPTEs KVM installs for the BAR slot (the
- * kvm_mmu_set_spte event): 2 MiB (level 2), and uncached: PCD and PWT set.
+ * The memory type of a BAR SPTE is the one EPT and a host mmap of the BAR
+ * give: under EPT, UC in bits 5:3 without IPAT (a guest PAT of WC still
+ * wins); under NPT, PAT index 2 (PCD alone: UC-, pgprot_noncached()), not
+ * index 3 (PCD|PWT, strong UC, which no guest PAT overrides).
+ */
+static bool spte_uncached(unsigned long long spte, bool ept)
+{
+	if (ept)
+		return !(spte & EPT_MT_MASK) && !(spte & EPT_IPAT);
+	return (spte & (SPTE_PCD | SPTE_PWT)) == SPTE_PCD;
+}
+
+/*
+ * BEHAVIOURS: K4, K5, K16 - the SPTEs KVM installs for the BAR slot (the
+ * kvm_mmu_set_spte event): 2 MiB (level 2), and uncached as a host mmap of
+ * the BAR is (spte_uncached()).
  */
 TEST_F_TIMEOUT(kvm_dmabuf, sptes_huge_uncached, TIMEOUT)
 {
@@ -271,6 +304,7 @@ TEST_F_TIMEOUT(kvm_dmabuf, sptes_huge_uncached, TIMEOUT)
 	unsigned long long gfn, spte, first_gfn = 0, first_spte = 0;
 	unsigned int n = 0, not_2m = 0, cached = 0;
 	const char *dir = tracefs(), *p;
+	bool ept = host_has_ept();
 	char path[PATH_MAX], line[512];
 	struct guest g;
 	int ret, level;
@@ -309,30 +343,35 @@ TEST_F_TIMEOUT(kvm_dmabuf, sptes_huge_uncached, TIMEOUT)
 			first_spte = spte;
 		}
 		not_2m += level != 2;
-		cached += (spte & SPTE_PWT_PCD) != SPTE_PWT_PCD;
+		cached += !spte_uncached(spte, ept);
 	}
 	fclose(f);
 	trace_write(dir, "trace", "");
-	note("K4/K5: %u SPTEs for the BAR slot, %u not 2 MiB, %u without PCD|PWT\n",
-	     n, not_2m, cached);
+	note("K4/K5/K16: %u SPTEs for the BAR slot (%s), %u not 2 MiB, %u not %s\n",
+	     n, ept ? "EPT" : "NPT", not_2m, cached,
+	     ept ? "UC without IPAT" : "PAT index 2 (PCD, UC-)");
 	note("K4/K5: the first: gfn 0x%llx spte 0x%llx\n", first_gfn, first_spte);
 	EXPECT_LT(0, n) TH_LOG("no kvm_mmu_set_spte event for the BAR slot");
 	EXPECT_EQ(0, not_2m) TH_LOG("%u of %u SPTEs are not 2 MiB", not_2m, n);
-	EXPECT_EQ(0, cached) TH_LOG("%u of %u SPTEs lack PCD|PWT", cached, n);
+	EXPECT_EQ(0, cached) TH_LOG("%u of %u SPTEs have another memory type",
+				    cached, n);
 }
 
 /*
- * BEHAVIOURS: K6, E2, K7 - memory enable cleared between two passes: the
- * guest's next access makes KVM_RUN fail with ENODEV (not EFAULT, not a
- * KVM_EXIT_MEMORY_FAULT), again and again at the same RIP; memory enabled
- * again, KVM_RUN completes the pass and the guest reads the pattern.
+ * BEHAVIOURS: K6, K14, E2, K7 - memory enable cleared between two passes:
+ * the guest's next access exits with KVM_EXIT_MEMORY_FAULT (KVM_RUN fails
+ * with EFAULT), flags KVM_MEMORY_EXIT_FLAG_REVOKED and not PRIVATE, the GPA
+ * of the page the guest touched (the slot's first: the pass starts there)
+ * and its size; again at the same RIP and GPA; memory enabled again, KVM_RUN
+ * completes the pass and the guest reads the pattern.
  */
-TEST_F_TIMEOUT(kvm_dmabuf, memory_disable_exits_enodev, TIMEOUT)
+TEST_F_TIMEOUT(kvm_dmabuf, memory_disable_exits_revoked, TIMEOUT)
 {
 	struct kvm_regs r1, r2;
 	struct guest g;
 	size_t code_len;
 	int ret, ret2;
+	__u64 gpa;
 
 	ASSERT_EQ(0, dmabuf_slot(&self->vm, SLOT_BAR, GPA_BAR, SLOT_LEN, self->buf, 0));
 	ASSERT_EQ(0, guest_start(&self->vm, &g, GPA_BAR, SLOT_LEN, 0, 2));
@@ -343,19 +382,28 @@ TEST_F_TIMEOUT(kvm_dmabuf, memory_disable_exits_enodev, TIMEOUT)
 	EXPECT_TRUE(fdinfo_is(self->buf, "revoked", "yes"));
 	ret = vcpu_run(&self->vm, &g, true);
 	ASSERT_EQ(0, ioctl(self->vm.vcpu, KVM_GET_REGS, &r1));
-	EXPECT_EQ(-ENODEV, ret) TH_LOG("KVM_RUN with memory disabled: %s",
-				       run_str(ret));
-	EXPECT_NE(KVM_EXIT_MEMORY_FAULT, g.exit_reason);
+	EXPECT_EQ(RUN_REVOKED, ret) TH_LOG("KVM_RUN with memory disabled: %s",
+					   run_str(ret));
+	EXPECT_EQ(KVM_EXIT_MEMORY_FAULT, g.exit_reason);
+	EXPECT_TRUE(g.mf_flags & KVM_MEMORY_EXIT_FLAG_REVOKED)
+		TH_LOG("flags 0x%llx", (unsigned long long)g.mf_flags);
+	EXPECT_FALSE(g.mf_flags & KVM_MEMORY_EXIT_FLAG_PRIVATE);
+	EXPECT_EQ(GPA_BAR, g.mf_gpa);
+	EXPECT_EQ(page_size, g.mf_size);
+	gpa = g.mf_gpa;
 	ret2 = vcpu_run(&self->vm, &g, true);
 	ASSERT_EQ(0, ioctl(self->vm.vcpu, KVM_GET_REGS, &r2));
-	EXPECT_EQ(-ENODEV, ret2) TH_LOG("KVM_RUN again: %s", run_str(ret2));
+	EXPECT_EQ(RUN_REVOKED, ret2) TH_LOG("KVM_RUN again: %s", run_str(ret2));
+	EXPECT_EQ(KVM_EXIT_MEMORY_FAULT, g.exit_reason);
+	EXPECT_EQ(gpa, g.mf_gpa);
 	EXPECT_EQ(r1.rip, r2.rip);
 	EXPECT_LE(CODE_GPA, r1.rip);
 	guest_code_at(&code_len);
 	EXPECT_GT(CODE_GPA + code_len, r1.rip);
-	note("K6: memory disabled: KVM_RUN -> %s, then %s, exit_reason %u, rip 0x%llx both times\n",
+	note("K6/K14: memory disabled: KVM_RUN -> %s, then %s, exit_reason %u, flags 0x%llx, gpa 0x%llx size 0x%llx, rip 0x%llx both times\n",
 	     run_str(ret), run_str(ret2), g.exit_reason,
-	     (unsigned long long)r1.rip);
+	     (unsigned long long)g.mf_flags, (unsigned long long)g.mf_gpa,
+	     (unsigned long long)g.mf_size, (unsigned long long)r1.rip);
 
 	ASSERT_EQ(0, set_memory(&self->d, true));
 	EXPECT_TRUE(fdinfo_is(self->buf, "revoked", "no"));
@@ -447,7 +495,7 @@ static bool memory_on(struct vdev *d)
 /*
  * BEHAVIOURS: K8, V10 - a thread toggles memory enable (and resets) while
  * the vCPU walks the slot over and over: each access either reads the
- * pattern or exits with ENODEV; a stale mapping would read the disabled
+ * pattern or exits revoked (K14); a stale mapping would read the disabled
  * BAR (all ones) and the guest would report a mismatch.
  */
 TEST_F_TIMEOUT(kvm_dmabuf, race_fault_vs_revoke, TIMEOUT)
@@ -466,7 +514,7 @@ TEST_F_TIMEOUT(kvm_dmabuf, race_fault_vs_revoke, TIMEOUT)
 		bool done = __atomic_load_n(&t.done, __ATOMIC_ACQUIRE);
 
 		ret = vcpu_run(&self->vm, &g, true);
-		if (ret == -ENODEV) {
+		if (ret == RUN_REVOKED) {
 			enodev++;
 			for (waits = 0; !memory_on(&self->d) && waits < 100000; waits++)
 				usleep(100);
@@ -477,7 +525,7 @@ TEST_F_TIMEOUT(kvm_dmabuf, race_fault_vs_revoke, TIMEOUT)
 		passes_after += done;
 	}
 	pthread_join(th, NULL);
-	note("K8: %d memory toggles, %d resets, %lu passes: %lu ENODEV exits, %lu mismatches\n",
+	note("K8: %d memory toggles, %d resets, %lu passes: %lu revoked exits, %lu mismatches\n",
 	     t.toggles, t.resets, g.passes, enodev, g.mismatches);
 	EXPECT_EQ(RUN_PASS, ret) TH_LOG("KVM_RUN: %s, exit_reason %u",
 					run_str(ret), g.exit_reason);
@@ -490,10 +538,12 @@ TEST_F_TIMEOUT(kvm_dmabuf, race_fault_vs_revoke, TIMEOUT)
 }
 
 /*
- * BEHAVIOURS: K9 - a dma-buf slot cannot be moved, change its flags, or be
- * set again even identically (EINVAL); deleting it works and drops the
- * dma-buf: closed before or after the deletion, the buffer leaves bufinfo
- * once both are done, and not before.
+ * BEHAVIOURS: K9, K17 - KVM_CAP_MEM_DMABUF is 1; a dma-buf slot cannot be
+ * moved, change its flags (flags = 0 included: the slot would lose
+ * KVM_MEM_DMABUF and its binding), or be set again even identically
+ * (EINVAL), and still reads the BAR after each refusal; deleting it works
+ * and drops the dma-buf: closed before or after the deletion, the buffer
+ * leaves bufinfo once both are done, and not before.
  */
 TEST_F_TIMEOUT(kvm_dmabuf, slot_changes_refused, TIMEOUT)
 {
@@ -501,6 +551,8 @@ TEST_F_TIMEOUT(kvm_dmabuf, slot_changes_refused, TIMEOUT)
 	int base, fd, ret;
 	struct guest g;
 
+	EXPECT_EQ(1, ioctl(vm->kvm, KVM_CHECK_EXTENSION, KVM_CAP_MEM_DMABUF));
+	EXPECT_EQ(1, ioctl(vm->fd, KVM_CHECK_EXTENSION, KVM_CAP_MEM_DMABUF));
 	base = count_vfio_dmabufs();
 	ASSERT_LE(0, base) TH_LOG("no " BUFINFO);
 	fd = export_one(&self->d, 0, SLOT_LEN);
@@ -519,7 +571,16 @@ TEST_F_TIMEOUT(kvm_dmabuf, slot_changes_refused, TIMEOUT)
 		TH_LOG("set again identically");
 	EXPECT_EQ(-EINVAL, dmabuf_slot(vm, SLOT_BAR, GPA_BAR, SLOT_LEN / 2, fd, 0))
 		TH_LOG("shrunk");
-	note("K9: moved, LOG_DIRTY_PAGES, READONLY, identical, shrunk: each EINVAL\n");
+	EXPECT_EQ(-EINVAL, set_slot(vm, SLOT_BAR, 0, GPA_BAR, SLOT_LEN, fd, 0,
+				    vm->hva))
+		TH_LOG("flags = 0");
+	EXPECT_EQ(-EINVAL, set_slot(vm, SLOT_BAR, 0, GPA_BAR, SLOT_LEN, 0, 0,
+				    vm->hva))
+		TH_LOG("flags = 0, no fd");
+	EXPECT_EQ(-EINVAL, set_slot(vm, SLOT_BAR, KVM_MEM_LOG_DIRTY_PAGES,
+				    GPA_BAR, SLOT_LEN, 0, 0, vm->hva))
+		TH_LOG("flags = KVM_MEM_LOG_DIRTY_PAGES only");
+	note("K9/K17: moved, LOG_DIRTY_PAGES, READONLY, identical, shrunk, flags 0 (twice), dirty logging alone: each EINVAL\n");
 	ret = guest_walk(vm, &g, GPA_BAR, SLOT_LEN, 0, 1);
 	EXPECT_EQ(RUN_HLT, ret) TH_LOG("KVM_RUN: %s, exit %u", run_str(ret), g.exit_reason);
 	expect_pattern(_metadata, &g, "K9 unchanged", SLOT_LEN, 0, 1);
@@ -548,8 +609,8 @@ TEST_F_TIMEOUT(kvm_dmabuf, slot_changes_refused, TIMEOUT)
 
 	/* Nothing left mapped: an access is MMIO to an empty GPA (last: it stays pending). */
 	ret = guest_walk(vm, &g, GPA_BAR, SLOT_LEN, 0, 1);
-	EXPECT_EQ(-EPROTO, ret) TH_LOG("KVM_RUN on the deleted slot: %s",
-				       run_str(ret));
+	EXPECT_EQ(RUN_MMIO, ret) TH_LOG("KVM_RUN on the deleted slot: %s",
+					run_str(ret));
 	EXPECT_EQ(KVM_EXIT_MMIO, g.exit_reason);
 	note("K9: deleted then closed, closed then deleted: vfio_pci dma-bufs back to %d\n",
 	     count_vfio_dmabufs());
@@ -622,8 +683,9 @@ TEST_F_TIMEOUT(kvm_dmabuf, bad_slots, TIMEOUT)
 		{ "a memfd", 1, dmabuf, GPA_BAR, pg, 0, FD_MEMFD },
 		{ "the vfio device fd", 1, dmabuf, GPA_BAR, pg, 0, FD_DEVICE },
 		{ "the VM's own fd", 1, dmabuf, GPA_BAR, pg, 0, FD_VM },
-		{ "fd -1", 1, dmabuf, GPA_BAR, b, 0, FD_NEG, .err = EBADF },
-		{ "a closed fd", 1, dmabuf, GPA_BAR, b, 0, FD_CLOSED, .err = EBADF },
+		/* EINVAL, not EBADF: see set_memory_region_test. */
+		{ "fd -1", 1, dmabuf, GPA_BAR, b, 0, FD_NEG },
+		{ "a closed fd", 1, dmabuf, GPA_BAR, b, 0, FD_CLOSED },
 		{ "a udmabuf (not revocable)", 1, dmabuf, GPA_BAR, u, 0,
 		  FD_UDMABUF, .err = EPERM },
 		{ "overlaps the RAM slot", 1, dmabuf, 0, b, 0, .err = EEXIST },
@@ -714,15 +776,18 @@ TEST_F_TIMEOUT(kvm_dmabuf, bad_slots, TIMEOUT)
 }
 
 /*
- * BEHAVIOURS: K10 - a private (TDISP RUN) dma-buf of a device bound to VM A
- * through the KVM-VFIO device backs a slot of VM A, whose guest reads it;
- * another VM is refused with EACCES.
+ * BEHAVIOURS: K10, K12 - a private (TDISP RUN) dma-buf of a device bound to
+ * VM A through the KVM-VFIO device is refused with EACCES by every VM, VM A
+ * included: no VM type has a private mapping path for dma-buf slots yet,
+ * and a private (T=1) chunk must never reach a shared EPT/NPT. Nothing is
+ * left behind: the same slot then takes a shared dma-buf and VM A's guest
+ * reads it.
  */
-TEST_F_TIMEOUT(kvm_dmabuf, private_only_for_its_vm, TIMEOUT)
+TEST_F_TIMEOUT(kvm_dmabuf, private_refused, TIMEOUT)
 {
+	int fd, shared, ret, ret_a, ret_b;
+	struct guest g = { 0 };
 	struct vm a;
-	struct guest g;
-	int fd, ret;
 
 	close(self->buf);
 	self->buf = -1;
@@ -741,24 +806,33 @@ TEST_F_TIMEOUT(kvm_dmabuf, private_only_for_its_vm, TIMEOUT)
 	EXPECT_TRUE(fdinfo_is(fd, "phyr_cc", "private"));
 
 	ASSERT_EQ(0, vm_init(&a, self->d.vm));
-	ret = dmabuf_slot(&a, SLOT_BAR, GPA_BAR, SLOT_LEN, fd, 0);
-	EXPECT_EQ(0, ret) TH_LOG("the device's VM: %s", strerror(-ret));
-	if (!ret) {
-		ret = guest_walk(&a, &g, GPA_BAR, SLOT_LEN, 0, 1);
-		EXPECT_EQ(RUN_HLT, ret) TH_LOG("KVM_RUN: %s, exit %u", run_str(ret), g.exit_reason);
-		expect_pattern(_metadata, &g, "K10 VM A", SLOT_LEN, 0, 1);
-		EXPECT_EQ(0, delete_slot(&a, SLOT_BAR));
-	}
-	vm_destroy(&a);
-	ret = dmabuf_slot(&self->vm, SLOT_BAR, GPA_BAR, SLOT_LEN, fd, 0);
-	EXPECT_EQ(-EACCES, ret) TH_LOG("another VM: %s",
-				       ret ? strerror(-ret) : "accepted");
-	note("K10: private dma-buf: its VM read %lu passes, %lu mismatches; another VM: %s\n",
-	     g.passes, g.mismatches, ret ? strerror(-ret) : "accepted");
-	if (!ret)
+	ret_a = dmabuf_slot(&a, SLOT_BAR, GPA_BAR, SLOT_LEN, fd, 0);
+	EXPECT_EQ(-EACCES, ret_a) TH_LOG("the device's VM: %s",
+					 ret_a ? strerror(-ret_a) : "accepted");
+	if (!ret_a)
+		delete_slot(&a, SLOT_BAR);
+	ret_b = dmabuf_slot(&self->vm, SLOT_BAR, GPA_BAR, SLOT_LEN, fd, 0);
+	EXPECT_EQ(-EACCES, ret_b) TH_LOG("another VM: %s",
+					 ret_b ? strerror(-ret_b) : "accepted");
+	if (!ret_b)
 		delete_slot(&self->vm, SLOT_BAR);
 	close(fd);
 	EXPECT_EQ(0, tdisp_set(&self->d, "unlocked"));
+
+	/* The refusals left nothing: the slot takes a shared buffer. */
+	shared = export_one(&self->d, 0, SLOT_LEN);
+	ASSERT_LE(0, shared) TH_LOG("shared export: %s", strerror(-shared));
+	EXPECT_EQ(0, dmabuf_slot(&a, SLOT_BAR, GPA_BAR, SLOT_LEN, shared, 0));
+	ret = guest_walk(&a, &g, GPA_BAR, SLOT_LEN, 0, 1);
+	EXPECT_EQ(RUN_HLT, ret) TH_LOG("KVM_RUN: %s, exit %u", run_str(ret),
+				       g.exit_reason);
+	expect_pattern(_metadata, &g, "K12 shared after", SLOT_LEN, 0, 1);
+	EXPECT_EQ(0, delete_slot(&a, SLOT_BAR));
+	close(shared);
+	vm_destroy(&a);
+	note("K10/K12: private dma-buf: the device's VM %s, another VM %s; then a shared one read with %lu mismatches\n",
+	     ret_a ? strerror(-ret_a) : "accepted",
+	     ret_b ? strerror(-ret_b) : "accepted", g.mismatches);
 }
 
 /*

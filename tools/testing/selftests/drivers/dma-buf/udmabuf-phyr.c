@@ -228,6 +228,30 @@ TEST_F_TIMEOUT(udmabuf, pinned_map, 120)
 	EXPECT_EQ(0, ti_cmd(self->ctl, "detach"));
 }
 
+/*
+ * BEHAVIOURS: B11 - the RDMA pinned MR (a dynamic attach whose
+ * invalidate_mappings only logs, then dma_buf_pin()) keeps working with an
+ * exporter that offers the pinned class and never revokes: udmabuf. A
+ * revocable exporter refuses its pin (the KUnit suite and the vfio
+ * selftests show that side).
+ */
+TEST_F_TIMEOUT(udmabuf, rdma_pinned_mr, 120)
+{
+	if (self->ctl < 0)
+		SKIP(return, NO_IMPORTER);
+	ASSERT_EQ(0, ti_cmd(self->ctl, "attach %d rdma", self->buf))
+		note_report("rdma", ti_report(self->ctl));
+	note_report("rdma", ti_report(self->ctl));
+	EXPECT_NE(NULL, strstr(ti_report(self->ctl), "lifetime dynamic"));
+	ASSERT_EQ(0, ti_cmd(self->ctl, "map"))
+		note_report("rdma", ti_report(self->ctl));
+	note_report("rdma", ti_report(self->ctl));
+	EXPECT_NE(NULL, strstr(ti_report(self->ctl), "map sgt "));
+	EXPECT_EQ(0, ti_cmd(self->ctl, "unmap"));
+	EXPECT_NE(NULL, strstr(ti_report(self->ctl), "revokes 0 restores 0"));
+	EXPECT_EQ(0, ti_cmd(self->ctl, "detach"));
+}
+
 /* BEHAVIOURS: B1 - existing users see no change: mmap of the udmabuf. */
 TEST_F_TIMEOUT(udmabuf, mmap_reads_pattern, 120)
 {
