@@ -135,7 +135,7 @@ static const char *guest_code_at(size_t *len)
 }
 
 /* The GPA of guest_write, copied with guest_code to CODE_GPA. */
-static __u64 guest_write_gpa(void)
+static inline __u64 guest_write_gpa(void)
 {
 	const char *start, *write;
 
@@ -328,8 +328,8 @@ static int guest_start(struct vm *vm, struct guest *g, __u64 gpa, __u64 len,
 }
 
 /* Point the vCPU at guest_write: it stores @val at @gpa, then halts. */
-static int guest_start_write(struct vm *vm, struct guest *g, __u64 gpa,
-			     uint32_t val)
+static inline int guest_start_write(struct vm *vm, struct guest *g,
+				    __u64 gpa, uint32_t val)
 {
 	struct kvm_regs regs = {
 		.rbx = gpa,

@@ -400,10 +400,11 @@ TEST_F_TIMEOUT(kvm_dmabuf, memory_disable_exits_revoked, TIMEOUT)
 	EXPECT_LE(CODE_GPA, r1.rip);
 	guest_code_at(&code_len);
 	EXPECT_GT(CODE_GPA + code_len, r1.rip);
-	note("K6/K14: memory disabled: KVM_RUN -> %s, then %s, exit_reason %u, flags 0x%llx, gpa 0x%llx size 0x%llx, rip 0x%llx both times\n",
-	     run_str(ret), run_str(ret2), g.exit_reason,
-	     (unsigned long long)g.mf_flags, (unsigned long long)g.mf_gpa,
-	     (unsigned long long)g.mf_size, (unsigned long long)r1.rip);
+	note("K6: memory disabled: KVM_RUN -> %s, then %s, rip 0x%llx both times\n",
+	     run_str(ret), run_str(ret2), (unsigned long long)r1.rip);
+	note("K14: exit_reason %u, flags 0x%llx, gpa 0x%llx, size 0x%llx\n",
+	     g.exit_reason, (unsigned long long)g.mf_flags,
+	     (unsigned long long)g.mf_gpa, (unsigned long long)g.mf_size);
 
 	ASSERT_EQ(0, set_memory(&self->d, true));
 	EXPECT_TRUE(fdinfo_is(self->buf, "revoked", "no"));
@@ -580,7 +581,8 @@ TEST_F_TIMEOUT(kvm_dmabuf, slot_changes_refused, TIMEOUT)
 	EXPECT_EQ(-EINVAL, set_slot(vm, SLOT_BAR, KVM_MEM_LOG_DIRTY_PAGES,
 				    GPA_BAR, SLOT_LEN, 0, 0, vm->hva))
 		TH_LOG("flags = KVM_MEM_LOG_DIRTY_PAGES only");
-	note("K9/K17: moved, LOG_DIRTY_PAGES, READONLY, identical, shrunk, flags 0 (twice), dirty logging alone: each EINVAL\n");
+	note("K9: moved, LOG_DIRTY_PAGES, READONLY, identical, shrunk: each EINVAL\n");
+	note("K17: flags 0 (with and without the fd), LOG_DIRTY_PAGES alone: each EINVAL\n");
 	ret = guest_walk(vm, &g, GPA_BAR, SLOT_LEN, 0, 1);
 	EXPECT_EQ(RUN_HLT, ret) TH_LOG("KVM_RUN: %s, exit %u", run_str(ret), g.exit_reason);
 	expect_pattern(_metadata, &g, "K9 unchanged", SLOT_LEN, 0, 1);
@@ -830,9 +832,238 @@ TEST_F_TIMEOUT(kvm_dmabuf, private_refused, TIMEOUT)
 	EXPECT_EQ(0, delete_slot(&a, SLOT_BAR));
 	close(shared);
 	vm_destroy(&a);
-	note("K10/K12: private dma-buf: the device's VM %s, another VM %s; then a shared one read with %lu mismatches\n",
+	note("K12: private dma-buf: the device's VM: %s; another VM: %s\n",
 	     ret_a ? strerror(-ret_a) : "accepted",
-	     ret_b ? strerror(-ret_b) : "accepted", g.mismatches);
+	     ret_b ? strerror(-ret_b) : "accepted");
+	note("K12: then a shared dma-buf in the same slot: %lu mismatches\n",
+	     g.mismatches);
+}
+
+/*
+ * BEHAVIOURS: K15 - a dma-buf exported O_RDONLY backs a slot the guest
+ * reads but cannot write: its store exits as emulated MMIO (KVM_EXIT_MMIO,
+ * a 4-byte write of the value at its GPA), as for KVM_MEM_READONLY, and
+ * the BAR keeps its pattern. The same BAR exported O_RDWR takes the store
+ * (the guest reads it back); the pattern is then put back.
+ */
+TEST_F_TIMEOUT(kvm_dmabuf, readonly_dmabuf_not_writable, TIMEOUT)
+{
+	const __u64 off = 2 * page_size;	/* the dword the guest stores */
+	const uint32_t val = 0xdeadbeef, orig = pattern(off);
+	struct vfio_region_dma_range r = { .offset = 0, .length = SLOT_LEN };
+	struct vm *vm = &self->vm;
+	struct guest g;
+	int ro, ret;
+
+	ro = export(self->d.device, self->d.bar, &r, 1, O_CLOEXEC | O_RDONLY);
+	ASSERT_LE(0, ro) TH_LOG("O_RDONLY export: %s", strerror(-ro));
+	ASSERT_EQ(0, dmabuf_slot(vm, SLOT_BAR, GPA_BAR, SLOT_LEN, ro, 0));
+	ret = guest_walk(vm, &g, GPA_BAR, SLOT_LEN, 0, 1);
+	EXPECT_EQ(RUN_HLT, ret) TH_LOG("KVM_RUN: %s, exit %u", run_str(ret),
+				       g.exit_reason);
+	expect_pattern(_metadata, &g, "K15 read-only, reads", SLOT_LEN, 0, 1);
+
+	ASSERT_EQ(0, guest_start_write(vm, &g, GPA_BAR + off, val));
+	ret = vcpu_run(vm, &g, false);
+	EXPECT_EQ(RUN_MMIO, ret) TH_LOG("the store: %s, exit %u", run_str(ret),
+					g.exit_reason);
+	EXPECT_TRUE(g.mmio_write);
+	EXPECT_EQ(GPA_BAR + off, g.mmio_gpa);
+	EXPECT_EQ(4, g.mmio_len);
+	EXPECT_EQ(val, g.mmio_data);
+	note("K15: O_RDONLY dma-buf: the guest's store -> %s, %s of %u bytes at 0x%llx (0x%08x)\n",
+	     run_str(ret), g.mmio_write ? "a write" : "a read", g.mmio_len,
+	     (unsigned long long)g.mmio_gpa, g.mmio_data);
+	/* The VMM drops the write; the guest goes on and halts. */
+	ret = vcpu_run(vm, &g, false);
+	EXPECT_EQ(RUN_HLT, ret) TH_LOG("after the MMIO exit: %s", run_str(ret));
+	ret = guest_walk(vm, &g, GPA_BAR + off, 0, off, 1);
+	EXPECT_EQ(RUN_HLT, ret);
+	EXPECT_EQ(orig, g.first[0]) TH_LOG("the read-only BAR changed");
+	EXPECT_EQ(0, delete_slot(vm, SLOT_BAR));
+	close(ro);
+
+	/* O_RDWR: the store lands in the BAR. */
+	ASSERT_EQ(0, dmabuf_slot(vm, SLOT_BAR, GPA_BAR, SLOT_LEN, self->buf, 0));
+	ASSERT_EQ(0, guest_start_write(vm, &g, GPA_BAR + off, val));
+	ret = vcpu_run(vm, &g, false);
+	EXPECT_EQ(RUN_HLT, ret) TH_LOG("the O_RDWR store: %s", run_str(ret));
+	ret = guest_walk(vm, &g, GPA_BAR + off, 0, off, 1);
+	EXPECT_EQ(RUN_HLT, ret);
+	EXPECT_EQ(val, g.first[0]) TH_LOG("the O_RDWR store did not land");
+	note("K15: O_RDWR dma-buf: the store landed: 0x%08x\n", g.first[0]);
+	ASSERT_EQ(0, guest_start_write(vm, &g, GPA_BAR + off, orig));
+	ret = vcpu_run(vm, &g, false);
+	EXPECT_EQ(RUN_HLT, ret);
+	ret = guest_walk(vm, &g, GPA_BAR + off, 0, off, 1);
+	EXPECT_EQ(orig, g.first[0]) TH_LOG("the pattern was not put back");
+	EXPECT_EQ(0, delete_slot(vm, SLOT_BAR));
+}
+
+/*
+ * BEHAVIOURS: K16 - 16 MiB exported at BAR offset 64 KiB, at a 2 GiB GPA:
+ * the ranges allow 64 KiB blocks (order 4), a level the MMU does not have.
+ * KVM rounds down and maps 4 KiB pages (about one fault a page: rounding
+ * up to 2 MiB would map the BAR 64 KiB off, which the pattern would show),
+ * and, under CONFIG_KVM_PROVE_MMU, does not WARN (the console scan, R1).
+ */
+TEST_F_TIMEOUT(kvm_dmabuf, odd_order_rounded_down, TIMEOUT)
+{
+	const __u64 off = 64 << 10;
+	long long before, faults;
+	struct guest g;
+	int fd, ret;
+
+	ASSERT_LE(SMALL_LEN + off, self->d.bar_size);
+	ASSERT_EQ(RUN_HLT, guest_walk(&self->vm, &g, CODE_GPA, 0, 0, 1));
+	fd = export_one(&self->d, off, SMALL_LEN);
+	ASSERT_LE(0, fd) TH_LOG("export at 64 KiB: %s", strerror(-fd));
+	ASSERT_EQ(0, dmabuf_slot(&self->vm, SLOT_BAR2, GPA_BAR2, SMALL_LEN, fd, 0));
+	before = vm_stat(&self->vm, "pf_taken");
+	ret = guest_walk(&self->vm, &g, GPA_BAR2, SMALL_LEN, off, 1);
+	faults = vm_stat(&self->vm, "pf_taken") - before;
+	EXPECT_EQ(RUN_HLT, ret) TH_LOG("KVM_RUN: %s, exit %u", run_str(ret),
+				       g.exit_reason);
+	expect_pattern(_metadata, &g, "K16 order 4", SMALL_LEN, off, 1);
+	EXPECT_EQ(0, delete_slot(&self->vm, SLOT_BAR2));
+	close(fd);
+	note("K16: 16 MiB at BAR offset 64 KiB (order 4 blocks): %lld faults, %lu mismatches\n",
+	     faults, g.mismatches);
+	EXPECT_LE((long long)(SMALL_LEN / page_size) - 16, faults);
+}
+
+/* kvm.tdp_mmu is off: the shadow MMU, which prefetches, maps the guest. */
+static bool shadow_mmu(void)
+{
+	char buf[8];
+
+	return !sysfs_read("/sys/module/kvm/parameters/tdp_mmu", buf,
+			   sizeof(buf)) && buf[0] == 'N';
+}
+
+/*
+ * BEHAVIOURS: K13, K3 - the shadow MMU (kvm.tdp_mmu=0; nested paging is
+ * the same code) prefetches the SPTEs around a 4 KiB fault from the host
+ * pages behind the slot's hva. A dma-buf slot has none: its userspace_addr
+ * points to a populated 0x5a decoy, and the guest must still read the BAR
+ * at every page (a prefetched decoy page reads 0x5a5a5a5a, an MMIO SPTE
+ * exits KVM_EXIT_MMIO). Skips with the TDP MMU, which never prefetches.
+ */
+TEST_F_TIMEOUT(kvm_dmabuf, no_prefetch_from_hva, TIMEOUT)
+{
+	const __u64 len = 4ull << 20;
+	struct guest g;
+	uint8_t *decoy;
+	int fd, ret;
+
+	if (!shadow_mmu())
+		SKIP(return, "the TDP MMU never prefetches: boot with kvm.tdp_mmu=0");
+	decoy = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	ASSERT_NE(MAP_FAILED, decoy);
+	memset(decoy, 0x5a, len);
+	/* At BAR offset 4 KiB: 4 KiB mappings only, so faults prefetch. */
+	fd = export_one(&self->d, page_size, len);
+	ASSERT_LE(0, fd) TH_LOG("export at 4 KiB: %s", strerror(-fd));
+	ASSERT_EQ(0, set_slot(&self->vm, SLOT_BAR, KVM_MEM_DMABUF, GPA_BAR, len,
+			      fd, 0, decoy));
+	ret = guest_walk(&self->vm, &g, GPA_BAR, len, page_size, 1);
+	EXPECT_EQ(RUN_HLT, ret) TH_LOG("KVM_RUN: %s, exit %u", run_str(ret),
+				       g.exit_reason);
+	expect_pattern(_metadata, &g, "K13", len, page_size, 1);
+	note("K13: shadow MMU, 4 KiB mappings over a 0x5a decoy hva: %lu mismatches\n",
+	     g.mismatches);
+	EXPECT_EQ(0, delete_slot(&self->vm, SLOT_BAR));
+	close(fd);
+	munmap(decoy, len);
+}
+
+struct resetter {
+	struct vdev *d;
+	bool stop;	/* __atomic */
+	int resets, err;
+};
+
+/* VFIO_DEVICE_RESET (or memory off and on) until told to stop. */
+static void *reset_loop(void *arg)
+{
+	struct resetter *t = arg;
+
+	while (!__atomic_load_n(&t->stop, __ATOMIC_ACQUIRE)) {
+		int ret = 0;
+
+		if (t->d->info.flags & VFIO_DEVICE_FLAGS_RESET)
+			ret = ioctl(t->d->device, VFIO_DEVICE_RESET) ? -errno : 0;
+		else
+			ret = set_memory(t->d, false) ?: set_memory(t->d, true);
+		if (ret) {
+			t->err = -ret;
+			break;
+		}
+		t->resets++;
+	}
+	return NULL;
+}
+
+#define DESTROY_VMS	300
+#define DESTROY_SECONDS	15
+
+/*
+ * BEHAVIOURS: K11, R3 - VMs with a mapped dma-buf slot are torn down (the
+ * last fd closed: kvm_destroy_vm() in this thread) while another thread
+ * resets the device over and over, each reset revoking and so zapping the
+ * slots of every VM still there. A revoke must never reach a VM whose
+ * vCPUs or MMU are being freed (KASAN, and the WARN on an invalidation in
+ * progress, found by the console scan: R1). The device is not registered
+ * with KVM-VFIO, so vfio holds no VM reference: the last put is ours.
+ * Needs 2 CPUs or more to overlap for real; the note says how many there are.
+ */
+TEST_F_TIMEOUT(kvm_dmabuf, destroy_vm_while_reset, TIMEOUT)
+{
+	struct resetter t = { .d = &self->d };
+	unsigned long vms = 0, read = 0, revoked = 0;
+	time_t end = time(NULL) + DESTROY_SECONDS;
+	struct guest g;
+	pthread_t th;
+	int ret = 0;
+
+	vm_destroy(&self->vm);	/* the fixture's: each round makes its own */
+	ASSERT_EQ(0, pthread_create(&th, NULL, reset_loop, &t));
+	while (vms < DESTROY_VMS && time(NULL) < end) {
+		struct vm vm;
+
+		ret = vm_init(&vm, -1);
+		if (ret)
+			break;
+		ret = dmabuf_slot(&vm, SLOT_BAR, GPA_BAR, SLOT_LEN, self->buf, 0);
+		if (!ret)
+			ret = guest_walk(&vm, &g, GPA_BAR, SLOT_LEN, 0, 1);
+		vm_destroy(&vm);
+		vms++;
+		if (ret == RUN_REVOKED) {
+			revoked++;
+			ret = 0;
+			continue;
+		}
+		if (ret != RUN_HLT || g.mismatches) {
+			ret = ret == RUN_HLT ? 1 : ret;	/* 1: a stale mapping */
+			break;
+		}
+		read++;
+		ret = 0;
+	}
+	__atomic_store_n(&t.stop, true, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	note("K11: %lu VMs destroyed during %d resets, %ld CPUs\n", vms,
+	     t.resets, sysconf(_SC_NPROCESSORS_ONLN));
+	note("K11: %lu guests read the BAR, %lu exited revoked\n", read, revoked);
+	EXPECT_EQ(0, ret) TH_LOG("round %lu: %s, exit %u", vms,
+				 ret == 1 ? "a mismatch" : run_str(ret),
+				 g.exit_reason);
+	EXPECT_EQ(0, t.err) TH_LOG("the resetting thread: %s", strerror(t.err));
+	EXPECT_LT(0, vms);
+	EXPECT_LT(0, t.resets);
+	EXPECT_EQ(0, vm_init(&self->vm, -1));	/* for the teardown */
 }
 
 /*
