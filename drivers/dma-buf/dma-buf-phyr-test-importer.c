@@ -656,7 +656,7 @@ static int ti_open(struct inode *inode, struct file *file)
 {
 	struct ti_session *s;
 
-	s = kzalloc(sizeof(*s), GFP_KERNEL);
+	s = kzalloc_obj(*s);
 	if (!s)
 		return -ENOMEM;
 	mutex_init(&s->lock);

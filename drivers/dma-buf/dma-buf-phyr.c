@@ -285,16 +285,16 @@ err_free:
 static bool dma_buf_phyr_needs_pin(struct dma_buf_attachment *attach)
 {
 	return attach->lifetime == DMA_BUF_LIFETIME_PINNED &&
-	       attach->importer_ops && attach->dmabuf->ops->pin &&
-	       !attach->phyr_sgt;
+	       attach->importer_ops && attach->dmabuf->ops->pin;
 }
 
 static void dma_buf_phyr_release(struct dma_buf_attachment *attach)
 {
 	struct phyr *phyr = attach->phyr;
 
-	if (dma_buf_phyr_needs_pin(attach))
+	if (attach->phyr_pinned)
 		attach->dmabuf->ops->unpin(attach);
+	attach->phyr_pinned = false;
 	attach->phyr = NULL;
 	if (attach->phyr_sgt) {
 		dma_buf_unmap_attachment(attach, attach->phyr_sgt,
@@ -378,6 +378,7 @@ const struct phyr *dma_buf_map_phyr(struct dma_buf_attachment *attach)
 				dmabuf->ops->unpin(attach);
 			return phyr;
 		}
+		attach->phyr_pinned = dma_buf_phyr_needs_pin(attach);
 	} else {
 		phyr = dma_buf_phyr_from_legacy(attach);
 		if (IS_ERR(phyr))
