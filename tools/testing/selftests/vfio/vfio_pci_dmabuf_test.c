@@ -424,10 +424,13 @@ TEST_F_TIMEOUT(vfio_dmabuf, mmap_refused, TIMEOUT)
 }
 
 /*
- * BEHAVIOURS: B3, B4 - refused at attach: a pinned phyr importer, since the
- * buffer is revocable only (EPERM), and a legacy one (dma_buf_attach(),
+ * BEHAVIOURS: B3, B4, B11 - refused at attach: a pinned phyr importer, since
+ * the buffer is revocable only (EPERM), and a legacy one (dma_buf_attach(),
  * no allow_peer2peer), which cannot reach P2P memory: the provider check
- * comes first (EREMOTEIO, dma_buf_phyr_attach_check()).
+ * comes first (EREMOTEIO, dma_buf_phyr_attach_check()). The RDMA pinned MR
+ * pattern (a dynamic attach whose invalidate_mappings only logs, then
+ * dma_buf_pin()) attaches but cannot pin (EPERM): it would keep the BAR
+ * mapped across a reset or close.
  */
 TEST_F_TIMEOUT(vfio_dmabuf, pinned_importers_refused, TIMEOUT)
 {
@@ -439,6 +442,7 @@ TEST_F_TIMEOUT(vfio_dmabuf, pinned_importers_refused, TIMEOUT)
 	ASSERT_LE(0, fd) TH_LOG("export: %s", strerror(-fd));
 	EXPECT_EQ(-EPERM, ti_do(self->ctl, "pinned", "attach %d pinned", fd));
 	EXPECT_EQ(-EREMOTEIO, ti_do(self->ctl, "sgt", "attach %d sgt", fd));
+	EXPECT_EQ(-EPERM, ti_do(self->ctl, "rdma", "attach %d rdma", fd));
 	close(fd);
 }
 
