@@ -11,6 +11,7 @@
  */
 
 #include <kunit/device.h>
+#include <kunit/test-bug.h>
 #include <kunit/test.h>
 #include <linux/atomic.h>
 #include <linux/dma-direct.h>

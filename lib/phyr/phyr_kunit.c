@@ -36,14 +36,17 @@ MODULE_LICENSE("GPL");
 					 PHYR_CACHE_UC, PHYR_CC_SHARED)
 
 /* Fake providers: no device behind them, the phyr never looks. */
+static struct p2pdma_provider bar_a = { .bus_offset = 0x100000000ULL };
+static struct p2pdma_provider bar_b;
+
 static const struct phyr_provider p2p_a = {
 	.kind = PHYR_PROVIDER_P2P,
-	.p2p = { .pdev = NULL, .bar = 0, .bus_offset = 0x100000000ULL },
+	.p2p = &bar_a,
 };
 
 static const struct phyr_provider p2p_b = {
 	.kind = PHYR_PROVIDER_P2P,
-	.p2p = { .pdev = NULL, .bar = 2, .bus_offset = 0 },
+	.p2p = &bar_b,
 };
 
 static const struct phyr_provider priv_a = {

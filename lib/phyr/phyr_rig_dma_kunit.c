@@ -16,7 +16,6 @@
 
 #include <kunit/device.h>
 #include <kunit/test.h>
-#include <linux/dma-iova.h>
 #include <linux/dma-mapping.h>
 #include <linux/io.h>
 #include <linux/iommu.h>
@@ -86,36 +85,48 @@ static struct pci_dev *rig_get_edu(struct kunit *test, bool under_switch)
 	return NULL;
 }
 
-static const char *rig_map_type_name(enum pci_p2pdma_map_type type)
+static const char *rig_map_type_name(enum phyr_map_type type)
 {
 	switch (type) {
-	case PCI_P2PDMA_MAP_UNKNOWN:
-		return "UNKNOWN";
-	case PCI_P2PDMA_MAP_NOT_SUPPORTED:
+	case PHYR_MAP_NOT_SUPPORTED:
 		return "NOT_SUPPORTED";
-	case PCI_P2PDMA_MAP_BUS_ADDR:
+	case PHYR_MAP_DMA:
+		return "DMA";
+	case PHYR_MAP_BUS_ADDR:
 		return "BUS_ADDR";
-	case PCI_P2PDMA_MAP_THRU_HOST_BRIDGE:
+	case PHYR_MAP_THRU_HOST_BRIDGE:
 		return "THRU_HOST_BRIDGE";
+	case PHYR_MAP_PRIVATE:
+		return "PRIVATE";
 	}
 	return "?";
 }
 
-static void rig_expect_map_type(struct kunit *test, struct pci_dev *provider,
-				struct device *client,
-				enum pci_p2pdma_map_type want)
+static void rig_expect_map_type(struct kunit *test,
+				const struct phyr_provider *provider,
+				struct device *client, enum phyr_map_type want)
 {
-	enum pci_p2pdma_map_type got;
+	const char *owner = dev_name(provider->p2p->owner);
+	enum phyr_map_type got;
 
-	got = pci_p2pdma_provider_map_type(provider, client);
-	rig_info(test, "map type %s -> %s: %s", pci_name(provider),
-		 dev_name(client), rig_map_type_name(got));
+	got = phyr_dma_map_type(provider, client, 0);
+	rig_info(test, "map type %s -> %s: %s", owner, dev_name(client),
+		 rig_map_type_name(got));
 	KUNIT_EXPECT_EQ_MSG(test, got, want, "%s -> %s: got %s, want %s",
-			    pci_name(provider), dev_name(client),
-			    rig_map_type_name(got), rig_map_type_name(want));
-	/* The second call of a P2PDMA provider is answered from its cache. */
-	KUNIT_EXPECT_EQ(test, pci_p2pdma_provider_map_type(provider, client),
-			want);
+			    owner, dev_name(client), rig_map_type_name(got),
+			    rig_map_type_name(want));
+}
+
+/* A P2P provider for BAR @bar of @pdev (P2PDMA registered on the way). */
+static struct phyr_provider *rig_bar_provider(struct kunit *test,
+					      struct pci_dev *pdev, int bar)
+{
+	struct phyr_provider *prov = kunit_kzalloc(test, sizeof(*prov),
+						   GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, prov);
+	KUNIT_ASSERT_EQ(test, phyr_provider_init_pci_bar(prov, pdev, bar), 0);
+	return prov;
 }
 
 static void phyr_rig_dma_map_type(struct kunit *test)
@@ -124,27 +135,39 @@ static void phyr_rig_dma_map_type(struct kunit *test)
 	struct pci_dev *ivshmem = phyr_rig_find_ivshmem(test);
 	struct pci_dev *edu_sw = rig_get_edu(test, true);
 	struct pci_dev *edu_rp = rig_get_edu(test, false);
+	struct phyr_provider *cmb, *bar, unregistered;
+	struct p2pdma_provider fake;
 	struct device *kdev;
 
+	cmb = rig_bar_provider(test, nvme, phyr_rig_cmb_bar(test, nvme));
 	/* BEHAVIOURS: M2, E4 (NVMe CMB and edu under one switch) */
-	rig_expect_map_type(test, nvme, &edu_sw->dev, PCI_P2PDMA_MAP_BUS_ADDR);
+	rig_expect_map_type(test, cmb, &edu_sw->dev, PHYR_MAP_BUS_ADDR);
 	/* BEHAVIOURS: M3, E4 (across the host bridge) */
-	rig_expect_map_type(test, nvme, &edu_rp->dev,
-			    PCI_P2PDMA_MAP_THRU_HOST_BRIDGE);
+	rig_expect_map_type(test, cmb, &edu_rp->dev,
+			    PHYR_MAP_THRU_HOST_BRIDGE);
 
-	/* A provider that never registered P2PDMA memory. */
-	KUNIT_EXPECT_NULL(test, rcu_access_pointer(ivshmem->p2pdma));
+	/*
+	 * Upstream's opt-in: a BAR of a device that never registered its
+	 * P2PDMA state (pcim_p2pdma_init()) is reachable by nobody.
+	 */
+	if (!rcu_access_pointer(ivshmem->p2pdma)) {
+		fake = (struct p2pdma_provider){ .owner = &ivshmem->dev };
+		phyr_provider_init_p2p(&unregistered, &fake);
+		rig_expect_map_type(test, &unregistered, &edu_sw->dev,
+				    PHYR_MAP_NOT_SUPPORTED);
+	}
 	/* BEHAVIOURS: M2 */
-	rig_expect_map_type(test, ivshmem, &edu_sw->dev,
-			    PCI_P2PDMA_MAP_BUS_ADDR);
-	rig_expect_map_type(test, ivshmem, &edu_rp->dev,
-			    PCI_P2PDMA_MAP_THRU_HOST_BRIDGE);
+	bar = rig_bar_provider(test, ivshmem, PHYR_RIG_IVSHMEM_BAR);
+	rig_expect_map_type(test, bar, &edu_sw->dev, PHYR_MAP_BUS_ADDR);
+	rig_expect_map_type(test, bar, &edu_rp->dev, PHYR_MAP_THRU_HOST_BRIDGE);
+	/* Decided once, then upstream's cache answers. */
+	rig_expect_map_type(test, bar, &edu_rp->dev, PHYR_MAP_THRU_HOST_BRIDGE);
 
 	/* BEHAVIOURS: M4 (a client that cannot reach a PCI BAR at all) */
 	kdev = kunit_device_register(test, "phyr-rig-dma");
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, kdev);
-	rig_expect_map_type(test, nvme, kdev, PCI_P2PDMA_MAP_NOT_SUPPORTED);
-	rig_expect_map_type(test, ivshmem, kdev, PCI_P2PDMA_MAP_NOT_SUPPORTED);
+	rig_expect_map_type(test, cmb, kdev, PHYR_MAP_NOT_SUPPORTED);
+	rig_expect_map_type(test, bar, kdev, PHYR_MAP_NOT_SUPPORTED);
 }
 
 /*
@@ -172,19 +195,39 @@ static int rig_unmap_flush_pre(struct kprobe *kp, struct pt_regs *regs)
 	return 0;
 }
 
-/* The prot of the last intel_iommu_map_pages() of the test's task. */
+/*
+ * The prot of the last IOMMU map of the test's task, where every map of
+ * 7.3 goes (dma_iova_link() and iommu_dma_map_phys() alike), and what the
+ * last dma_iova_destroy() was asked to unlink.
+ */
 static int rig_map_prot;
+static unsigned long rig_destroy_attrs;
+static size_t rig_destroy_len;
 
 static int rig_map_pages_pre(struct kprobe *kp, struct pt_regs *regs)
 {
 	if (current == READ_ONCE(rig_flush_task))
-		WRITE_ONCE(rig_map_prot, regs_get_kernel_argument(regs, 5));
+		WRITE_ONCE(rig_map_prot, regs_get_kernel_argument(regs, 4));
+	return 0;
+}
+
+static int rig_destroy_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	if (current == READ_ONCE(rig_flush_task)) {
+		WRITE_ONCE(rig_destroy_len, regs_get_kernel_argument(regs, 2));
+		WRITE_ONCE(rig_destroy_attrs, regs_get_kernel_argument(regs, 4));
+	}
 	return 0;
 }
 
 static struct kprobe rig_map_pages_probe = {
-	.symbol_name = "intel_iommu_map_pages",
+	.symbol_name = "iommu_map_nosync",
 	.pre_handler = rig_map_pages_pre,
+};
+
+static struct kprobe rig_destroy_probe = {
+	.symbol_name = "dma_iova_destroy",
+	.pre_handler = rig_destroy_pre,
 };
 
 static struct kprobe rig_map_flush_probe = {
@@ -200,6 +243,7 @@ static struct kprobe rig_unmap_flush_probe = {
 static void rig_flush_probes_off(void *unused)
 {
 	WRITE_ONCE(rig_flush_task, NULL);
+	unregister_kprobe(&rig_destroy_probe);
 	unregister_kprobe(&rig_map_pages_probe);
 	unregister_kprobe(&rig_unmap_flush_probe);
 	unregister_kprobe(&rig_map_flush_probe);
@@ -207,6 +251,7 @@ static void rig_flush_probes_off(void *unused)
 
 static struct kprobe *const rig_probes[] = {
 	&rig_map_flush_probe, &rig_unmap_flush_probe, &rig_map_pages_probe,
+	&rig_destroy_probe,
 };
 
 static void rig_flush_probes_on(struct kunit *test)
@@ -235,6 +280,8 @@ static void rig_flush_probes_on(struct kunit *test)
 	atomic_set(&rig_map_flushes, 0);
 	atomic_set(&rig_unmap_flushes, 0);
 	WRITE_ONCE(rig_map_prot, 0);
+	WRITE_ONCE(rig_destroy_len, 0);
+	WRITE_ONCE(rig_destroy_attrs, 0);
 	WRITE_ONCE(rig_flush_task, current);
 }
 
@@ -687,8 +734,10 @@ static void phyr_rig_dma_mmio_host_bridge(struct kunit *test)
 	size_t bad;
 	int prot;
 
-	KUNIT_ASSERT_EQ(test, pci_p2pdma_provider_map_type(nvme, dev),
-			PCI_P2PDMA_MAP_THRU_HOST_BRIDGE);
+	KUNIT_ASSERT_EQ(test, phyr_dma_map_type(rig_bar_provider(test, nvme,
+						phyr_rig_cmb_bar(test, nvme)),
+						dev, 0),
+			PHYR_MAP_THRU_HOST_BRIDGE);
 	if (!rig_behind_iommu_dma(dev))
 		kunit_skip(test, "%s is not translated by iommu-dma in this boot",
 			   pci_name(pdev));
@@ -804,8 +853,8 @@ static void phyr_rig_dma_phyr_ram(struct kunit *test)
 
 	rig_edu_copy_chunks(test, edu, src_map->vecs[0].dma_addr,
 			    dst_map->vecs[0].dma_addr, src->total);
-	KUNIT_EXPECT_EQ(test, phyr_dma_map_destroy(dst_map, dev), 0);
-	KUNIT_EXPECT_EQ(test, phyr_dma_map_destroy(src_map, dev), 0);
+	phyr_dma_map_destroy(dst_map);
+	phyr_dma_map_destroy(src_map);
 	rig_flushes(&map, &unmap);
 	KUNIT_EXPECT_EQ(test, unmap, 2);
 
@@ -875,10 +924,10 @@ static void phyr_rig_dma_phyr_cmb(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, flushes, 0);
 	KUNIT_EXPECT_EQ(test, READ_ONCE(rig_map_prot), 0);
 	KUNIT_EXPECT_EQ(test, map->vecs[0].dma_addr,
-			(dma_addr_t)(paddr + prov->p2p.bus_offset));
+			(dma_addr_t)(paddr + prov->p2p->bus_offset));
 	rig_info(test, "phyr of the NVMe CMB for edu %s: %s at %pad, no IOMMU call",
 		 pci_name(sw), "bus address", &map->vecs[0].dma_addr);
-	KUNIT_EXPECT_EQ(test, phyr_dma_map_destroy(map, &sw->dev), 0);
+	phyr_dma_map_destroy(map);
 	dma_set_mask(&sw->dev, DMA_BIT_MASK(32));
 
 	/* BEHAVIOURS: M3, E4 (through the host bridge, with data) */
@@ -897,7 +946,7 @@ static void phyr_rig_dma_phyr_cmb(struct kunit *test)
 		 READ_ONCE(rig_map_prot));
 
 	bad = rig_edu_read_mmio(test, edu, map->vecs[0].dma_addr);
-	KUNIT_EXPECT_EQ(test, phyr_dma_map_destroy(map, &rp->dev), 0);
+	phyr_dma_map_destroy(map);
 	rig_info(test, "edu %s read %d bytes of the CMB through a phyr mapping, %zu wrong",
 		 pci_name(rp), RIG_MMIO_LEN, bad);
 	KUNIT_EXPECT_EQ(test, bad, 0);
@@ -944,7 +993,7 @@ static void phyr_rig_dma_swiotlb(struct kunit *test)
 		 pci_name(rp), map);
 	KUNIT_EXPECT_TRUE(test, IS_ERR(map));
 	if (!IS_ERR_OR_NULL(map))
-		phyr_dma_map_destroy(map, &rp->dev);
+		phyr_dma_map_destroy(map);
 }
 
 static struct kunit_case phyr_rig_dma_cases[] = {
@@ -969,4 +1018,3 @@ kunit_test_suite(phyr_rig_dma_suite);
 
 MODULE_DESCRIPTION("KUnit tests of phyr's DMA pieces on the rig's PCI devices");
 MODULE_LICENSE("GPL");
-MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);

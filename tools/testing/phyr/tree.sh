@@ -51,6 +51,22 @@ if [ "$(cat .phyr-series 2>/dev/null)" != "$sum" ]; then
 		else
 			quilt pop -a -f -q >/dev/null
 		fi
+	elif [ -s .pc/applied-patches ]; then
+		# The series no longer lists what is applied (a patch was
+		# added or removed before it): put back the originals quilt
+		# saved, last patch first. An empty saved file is one the
+		# patch created.
+		tac .pc/applied-patches | while read -r p; do
+			(cd ".pc/$p" && find . -type f ! -name '.*') |
+			while read -r f; do
+				if [ -s ".pc/$p/$f" ]; then
+					cp -p ".pc/$p/$f" "$f"
+				else
+					rm -f "$f"
+				fi
+			done
+		done
+		rm -rf .pc
 	fi
 	if [ -s patches/series ]; then
 		echo "tree: applying patches/series${keep:+ after $keep}"
