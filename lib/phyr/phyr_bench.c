@@ -448,16 +448,13 @@ static int phyr_bench_map_list(const struct phyr *phyr,
 			       unsigned int reps)
 {
 	struct phyr_dma_map *map;
-	int ret;
 
 	while (reps--) {
 		map = phyr_dma_map_create(phyr, 0, phyr_len(phyr), params,
 					  GFP_KERNEL);
 		if (IS_ERR(map))
 			return PTR_ERR(map);
-		ret = phyr_dma_map_destroy(map, params->dev);
-		if (ret)
-			return ret;
+		phyr_dma_map_destroy(map);
 	}
 	return 0;
 }
@@ -615,7 +612,7 @@ static void phyr_bench_run(struct kunit *test, unsigned int order,
 					   sizeof(*map->vecs);
 		PHYR_BENCH_TIME(t[7][i], phyr_bench_sink +=
 				phyr_bench_iter_vecs(map, ri));
-		phyr_dma_map_destroy(map, p.dev);
+		phyr_dma_map_destroy(map);
 
 		/* Map+unmap. */
 		PHYR_BENCH_TIME(t[4][i], ret = phyr_bench_map_sg(&sgt, &p, rm));
@@ -661,7 +658,7 @@ static void phyr_bench_run(struct kunit *test, unsigned int order,
 		map = phyr_dma_map_create(&phyr, 0, phyr_len(&phyr), &p,
 					  GFP_KERNEL);
 		if (!IS_ERR(map))
-			phyr_dma_map_destroy(map, p.dev);
+			phyr_dma_map_destroy(map);
 		flush_phyr = atomic_xchg(&phyr_bench_flushes, 0);
 		phyr_bench_probes_off();
 	}

@@ -16,6 +16,7 @@
 
 #include <kunit/device.h>
 #include <kunit/test.h>
+#include <linux/bvec.h>
 #include <linux/dma-mapping.h>
 #include <linux/io.h>
 #include <linux/iommu.h>
@@ -26,6 +27,7 @@
 #include <linux/pci-p2pdma.h>
 #include <linux/phyr.h>
 #include <linux/phyr-dma.h>
+#include <linux/scatterlist.h>
 #include <linux/sizes.h>
 #include <linux/swiotlb.h>
 
@@ -129,6 +131,21 @@ static struct phyr_provider *rig_bar_provider(struct kunit *test,
 	return prov;
 }
 
+static u32 rig_zero_word(u64 bar_off, u64 off)
+{
+	return 0;
+}
+
+/* The P2P provider of the BAR holding the NVMe's CMB. */
+static struct phyr_provider *rig_cmb_provider(struct kunit *test,
+					      struct pci_dev *nvme)
+{
+	int bar;
+
+	phyr_rig_p2pmem_alloc(test, nvme, PAGE_SIZE, rig_zero_word, &bar);
+	return rig_bar_provider(test, nvme, bar);
+}
+
 static void phyr_rig_dma_map_type(struct kunit *test)
 {
 	struct pci_dev *nvme = phyr_rig_get_nvme(test);
@@ -139,7 +156,7 @@ static void phyr_rig_dma_map_type(struct kunit *test)
 	struct p2pdma_provider fake;
 	struct device *kdev;
 
-	cmb = rig_bar_provider(test, nvme, phyr_rig_cmb_bar(test, nvme));
+	cmb = rig_cmb_provider(test, nvme);
 	/* BEHAVIOURS: M2, E4 (NVMe CMB and edu under one switch) */
 	rig_expect_map_type(test, cmb, &edu_sw->dev, PHYR_MAP_BUS_ADDR);
 	/* BEHAVIOURS: M3, E4 (across the host bridge) */
@@ -734,8 +751,7 @@ static void phyr_rig_dma_mmio_host_bridge(struct kunit *test)
 	size_t bad;
 	int prot;
 
-	KUNIT_ASSERT_EQ(test, phyr_dma_map_type(rig_bar_provider(test, nvme,
-						phyr_rig_cmb_bar(test, nvme)),
+	KUNIT_ASSERT_EQ(test, phyr_dma_map_type(rig_cmb_provider(test, nvme),
 						dev, 0),
 			PHYR_MAP_THRU_HOST_BRIDGE);
 	if (!rig_behind_iommu_dma(dev))
@@ -952,6 +968,216 @@ static void phyr_rig_dma_phyr_cmb(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, bad, 0);
 }
 
+/*
+ * MMIO and RAM never share an IOVA: an MMIO-only phyr goes into one IOVA
+ * linked and destroyed with DMA_ATTR_MMIO (IOMMU_MMIO, no cache
+ * maintenance), over exactly its bytes; a phyr mixing MMIO and RAM is
+ * mapped piece by piece, each piece with its own attributes.
+ */
+static void phyr_rig_dma_mmio_apart(struct kunit *test)
+{
+	struct pci_dev *nvme = phyr_rig_get_nvme(test);
+	struct pci_dev *rp = rig_get_edu(test, false);
+	struct phyr_dma_params params = { .dev = &rp->dev,
+					  .dir = DMA_TO_DEVICE };
+	struct phyr_provider *prov;
+	struct phyr_dma_map *map;
+	struct phyr *mmio, *mixed;
+	phys_addr_t a, b;
+	struct page *page;
+	int bar;
+
+	if (!rig_behind_iommu_dma(&rp->dev))
+		kunit_skip(test, "%s is not translated by iommu-dma in this boot",
+			   pci_name(rp));
+	a = phyr_rig_p2pmem_alloc(test, nvme, SZ_8K, rig_byte_word, &bar);
+	b = phyr_rig_p2pmem_alloc(test, nvme, SZ_8K, rig_byte_word, NULL);
+	prov = rig_bar_provider(test, nvme, bar);
+	page = rig_lone_page(test, 0x5a);
+	mmio = phyr_rig_phyr_alloc(test);
+	mixed = phyr_rig_phyr_alloc(test);
+	/* Two pieces of the CMB, not contiguous: b after a would merge. */
+	KUNIT_ASSERT_EQ(test, phyr_append(mmio, prov, PHYR_ATTRS_MMIO, b,
+					  SZ_4K, GFP_KERNEL), 0);
+	KUNIT_ASSERT_EQ(test, phyr_append(mmio, prov, PHYR_ATTRS_MMIO, a,
+					  SZ_8K, GFP_KERNEL), 0);
+	KUNIT_ASSERT_EQ(test, phyr_append(mixed, &phyr_provider_ram,
+					  PHYR_ATTRS_RAM, page_to_phys(page),
+					  PAGE_SIZE, GFP_KERNEL), 0);
+	KUNIT_ASSERT_EQ(test, phyr_append(mixed, prov, PHYR_ATTRS_MMIO, a,
+					  SZ_4K, GFP_KERNEL), 0);
+	rig_flush_probes_on(test);
+
+	/* BEHAVIOURS: M14 (MMIO only: one IOVA, MMIO attributes) */
+	map = phyr_dma_map_create(mmio, 0, phyr_len(mmio), &params, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, map);
+	KUNIT_EXPECT_TRUE(test, dma_use_iova(&map->state.iova));
+	KUNIT_EXPECT_TRUE(test, map->state.mmio);
+	KUNIT_EXPECT_TRUE(test, READ_ONCE(rig_map_prot) & IOMMU_MMIO);
+	KUNIT_EXPECT_FALSE(test, READ_ONCE(rig_map_prot) & IOMMU_CACHE);
+	phyr_dma_map_destroy(map);
+	rig_info(test, "MMIO phyr of 2 ranges for edu %s: one IOVA, destroyed with attrs %#lx over %zu bytes",
+		 pci_name(rp), READ_ONCE(rig_destroy_attrs),
+		 READ_ONCE(rig_destroy_len));
+	KUNIT_EXPECT_TRUE(test, READ_ONCE(rig_destroy_attrs) & DMA_ATTR_MMIO);
+	/* Exactly the mapped bytes, not whole granules around them. */
+	KUNIT_EXPECT_EQ(test, READ_ONCE(rig_destroy_len), SZ_4K + SZ_8K);
+
+	/* BEHAVIOURS: M14 (RAM and MMIO: no shared IOVA) */
+	WRITE_ONCE(rig_destroy_len, 0);
+	map = phyr_dma_map_create(mixed, 0, phyr_len(mixed), &params,
+				  GFP_KERNEL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, map);
+	KUNIT_EXPECT_FALSE(test, dma_use_iova(&map->state.iova));
+	KUNIT_ASSERT_EQ(test, map->nr_vecs, 2);
+	KUNIT_EXPECT_EQ(test, map->vecs[0].flags, 0);
+	KUNIT_EXPECT_EQ(test, map->vecs[1].flags, PHYR_DMA_VEC_MMIO);
+	/* The last IOMMU map was the MMIO piece's, and it was MMIO. */
+	KUNIT_EXPECT_TRUE(test, READ_ONCE(rig_map_prot) & IOMMU_MMIO);
+	KUNIT_EXPECT_FALSE(test, READ_ONCE(rig_map_prot) & IOMMU_CACHE);
+	phyr_dma_map_destroy(map);
+	KUNIT_EXPECT_EQ(test, READ_ONCE(rig_destroy_len), 0);
+}
+
+/*
+ * A P2PDMA page given to the page, bio_vec and sg_table builders is the
+ * CMB's P2P provider, not RAM: it maps as a bus address for the edu under
+ * the switch.
+ */
+static void phyr_rig_dma_p2pdma_pages(struct kunit *test)
+{
+	struct pci_dev *nvme = phyr_rig_get_nvme(test);
+	struct pci_dev *sw = rig_get_edu(test, true);
+	struct phyr *from_pages, *from_bvecs, *from_sgt;
+	struct phyr_dma_params params = { .dev = &sw->dev,
+					  .dir = DMA_TO_DEVICE };
+	struct phyr_dma_map *map;
+	struct phyr_iter iter;
+	struct sg_table sgt;
+	struct phyr_seg seg;
+	struct bio_vec bv;
+	struct page *page;
+	phys_addr_t paddr;
+	int bar;
+
+	paddr = phyr_rig_p2pmem_alloc(test, nvme, PAGE_SIZE, rig_byte_word,
+				      &bar);
+	page = phys_to_page(paddr);
+	KUNIT_ASSERT_TRUE(test, is_pci_p2pdma_page(page));
+	from_pages = phyr_rig_phyr_alloc(test);
+	from_bvecs = phyr_rig_phyr_alloc(test);
+	from_sgt = phyr_rig_phyr_alloc(test);
+
+	/* BEHAVIOURS: M15, P8 */
+	KUNIT_ASSERT_EQ(test, phyr_append_pages(from_pages, &page, 1, 0,
+						PAGE_SIZE, GFP_KERNEL), 0);
+	bvec_set_page(&bv, page, PAGE_SIZE, 0);
+	KUNIT_ASSERT_EQ(test, phyr_append_bvecs(from_bvecs, &bv, 1,
+						GFP_KERNEL), 0);
+	KUNIT_ASSERT_EQ(test, sg_alloc_table(&sgt, 1, GFP_KERNEL), 0);
+	sg_set_page(sgt.sgl, page, PAGE_SIZE, 0);
+	KUNIT_EXPECT_EQ(test, phyr_append_sgtable(from_sgt, &sgt, GFP_KERNEL),
+			0);
+	sg_free_table(&sgt);
+	KUNIT_ASSERT_EQ(test, phyr_iter_start(&iter, from_pages, 0, PAGE_SIZE),
+			0);
+	KUNIT_ASSERT_TRUE(test, phyr_iter_next(&iter, &seg));
+	rig_info(test, "a P2PDMA page of %s in phyr_append_pages(): provider %s, attrs %#x",
+		 pci_name(nvme), phyr_provider_kind_name(seg.provider->kind),
+		 seg.attrs);
+	KUNIT_EXPECT_EQ(test, seg.provider->kind, PHYR_PROVIDER_P2P);
+	KUNIT_EXPECT_PTR_EQ(test, seg.provider->p2p,
+			    pcim_p2pdma_provider(nvme, bar));
+	KUNIT_EXPECT_EQ(test, seg.attrs, PHYR_ATTRS_MMIO);
+	KUNIT_EXPECT_EQ(test, seg.paddr, paddr);
+	KUNIT_EXPECT_EQ(test, from_bvecs->chunks[0].provider, seg.provider);
+	KUNIT_EXPECT_EQ(test, from_sgt->chunks[0].provider, seg.provider);
+
+	/* Mapped as P2P: the bus address, not an IOVA of RAM. */
+	KUNIT_ASSERT_EQ(test, dma_set_mask(&sw->dev, DMA_BIT_MASK(64)), 0);
+	map = phyr_dma_map_create(from_pages, 0, PAGE_SIZE, &params,
+				  GFP_KERNEL);
+	dma_set_mask(&sw->dev, DMA_BIT_MASK(32));
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, map);
+	KUNIT_EXPECT_EQ(test, map->vecs[0].flags, PHYR_DMA_VEC_BUS_ADDR);
+	KUNIT_EXPECT_EQ(test, map->vecs[0].dma_addr,
+			(dma_addr_t)pci_p2pmem_virt_to_bus(nvme,
+							   phys_to_virt(paddr)));
+	phyr_dma_map_destroy(map);
+}
+
+/* A bus address beyond the importer's DMA mask fails before any mapping. */
+static void phyr_rig_dma_bus_addr_mask(struct kunit *test)
+{
+	struct pci_dev *nvme = phyr_rig_get_nvme(test);
+	struct pci_dev *sw = rig_get_edu(test, true);
+	struct phyr_dma_params params = { .dev = &sw->dev,
+					  .dir = DMA_TO_DEVICE };
+	struct phyr_provider *prov;
+	struct phyr_dma_map *map;
+	struct phyr *phyr;
+	phys_addr_t paddr;
+	u64 bus_addr, mask;
+
+	phyr = rig_cmb_phyr(test, nvme, &prov, &paddr);
+	bus_addr = paddr + prov->p2p->bus_offset;
+	KUNIT_ASSERT_GT(test, bus_addr, 0);
+	mask = *sw->dev.dma_mask;
+
+	/* BEHAVIOURS: M16 (one byte short of the last bus address) */
+	*sw->dev.dma_mask = bus_addr + RIG_MMIO_LEN - 2;
+	map = phyr_dma_map_create(phyr, 0, RIG_MMIO_LEN, &params, GFP_KERNEL);
+	*sw->dev.dma_mask = mask;
+	rig_info(test, "CMB at bus address %#llx for edu %s with a mask ending one byte short: %pe",
+		 bus_addr, pci_name(sw), map);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(map), -EIO);
+	if (!IS_ERR(map))
+		phyr_dma_map_destroy(map);
+}
+
+/*
+ * The DMA API failing half-way for real: an edu whose DMA mask leaves the
+ * IOMMU three pages of IOVA space cannot take four discontiguous pages,
+ * neither as one IOVA nor one by one; the three that were mapped are
+ * unmapped, which the same three mapping again afterwards proves.
+ */
+static void phyr_rig_dma_unwind(struct kunit *test)
+{
+	struct pci_dev *sw = rig_get_edu(test, true);
+	struct phyr_dma_params params = { .dev = &sw->dev,
+					  .dir = DMA_TO_DEVICE };
+	struct phyr_dma_map *map;
+	struct phyr *phyr;
+	u64 mask;
+	int i;
+
+	if (!rig_behind_iommu_dma(&sw->dev))
+		kunit_skip(test, "%s is not translated by iommu-dma in this boot",
+			   pci_name(sw));
+	phyr = phyr_rig_phyr_alloc(test);
+	for (i = 0; i < 4; i++)
+		KUNIT_ASSERT_EQ(test, phyr_append(phyr, &phyr_provider_ram,
+						  PHYR_ATTRS_RAM,
+						  page_to_phys(rig_lone_page(test, i)),
+						  PAGE_SIZE, GFP_KERNEL), 0);
+	mask = *sw->dev.dma_mask;
+	/* IOVA page 0 is never handed out: pages 1-3 are left. */
+	*sw->dev.dma_mask = 4 * PAGE_SIZE - 1;
+
+	/* BEHAVIOURS: M12 */
+	map = phyr_dma_map_create(phyr, 0, 4 * PAGE_SIZE, &params, GFP_KERNEL);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(map), -EIO);
+	if (!IS_ERR(map))
+		phyr_dma_map_destroy(map);
+	/* Nothing was left behind: the three pages fit again. */
+	map = phyr_dma_map_create(phyr, 0, 3 * PAGE_SIZE, &params, GFP_KERNEL);
+	*sw->dev.dma_mask = mask;
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, map);
+	rig_info(test, "edu %s with 3 IOVA pages: 4 pages refused (-EIO), then 3 mapped in %u segment(s)",
+		 pci_name(sw), map->nr_vecs);
+	phyr_dma_map_destroy(map);
+}
+
 /* BEHAVIOURS: M9 (needs the swiotlb=force boot) */
 static void phyr_rig_dma_swiotlb(struct kunit *test)
 {
@@ -1005,6 +1231,10 @@ static struct kunit_case phyr_rig_dma_cases[] = {
 	KUNIT_CASE(phyr_rig_dma_mmio_host_bridge),
 	KUNIT_CASE(phyr_rig_dma_phyr_ram),
 	KUNIT_CASE(phyr_rig_dma_phyr_cmb),
+	KUNIT_CASE(phyr_rig_dma_mmio_apart),
+	KUNIT_CASE(phyr_rig_dma_p2pdma_pages),
+	KUNIT_CASE(phyr_rig_dma_bus_addr_mask),
+	KUNIT_CASE(phyr_rig_dma_unwind),
 	KUNIT_CASE(phyr_rig_dma_swiotlb),
 	{}
 };
@@ -1018,3 +1248,4 @@ kunit_test_suite(phyr_rig_dma_suite);
 
 MODULE_DESCRIPTION("KUnit tests of phyr's DMA pieces on the rig's PCI devices");
 MODULE_LICENSE("GPL");
+MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");

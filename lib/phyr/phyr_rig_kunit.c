@@ -99,9 +99,9 @@ static void rig_print_provider(struct kunit *test,
 	char who[64] = "";
 
 	if (provider->kind == PHYR_PROVIDER_P2P)
-		scnprintf(who, sizeof(who), " %s BAR %d bus_offset %#llx",
-			  pci_name(provider->p2p.pdev), provider->p2p.bar,
-			  provider->p2p.bus_offset);
+		scnprintf(who, sizeof(who), " %s bus_offset %#llx",
+			  dev_name(provider->p2p->owner),
+			  provider->p2p->bus_offset);
 	else if (provider->kind == PHYR_PROVIDER_PRIVATE)
 		scnprintf(who, sizeof(who), " interconnect %u",
 			  provider->priv.interconnect_id);
@@ -399,10 +399,12 @@ static void phyr_rig_ivshmem(struct kunit *test)
 							 PHYR_RIG_IVSHMEM_BAR),
 			0);
 	KUNIT_EXPECT_EQ(test, prov->kind, PHYR_PROVIDER_P2P);
-	KUNIT_EXPECT_PTR_EQ(test, prov->p2p.pdev, pdev);
-	KUNIT_EXPECT_EQ(test, prov->p2p.bar, PHYR_RIG_IVSHMEM_BAR);
+	/* Upstream's provider of that BAR, from pcim_p2pdma_provider(). */
+	KUNIT_EXPECT_PTR_EQ(test, prov->p2p,
+			    pcim_p2pdma_provider(pdev, PHYR_RIG_IVSHMEM_BAR));
+	KUNIT_EXPECT_PTR_EQ(test, prov->p2p->owner, &pdev->dev);
 	start = pci_resource_start(pdev, PHYR_RIG_IVSHMEM_BAR);
-	KUNIT_EXPECT_EQ(test, start + prov->p2p.bus_offset,
+	KUNIT_EXPECT_EQ(test, start + prov->p2p->bus_offset,
 			(u64)pci_bus_address(pdev, PHYR_RIG_IVSHMEM_BAR));
 	rig_info(test, "ivshmem %s BAR %d: %pR bus %#llx", pci_name(pdev),
 		 PHYR_RIG_IVSHMEM_BAR,
@@ -472,7 +474,7 @@ static void phyr_rig_nvme_cmb(struct kunit *test)
 		}
 		KUNIT_ASSERT_EQ(test, this_bar, bar);
 		/* The provider's bus address is the one P2PDMA gives out. */
-		KUNIT_EXPECT_EQ(test, paddr + prov->p2p.bus_offset,
+		KUNIT_EXPECT_EQ(test, paddr + prov->p2p->bus_offset,
 				(u64)pci_p2pmem_virt_to_bus(pdev,
 							    phys_to_virt(paddr)));
 		pieces[p] = (struct rig_piece){
@@ -716,4 +718,4 @@ kunit_test_suites(&phyr_rig_suite, &phyr_rig_kmemleak_suite);
 
 MODULE_DESCRIPTION("KUnit tests for phyr on real PCI devices (QEMU rig)");
 MODULE_LICENSE("GPL");
-MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
+MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
