@@ -1036,8 +1036,9 @@ TEST_F_TIMEOUT(kvm_dmabuf, destroy_vm_while_reset, TIMEOUT)
 		if (ret)
 			break;
 		ret = dmabuf_slot(&vm, SLOT_BAR, GPA_BAR, SLOT_LEN, self->buf, 0);
+		/* A short walk: more VMs, more teardowns to race. */
 		if (!ret)
-			ret = guest_walk(&vm, &g, GPA_BAR, SLOT_LEN, 0, 1);
+			ret = guest_walk(&vm, &g, GPA_BAR, 1 << 20, 0, 1);
 		vm_destroy(&vm);
 		vms++;
 		if (ret == RUN_REVOKED) {
