@@ -22,7 +22,13 @@
  * read from the kvmmmu/kvm_mmu_set_spte trace event. Lines "# ID: ..." say
  * what the kernel did, ID naming the behaviour checked (the project's
  * BEHAVIOURS.md). Every KVM_RUN is bounded (alarm()), and so is each test.
- * Needs root, sysfs, debugfs, tracefs for one test, /dev/kvm.
+ * Needs root, sysfs, debugfs, tracefs for one test, /dev/kvm. Some checks
+ * are only meaningful in a configuration: K16's absence of a WARN needs
+ * CONFIG_KVM_PROVE_MMU and the console scan, K13 the shadow MMU
+ * (kvm.tdp_mmu=0, else it skips), K11 two CPUs or more and KASAN.
+ *
+ * The refusals that need no device are in the kvm selftests
+ * (tools/testing/selftests/kvm/dmabuf_memslot_test.c).
  */
 #include "vfio_pci_util.h"
 #include "kvm_vmm_util.h"
