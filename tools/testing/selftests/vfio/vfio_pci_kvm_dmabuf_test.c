@@ -353,9 +353,10 @@ TEST_F_TIMEOUT(kvm_dmabuf, sptes_huge_uncached, TIMEOUT)
 	}
 	fclose(f);
 	trace_write(dir, "trace", "");
-	note("K4/K5/K16: %u SPTEs for the BAR slot (%s), %u not 2 MiB, %u not %s\n",
-	     n, ept ? "EPT" : "NPT", not_2m, cached,
-	     ept ? "UC without IPAT" : "PAT index 2 (PCD, UC-)");
+	note("K4/K5: %u SPTEs for the BAR slot, %u not 2 MiB, %u not uncached\n",
+	     n, not_2m, cached);
+	note("K16: the memory type under %s: %s\n", ept ? "EPT" : "NPT",
+	     ept ? "UC without IPAT" : "PAT index 2 (PCD alone, UC-)");
 	note("K4/K5: the first: gfn 0x%llx spte 0x%llx\n", first_gfn, first_spte);
 	EXPECT_LT(0, n) TH_LOG("no kvm_mmu_set_spte event for the BAR slot");
 	EXPECT_EQ(0, not_2m) TH_LOG("%u of %u SPTEs are not 2 MiB", not_2m, n);
@@ -838,7 +839,7 @@ TEST_F_TIMEOUT(kvm_dmabuf, private_refused, TIMEOUT)
 	EXPECT_EQ(0, delete_slot(&a, SLOT_BAR));
 	close(shared);
 	vm_destroy(&a);
-	note("K12: private dma-buf: the device's VM: %s; another VM: %s\n",
+	note("K10: private dma-buf: the device's VM: %s; another VM: %s\n",
 	     ret_a ? strerror(-ret_a) : "accepted",
 	     ret_b ? strerror(-ret_b) : "accepted");
 	note("K12: then a shared dma-buf in the same slot: %lu mismatches\n",
