@@ -60,7 +60,7 @@ help:
 	@echo '  make static   checkpatch, kernel-doc, Sphinx, sparse, W=1 on the project files'
 	@echo '                (sparse and W=1 need the rig build: make rig first)'
 	@echo '  make series   the work as a git format-patch series with a cover letter'
-	@echo '                against the pinned 6.12.117 base, in build/series/out/'
+	@echo '                against the pinned 7.3.4 base, in build/series/out/'
 	@echo '  make bench    phyr against scatterlist, on UML and in the rig (non-debug'
 	@echo '                kernels in build/bench-*); tables in build/logs/bench.txt'
 	@echo '  make clean    remove build/'

@@ -20,7 +20,7 @@
 #      rule on their samples, the samples built and run as KUnit suites on
 #      UML, coccicheck on the project's files: one test per check
 #   9. the exported series (series.sh --check): git am onto a clean
-#      6.12.117 tree gives build/linux: one test
+#      7.3.4 tree gives build/linux: one test
 #
 # A skipped KUnit case counts as skipped, not passed. A stage that cannot
 # run, crashes or leaves no results counts as a failure. Ends with one line
@@ -186,7 +186,7 @@ fi
 rm -f "$PHYR_LOGS/scan.out"
 stage_counts "cocci:"
 
-step 9 "the exported series (make series; git am onto a clean 6.12.117; ~4 min the first time)"
+step 9 "the exported series (make series; git am onto a clean 7.3.4; ~4 min the first time)"
 out=$("$PHYR_TOOLS/series.sh" --check 2>&1)
 rc=$?
 echo "$out" | grep -vE '^(PASS|FAIL) ' | sed 's/^/      /'

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # series.sh [--check] - `make series`: export the work as a git format-patch
-# series against the pinned 6.12.117 base, with a cover letter.
+# series against the pinned 7.3.4 base, with a cover letter.
 #
 # patches/export lists the patches in order: a quilt patch of patches/series
 # (or a message in patches/msg/) and the new files it adds. The series is
@@ -25,7 +25,8 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
 TREE=$ROOT/build/linux
 OUT=$ROOT/build/series
-TARBALL=/usr/src/linux-source-6.12.tar.xz
+TARBALL=$ROOT/build/apt/root/usr/src/linux-source-7.3.tar.xz
+BASE_VER=$(cat "$ROOT/build/apt/root/.version" 2>/dev/null)
 EXPORT=$ROOT/patches/export
 CHECK=
 [ "${1:-}" = --check ] && CHECK=1
@@ -48,8 +49,8 @@ mkdir -p "$OUT" "$ROOT/build/logs"
 exec 8>"$OUT/.lock"
 flock 8
 
-# --- the base: Linux 6.12.117 as Debian ships it, one commit.
-if [ ! -f "$OUT/base/.git/phyr-base" ]; then
+# --- the base: Linux 7.3.4 as Debian ships it, one commit.
+if [ "$(cat "$OUT/base/.git/phyr-base" 2>/dev/null)" != "$BASE_VER" ]; then
 	echo "series: making the base repository build/series/base (a few minutes, once)"
 	rm -rf "$OUT/base"
 	mkdir -p "$OUT/base"
@@ -57,9 +58,10 @@ if [ ! -f "$OUT/base/.git/phyr-base" ]; then
 	tar -C "$OUT/base" --strip-components=1 -xaf "$TARBALL" ||
 		fail "base: cannot extract $TARBALL"
 	(cd "$OUT/base" && git_ init -q && git_ add -A -f &&
-	 git_ commit -q -m "Linux 6.12.117 (Debian linux-source-6.12 6.12.117-1~deb12u1)") ||
+	 git_ commit -q -m "Linux 7.3.4 (Debian linux-source-7.3 $BASE_VER)") ||
 		fail "base: git init/commit failed"
-	touch "$OUT/base/.git/phyr-base"
+	echo "$BASE_VER" >"$OUT/base/.git/phyr-base"
+	rm -rf "$OUT/work" "$OUT/am" "$OUT/uml" "$OUT/x86_64" "$OUT/steps.ok"
 fi
 
 # A clone of the base, kept between runs and reset to the base: only the
@@ -146,18 +148,21 @@ intro = re.sub(r'`([^`]*)`', r'\1', intro).strip()
 blurb = intro + """
 
 What each part changes:
-- PCI/P2PDMA, dma-mapping, iommu/dma: the map type of a P2P provider
-  for a device, DMA_ATTR_MMIO, and what a dma_iova_*() backport needs;
+- PCI/P2PDMA: pci_p2pdma_page_provider(), so that a P2PDMA page keeps
+  its provider; PCI/TSM: pci_tsm_tdi_kvm(), the VM a TDI is bound to;
 - lib/phyr: the descriptor, its iterators and builders, mapping for an
-  importer device (bus address, host bridge, one IOVA per mapping) and
-  the sg_table compat both ways, with KUnit suites;
+  importer device on dma_map_phys() and dma_iova_*() (bus address, host
+  bridge, one IOVA per map type, DMA_ATTR_MMIO for MMIO) and the
+  sg_table compat both ways, with KUnit suites;
 - dma-buf: phyr offered by exporters and accepted by importers,
-  negotiated at attach; revocable attachments (dma_buf_revoke(),
-  dma_buf_restore()); sg_table compat for legacy importers; fdinfo;
-  udmabuf offers its pages as a phyr;
-- vfio/pci: BARs exported as revocable phyr dma-bufs
-  (VFIO_DEVICE_FEATURE_DMA_BUF), revoked on reset, memory disable, power
-  changes and close, and the private (TDISP RUN) state;
+  negotiated at attach on the 7.1 invalidate_mappings contract;
+  exporter revoke/restore helpers over dma_buf_invalidate_mappings();
+  sg_table compat for legacy importers; fdinfo; udmabuf offers its
+  pages as a phyr;
+- vfio/pci: the upstream dma-buf exporter offers its BAR ranges as a
+  phyr beside its sg_table, revokes through the core helpers, restores
+  after a runtime-PM wake, and exports private buffers of a TDI bound
+  to a VM;
 - KVM: memslots backed by such a dma-buf (KVM_MEM_DMABUF), faults mapped
   from the phyr with huge pages, revoke zapping the slot first;
 - selftests and Documentation/core-api/phyr.rst.
@@ -189,7 +194,7 @@ while read -r f; do
 	cmp -s "$OUT/am/$f" "$TREE/$f" || { echo "series: differs from build/linux: $f"; diffs=$((diffs + 1)); }
 done < <(git -C "$OUT/am" diff --name-only origin/master HEAD)
 [ $diffs = 0 ] || fail "$diffs file(s) of the applied series differ from build/linux"
-echo "PASS series: $n patches apply with git am to a clean 6.12.117 tree and give build/linux"
+echo "PASS series: $n patches apply with git am to a clean 7.3.4 tree and give build/linux"
 
 # --- each step builds: at every patch, with the configs of the project's
 # UML and x86_64 builds (build/uml, build/x86_64; symbols a patch has not
