@@ -46,32 +46,66 @@ if [ ${#missing[@]} -ne 0 ]; then
 	echo "deps: installed: ${missing[*]}"
 fi
 
+# apt-get with the project's own sources list, lists and cache under $1,
+# listing suite $2 (and its sources), so that the host's configuration and
+# what it installs stay as they are.
+apt_own() {
+	local dir=$1 suite=$2
+	mkdir -p "$dir"/{lists/partial,cache/archives/partial,etc/sources.list.d,etc/preferences.d}
+	printf 'deb http://deb.debian.org/debian %s main\ndeb-src http://deb.debian.org/debian %s main\n' \
+		"$suite" "$suite" >"$dir/etc/sources.list"
+	apt_opts=(-o "Dir::Etc::SourceList=$dir/etc/sources.list"
+		  -o "Dir::Etc::SourceParts=$dir/etc/sources.list.d"
+		  -o "Dir::Etc::Preferences=$dir/etc/preferences"
+		  -o "Dir::Etc::PreferencesParts=$dir/etc/preferences.d"
+		  -o "Dir::State::Lists=$dir/lists"
+		  -o "Dir::Cache=$dir/cache"
+		  -o "APT::Sandbox::User=root")
+}
+
+# sparse: 7.3's scripts/checker-valid.sh wants __typeof_unqual__, which
+# Debian 12's sparse 0.6.4 lacks. Debian's sid has 0.6.5~rc1; its source
+# package is fetched the same way and only the sparse binary is built
+# (plain C, a few seconds) into build/tools/.
+SPARSE_VER=0.6.5~rc1-2
+SPARSE=$ROOT/build/tools/sparse
+if ! [ -x "$SPARSE" ] ||
+   [ "$(cat "$SPARSE.version" 2>/dev/null)" != "$SPARSE_VER" ]; then
+	apt_own "$ROOT/build/apt-sid" sid
+	echo "deps: building sparse $SPARSE_VER from Debian's sid source package into build/tools/"
+	apt-get "${apt_opts[@]}" update -qq
+	if ! apt-cache "${apt_opts[@]}" showsrc sparse | grep -qx "Version: $SPARSE_VER"; then
+		echo "deps: sparse $SPARSE_VER is no longer in Debian's sid source archive;" >&2
+		echo "deps: it lists: $(apt-cache "${apt_opts[@]}" showsrc sparse | sed -n 's/^Version: //p' | xargs)" >&2
+		echo "deps: update SPARSE_VER here to one that checker-valid.sh accepts." >&2
+		exit 1
+	fi
+	src=$ROOT/build/tools/sparse-src
+	rm -rf "$src" && mkdir -p "$src" "$(dirname "$SPARSE")"
+	(cd "$src" && apt-get "${apt_opts[@]}" -q source --download-only "sparse=$SPARSE_VER" >/dev/null &&
+	 tar xzf sparse_*.orig.tar.gz && cd sparse-*/ &&
+	 make -s -j2 sparse HAVE_SQLITE=no HAVE_LIBXML=no HAVE_GTK=no HAVE_LLVM=no >/dev/null 2>&1 &&
+	 cp sparse "$SPARSE") || { echo "deps: building sparse failed" >&2; exit 1; }
+	echo "$SPARSE_VER" >"$SPARSE.version"
+	rm -rf "$src"
+fi
+
 [ -f "$BASE_TARBALL" ] && [ "$(cat "$APT/root/.version" 2>/dev/null)" = "$BASE_VER" ] &&
 	exit 0
 
-# apt-get with the project's own sources list, lists and cache, so that the
-# host's configuration and what it installs stay as they are.
-mkdir -p "$APT"/{lists/partial,cache/archives/partial,etc/sources.list.d,etc/preferences.d}
-echo "deb http://deb.debian.org/debian $BASE_SUITE main" >"$APT/etc/sources.list"
-apt_own=(-o "Dir::Etc::SourceList=$APT/etc/sources.list"
-	 -o "Dir::Etc::SourceParts=$APT/etc/sources.list.d"
-	 -o "Dir::Etc::Preferences=$APT/etc/preferences"
-	 -o "Dir::Etc::PreferencesParts=$APT/etc/preferences.d"
-	 -o "Dir::State::Lists=$APT/lists"
-	 -o "Dir::Cache=$APT/cache"
-	 -o "APT::Sandbox::User=root")
+apt_own "$APT" "$BASE_SUITE"
 echo "deps: fetching $BASE_PKG $BASE_VER from Debian's $BASE_SUITE (own sources list in build/apt/)"
-apt-get "${apt_own[@]}" update -qq
-if ! apt-cache "${apt_own[@]}" madison "$BASE_PKG" | grep -q "| $BASE_VER |"; then
+apt-get "${apt_opts[@]}" update -qq
+if ! apt-cache "${apt_opts[@]}" madison "$BASE_PKG" | grep -q "| $BASE_VER |"; then
 	echo "deps: $BASE_PKG $BASE_VER is no longer in Debian's $BASE_SUITE archive;" >&2
-	echo "deps: it lists: $(apt-cache "${apt_own[@]}" madison "$BASE_PKG" | awk -F'|' '{print $2}' | xargs)" >&2
+	echo "deps: it lists: $(apt-cache "${apt_opts[@]}" madison "$BASE_PKG" | awk -F'|' '{print $2}' | xargs)" >&2
 	echo "deps: the base is pinned (ARCHITECTURE.md 2): update BASE_VER here and" >&2
 	echo "deps: rebase patches/ on a version the archive has." >&2
 	exit 1
 fi
 rm -rf "$APT/dl" "$APT/root"
 mkdir -p "$APT/dl"
-(cd "$APT/dl" && apt-get "${apt_own[@]}" -q download "$BASE_PKG=$BASE_VER" >/dev/null)
+(cd "$APT/dl" && apt-get "${apt_opts[@]}" -q download "$BASE_PKG=$BASE_VER" >/dev/null)
 echo "deps: unpacking $(basename "$APT"/dl/*.deb) with dpkg -x into build/apt/root/"
 dpkg -x "$APT"/dl/*.deb "$APT/root"
 rm -rf "$APT/dl"
