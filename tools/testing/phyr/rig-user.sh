@@ -25,6 +25,11 @@
 #                  and close raced in pairs (R3), bad reads of the dma-buf
 #                  fdinfo (R2); runs last (/init runs the programs in name
 #                  order)
+#   dmabuf_memslot_test, set_memory_region_test
+#                  tools/testing/selftests/kvm, built with its own Makefile
+#                  and kvm_util: the KVM_MEM_DMABUF refusals and capability
+#                  with no PCI device, and upstream's memslot test, which
+#                  must still pass with the new flag
 #
 # Without --no-build the kernel is (re)built first with kunit.py, as
 # kunit-rig.sh builds it; check.sh and main.sh pass --no-build right after
@@ -100,6 +105,17 @@ for src in drivers/dma-buf/udmabuf.c drivers/dma-buf/udmabuf-phyr.c \
 		exit 1
 	}
 done
+
+# KVM's selftests with upstream's Makefile and library (kvm_util), static.
+make -s -C "$SELFTESTS/kvm" OUTPUT="$OUT/kvm" EXTRA_CFLAGS=-static \
+	KHDR_INCLUDES="-isystem $KBUILD/usr/include" \
+	"$OUT/kvm/dmabuf_memslot_test" "$OUT/kvm/set_memory_region_test" \
+	>"$OUT/kvm.cc.log" 2>&1 || {
+	echo "rig-user: the KVM selftests do not build:" >&2
+	tail -n 30 "$OUT/kvm.cc.log" >&2
+	exit 1
+}
+cp "$OUT/kvm/dmabuf_memslot_test" "$OUT/kvm/set_memory_region_test" "$OUT/tests/"
 
 # The cpio, with the base tree's gen_init_cpio (needs no root for /dev nodes).
 gcc -O2 -o "$OUT/gen_init_cpio" "$TREE/usr/gen_init_cpio.c"
