@@ -46,7 +46,7 @@
 // Copyright: (C) 2026 phyr developers
 // Comments: Not converted: importers that keep the sg_table in a structure
 // and unmap it elsewhere (most drivers, e.g. ib_umem_dmabuf), that attach
-// with dma_buf_dynamic_attach() (their move_notify must become the phyr
+// with dma_buf_dynamic_attach() (their invalidate_mappings must become the phyr
 // importer's callback by hand), that declare and initialise the sg_table
 // pointer in one statement, or that walk with for_each_sgtable_sg() or
 // for_each_sg(). The converted importer accepts only DMA_BUF_DESC_PHYR of
@@ -445,7 +445,7 @@ identifier first_unlocked.first_fn;
 +static void dmabuf_phyr_unmap_unlocked(struct dma_buf_attachment *attach,
 +				       struct phyr_dma_map *map)
 +{
-+	phyr_dma_map_destroy(map, attach->dev);
++	phyr_dma_map_destroy(map);
 +	dma_buf_unmap_phyr_unlocked(attach, attach->phyr);
 +}
 +
@@ -486,7 +486,7 @@ identifier first_locked.first_fn;
 +			      struct phyr_dma_map *map)
 +{
 +	/* Under the reservation lock, as dmabuf_phyr_map(). */
-+	phyr_dma_map_destroy(map, attach->dev);
++	phyr_dma_map_destroy(map);
 +	dma_buf_unmap_phyr(attach, attach->phyr);
 +}
 +

@@ -23,7 +23,7 @@
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
 
-MODULE_IMPORT_NS(DMA_BUF);
+MODULE_IMPORT_NS("DMA_BUF");
 
 #define SAMPLE_NR_PAGES	4
 #define SAMPLE_SIZE	(SAMPLE_NR_PAGES * PAGE_SIZE)
@@ -121,7 +121,7 @@ static struct phyr_dma_map *dmabuf_phyr_map_unlocked(struct dma_buf_attachment *
 static void dmabuf_phyr_unmap_unlocked(struct dma_buf_attachment *attach,
 				       struct phyr_dma_map *map)
 {
-	phyr_dma_map_destroy(map, attach->dev);
+	phyr_dma_map_destroy(map);
 	dma_buf_unmap_phyr_unlocked(attach, attach->phyr);
 }
 

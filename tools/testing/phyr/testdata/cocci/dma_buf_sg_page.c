@@ -18,7 +18,7 @@
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
 
-MODULE_IMPORT_NS(DMA_BUF);
+MODULE_IMPORT_NS("DMA_BUF");
 
 #define SAMPLE_NR_PAGES	4
 #define SAMPLE_SIZE	(SAMPLE_NR_PAGES * PAGE_SIZE)
