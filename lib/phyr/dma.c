@@ -52,8 +52,9 @@ static enum phyr_map_type phyr_p2p_map_type(const struct phyr_provider *provider
  * allows between the owner of its &struct p2pdma_provider and @dev, as
  * upstream's pci_p2pdma_map_type() (Linux 6.19) decides and caches; never
  * reachable without CONFIG_PCI_P2PDMA, for a device that did not register
- * its P2PDMA state (pcim_p2pdma_init()), or when @dev is not a PCI device. A private interconnect provider is %PHYR_MAP_PRIVATE
- * only for an importer naming the same, non-zero, interconnect id.
+ * its P2PDMA state (pcim_p2pdma_init()), or when @dev is not a PCI device.
+ * A private interconnect provider is %PHYR_MAP_PRIVATE only for an importer
+ * naming the same, non-zero, interconnect id.
  *
  * Context: process context the first time a (P2P provider, device) pair
  * is asked (upstream's cache may allocate); any context after that.
@@ -605,7 +606,7 @@ struct phyr_dma_map *phyr_dma_map_create(const struct phyr *phyr, u64 offset,
 	struct phyr_dma_vec vec;
 	int ret;
 
-	map = kzalloc(sizeof(*map), gfp);
+	map = kzalloc_obj(*map, gfp);
 	if (!map)
 		return ERR_PTR(-ENOMEM);
 	map->dev = params->dev;

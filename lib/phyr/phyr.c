@@ -372,8 +372,8 @@ static void phyr_snapshot_restore(struct phyr *phyr,
  */
 static DEFINE_XARRAY(phyr_p2pdma_providers);
 
-static const struct phyr_provider *phyr_p2pdma_provider(struct p2pdma_provider *p2p,
-							 gfp_t gfp)
+static const struct phyr_provider *
+phyr_p2pdma_provider(struct p2pdma_provider *p2p, gfp_t gfp)
 {
 	/* Aligned to its u64 member: the low 3 bits carry nothing. */
 	unsigned long index = (unsigned long)p2p >> 3;
@@ -382,7 +382,7 @@ static const struct phyr_provider *phyr_p2pdma_provider(struct p2pdma_provider *
 	provider = xa_load(&phyr_p2pdma_providers, index);
 	if (provider)
 		return provider;
-	provider = kmalloc(sizeof(*provider), gfp);
+	provider = kmalloc_obj(*provider, gfp);
 	if (!provider)
 		return NULL;
 	phyr_provider_init_p2p(provider, p2p);

@@ -49,7 +49,7 @@ static const struct phyr_provider p2p_nodev = {
 
 /* What the DMA API mapped for the devices of one test, from its tracepoints. */
 struct phyr_dma_test {
-	spinlock_t	lock;
+	spinlock_t	lock;		/* the counters: probes run on any CPU */
 	unsigned int	maps;
 	unsigned int	unmaps;
 	unsigned int	mmio_maps;	/* with DMA_ATTR_MMIO */

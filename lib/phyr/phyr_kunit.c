@@ -963,7 +963,7 @@ static void phyr_test_provider_lifetime(struct kunit *test)
 	struct phyr_iter iter;
 	struct phyr_seg seg;
 
-	provider = kzalloc(sizeof(*provider), GFP_KERNEL);
+	provider = kzalloc_obj(*provider, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, provider);
 	phyr_provider_init_p2p(provider, &bar4);
 	memcpy(&saved, provider, sizeof(saved));

@@ -97,7 +97,7 @@ struct sg_table *phyr_dma_map_sgt(const struct phyr *phyr, u64 offset,
 		if (seg.provider->kind == PHYR_PROVIDER_PRIVATE)
 			return ERR_PTR(-EREMOTE);
 
-	ps = kzalloc(sizeof(*ps), gfp);
+	ps = kzalloc_obj(*ps, gfp);
 	if (!ps)
 		return ERR_PTR(-ENOMEM);
 	legacy.interconnect_id = 0;
