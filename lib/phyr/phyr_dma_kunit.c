@@ -571,9 +571,11 @@ static struct pci_dev *phyr_dma_test_switch_pair(struct pci_dev **client)
 	if (!nvme)
 		return NULL;
 	while ((edu = pci_get_device(0x1234, 0x11e8, edu))) {
-		if (pci_p2pdma_provider_map_type(nvme, &edu->dev) ==
-		    PCI_P2PDMA_MAP_BUS_ADDR) {
-			*client = edu;
+		struct pci_dev *up = pci_upstream_bridge(edu);
+
+		/* Below a switch's downstream port, as the NVMe is. */
+		if (up && pci_pcie_type(up) == PCI_EXP_TYPE_DOWNSTREAM) {
+			*client = edu;	/* pci_get_device()'s reference */
 			return nvme;
 		}
 	}
