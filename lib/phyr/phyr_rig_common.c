@@ -56,6 +56,27 @@ struct pci_dev *phyr_rig_find_ivshmem(struct kunit *test)
 EXPORT_SYMBOL_IF_KUNIT(phyr_rig_find_ivshmem);
 
 /**
+ * phyr_rig_has_p2pmem - does a device publish P2PDMA memory?
+ * @pdev: the device.
+ *
+ * pci_has_p2pmem() is private to drivers/pci/p2pdma.c: allocate a page of
+ * it and give it back.
+ *
+ * Context: process context.
+ * Return: true if a page of @pdev's P2PDMA memory could be allocated.
+ */
+bool phyr_rig_has_p2pmem(struct pci_dev *pdev)
+{
+	void *p2pmem = pci_alloc_p2pmem(pdev, PAGE_SIZE);
+
+	if (!p2pmem)
+		return false;
+	pci_free_p2pmem(pdev, p2pmem, PAGE_SIZE);
+	return true;
+}
+EXPORT_SYMBOL_IF_KUNIT(phyr_rig_has_p2pmem);
+
+/**
  * phyr_rig_get_nvme - the rig's NVMe controller with its CMB, or skip
  * @test: the test.
  *
@@ -71,7 +92,7 @@ struct pci_dev *phyr_rig_get_nvme(struct kunit *test)
 						 NULL));
 	if (!pdev)
 		kunit_skip(test, "no NVMe controller (class 0x010802): not in the rig");
-	if (!pci_has_p2pmem(pdev))
+	if (!phyr_rig_has_p2pmem(pdev))
 		kunit_skip(test, "NVMe %s has no P2PDMA memory: no CMB, or PCI_P2PDMA off",
 			   pci_name(pdev));
 	return pdev;

@@ -14,6 +14,8 @@
 
 #define PCI_VENDOR_ID_IVSHMEM	0x1af4
 #define PCI_DEVICE_ID_IVSHMEM	0x1110
+/* ivshmem-plain's shared memory BAR. */
+#define PHYR_RIG_IVSHMEM_BAR	2
 
 /* Lines starting with "phyr-rig: " are for tools/testing/phyr/report.sh. */
 #define rig_info(test, fmt, ...) \
@@ -21,6 +23,7 @@
 
 struct pci_dev *phyr_rig_hold(struct kunit *test, struct pci_dev *pdev);
 struct pci_dev *phyr_rig_find_ivshmem(struct kunit *test);
+bool phyr_rig_has_p2pmem(struct pci_dev *pdev);
 struct pci_dev *phyr_rig_get_nvme(struct kunit *test);
 struct phyr *phyr_rig_phyr_alloc(struct kunit *test);
 phys_addr_t phyr_rig_p2pmem_alloc(struct kunit *test, struct pci_dev *pdev,

@@ -1090,8 +1090,8 @@ static void phyr_rig_dma_p2pdma_pages(struct kunit *test)
 			    pcim_p2pdma_provider(nvme, bar));
 	KUNIT_EXPECT_EQ(test, seg.attrs, PHYR_ATTRS_MMIO);
 	KUNIT_EXPECT_EQ(test, seg.paddr, paddr);
-	KUNIT_EXPECT_EQ(test, from_bvecs->chunks[0].provider, seg.provider);
-	KUNIT_EXPECT_EQ(test, from_sgt->chunks[0].provider, seg.provider);
+	KUNIT_EXPECT_PTR_EQ(test, from_bvecs->chunks[0].provider, seg.provider);
+	KUNIT_EXPECT_PTR_EQ(test, from_sgt->chunks[0].provider, seg.provider);
 
 	/* Mapped as P2P: the bus address, not an IOVA of RAM. */
 	KUNIT_ASSERT_EQ(test, dma_set_mask(&sw->dev, DMA_BIT_MASK(64)), 0);

@@ -39,7 +39,6 @@
 #define PHYR_RIG_PATTERN_MUL	2654435761U
 #define PHYR_RIG_PATTERN_XOR	0x50485952U
 
-#define PHYR_RIG_IVSHMEM_BAR	2
 #define PHYR_RIG_IVSHMEM_LEN	SZ_64M
 
 static u32 rig_pattern(u64 offset)
@@ -346,8 +345,8 @@ static void phyr_rig_topology(struct kunit *test)
 						 NULL));
 	if (nvme)
 		rig_info(test, "nvme %s: P2PDMA memory %s", pci_name(nvme),
-			 pci_has_p2pmem(nvme) ? "published" : "absent");
-	if (nvme && ivshmem && pci_has_p2pmem(nvme))
+			 phyr_rig_has_p2pmem(nvme) ? "published" : "absent");
+	if (nvme && ivshmem && phyr_rig_has_p2pmem(nvme))
 		rig_info(test, "pci_p2pdma_distance(nvme %s -> ivshmem %s) = %d",
 			 pci_name(nvme), pci_name(ivshmem),
 			 pci_p2pdma_distance(nvme, &ivshmem->dev, false));
