@@ -38,6 +38,18 @@ if [ "$(cat .phyr-series 2>/dev/null)" != "$sum" ]; then
 	want=$(grep -v '^#' patches/series 2>/dev/null | while read -r p _; do
 		[ -n "$p" ] && echo "$p $(sha1sum <"patches/$p" | cut -d' ' -f1)"
 	done)
+	# Every file a patch touches, with its content hash and mtime before
+	# re-applying: a file that comes out with the same bytes gets its old
+	# mtime back, so that make rebuilds only what really changed (a
+	# patch's message, or a hunk of another file, rebuilds nothing here).
+	stamps=$(mktemp)
+	for p in $(grep -v '^#' patches/series 2>/dev/null) \
+		 $(cat .pc/applied-patches 2>/dev/null); do
+		[ -f "patches/$p" ] && sed -n "s|^+++ b/\([^\t ]*\).*|\1|p" "patches/$p"
+		[ -d ".pc/$p" ] && (cd ".pc/$p" && find . -type f ! -name '.*' | cut -c3-)
+	done | sort -u | while read -r f; do
+		[ -f "$f" ] && echo "$(sha1sum <"$f" | cut -d' ' -f1) $(stat -c %Y "$f") $f"
+	done >"$stamps"
 	keep=
 	if [ -d .pc ] && quilt applied >/dev/null 2>&1 && [ -f .phyr-series.list ]; then
 		# The last patch of the longest common prefix of both lists.
@@ -74,6 +86,11 @@ if [ "$(cat .phyr-series 2>/dev/null)" != "$sum" ]; then
 			quilt push -a -q >/dev/null || { quilt push -a; exit 1; }
 		fi
 	fi
+	while read -r hash mtime f; do
+		[ -f "$f" ] && [ "$(sha1sum <"$f" | cut -d' ' -f1)" = "$hash" ] &&
+			touch -m -d "@$mtime" "$f"
+	done <"$stamps"
+	rm -f "$stamps"
 	echo "$want" > .phyr-series.list
 	echo "$sum" > .phyr-series
 fi
