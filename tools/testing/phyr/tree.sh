@@ -53,8 +53,7 @@ if [ "$(cat .phyr-series 2>/dev/null)" != "$sum" ]; then
 	keep=
 	if [ -d .pc ] && quilt applied >/dev/null 2>&1 && [ -f .phyr-series.list ]; then
 		# The last patch of the longest common prefix of both lists.
-		keep=$(diff <(echo "$want") .phyr-series.list | head -n 1 | grep -q . &&
-		       paste -d'|' <(echo "$want") .phyr-series.list |
+		keep=$(paste -d'|' <(echo "$want") .phyr-series.list |
 		       awk -F'|' '$1 != $2 {exit} {split($1, a, " "); last = a[1]} END {print last}')
 	fi
 	if [ -d .pc ] && quilt applied >/dev/null 2>&1; then
