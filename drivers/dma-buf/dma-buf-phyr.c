@@ -48,7 +48,9 @@ static bool dma_buf_resv_held(struct dma_resv *resv)
  *	produce added: %DMA_BUF_DESC_PHYR for &dma_buf_ops.map_phyr, and
  *	%DMA_BUF_DESC_SGT when the core can build an sg_table from that phyr
  *	(not for private interconnect addresses, which have no DMA address on
- *	any other bus); %DMA_BUF_DESC_SGT for &dma_buf_ops.map_dma_buf, and
+ *	any other bus, nor for confidential memory of a VM, which must never
+ *	be mapped through the host's IOMMU: BEHAVIOURS M17);
+ *	%DMA_BUF_DESC_SGT for &dma_buf_ops.map_dma_buf, and
  *	%DMA_BUF_DESC_PHYR_DMA too when the exporter has no phyr of its own.
  *
  * Context: any context.
@@ -58,7 +60,8 @@ void dma_buf_phyr_caps(const struct dma_buf *dmabuf, struct dma_buf_caps *caps)
 	*caps = dmabuf->caps ? *dmabuf->caps : dma_buf_legacy_offer;
 	if (dmabuf->ops->map_phyr) {
 		caps->descs |= DMA_BUF_DESC_PHYR;
-		if (!(caps->providers & BIT(PHYR_PROVIDER_PRIVATE)))
+		if (!(caps->providers & BIT(PHYR_PROVIDER_PRIVATE)) &&
+		    !(caps->cc_states & BIT(PHYR_CC_PRIVATE)))
 			caps->descs |= DMA_BUF_DESC_SGT;
 	}
 	if (dmabuf->ops->map_dma_buf) {
