@@ -1235,7 +1235,7 @@ static void dbp_pinned_phyr_importer_pins(struct kunit *test)
 }
 
 /* BEHAVIOURS: B4 */
-static void dbp_dynamic_importer_move_notify_and_remap(struct kunit *test)
+static void dbp_dynamic_importer_invalidated_and_remaps(struct kunit *test)
 {
 	struct dbp_exporter *exp = dbp_export(test, DBP_EXP_PHYR,
 					      &dbp_offer_ram);
@@ -1651,7 +1651,7 @@ static void dbp_unlocked_calls_are_caught(struct kunit *test)
  * nothing here tests for it) - an exporter with pin ops revokes its dynamic
  * and revocable importers, none of which pinned it.
  */
-static void dbp_revoke_without_move_notify(struct kunit *test)
+static void dbp_revoke_with_pin_ops_pins_nothing(struct kunit *test)
 {
 	struct dbp_exporter *exp;
 	struct dbp_importer *sgt_imp, *phyr_imp, *legacy;
@@ -2322,7 +2322,7 @@ static struct kunit_case dbp_cases[] = {
 	KUNIT_CASE(dbp_pinned_refused_by_revocable_only),
 	KUNIT_CASE(dbp_pinned_importer_never_revoked),
 	KUNIT_CASE(dbp_pinned_phyr_importer_pins),
-	KUNIT_CASE(dbp_dynamic_importer_move_notify_and_remap),
+	KUNIT_CASE(dbp_dynamic_importer_invalidated_and_remaps),
 	KUNIT_CASE(dbp_dynamic_and_revocable_held_to_revoke),
 	KUNIT_CASE(dbp_revocable_importer_enodev_until_restore),
 	KUNIT_CASE(dbp_revoke_notifies_each_once),
@@ -2336,7 +2336,7 @@ static struct kunit_case dbp_cases[] = {
 	KUNIT_CASE(dbp_restore_does_not_remap),
 	KUNIT_CASE(dbp_ops_run_under_resv_lock),
 	KUNIT_CASE(dbp_unlocked_calls_are_caught),
-	KUNIT_CASE(dbp_revoke_without_move_notify),
+	KUNIT_CASE(dbp_revoke_with_pin_ops_pins_nothing),
 	KUNIT_CASE_PARAM(dbp_fdinfo_shows_offer_and_state,
 			 dbp_fdinfo_gen_params),
 	KUNIT_CASE_PARAM(dbp_detach_releases_phyr, dbp_detach_gen_params),

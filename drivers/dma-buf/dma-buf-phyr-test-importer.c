@@ -74,7 +74,7 @@ static const char * const ti_mode_names[] = {
  * @attach: the attachment, or NULL.
  * @pdev: the edu device @attach was made for, with a reference, or NULL.
  * @phyr: the mapped phyr; protected by the reservation lock, since the
- *	revoke callback unmaps it.
+ *	invalidate_mappings callback unmaps it.
  * @sgt: the mapped sg_table of a "sgt" or "rdma" attachment.
  * @kvm_file: for "private", the VM's file, held while attached.
  * @caps: for "private", the caps naming that VM.
