@@ -913,17 +913,20 @@ static void phyr_dma_test_iter_error_state(struct kunit *test)
 	const struct phyr_dma_params *params;
 	struct phyr_dma_iter iter;
 	struct phyr_dma_vec vec;
-	struct sg_table sgt;
+	struct sg_table *sgt;
 
 	phyr_dma_test_append(test, phyr, RAM, PHYR_ATTRS_RAM,
 			     phyr_dma_test_ram(test, SZ_4K), SZ_4K);
-	KUNIT_ASSERT_EQ(test, sg_alloc_table(&sgt, 1, GFP_KERNEL), 0);
+	/* Freed after the test function: not on its stack. */
+	sgt = kunit_kzalloc(test, sizeof(*sgt), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, sgt);
+	KUNIT_ASSERT_EQ(test, sg_alloc_table(sgt, 1, GFP_KERNEL), 0);
 	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test,
 							sg_free_table_action,
-							&sgt), 0);
-	sg_dma_address(sgt.sgl) = 0x100000;
-	sg_dma_len(sgt.sgl) = SZ_4K;
-	KUNIT_ASSERT_EQ(test, phyr_from_dma_sgtable(mapped, &sgt, dev,
+							sgt), 0);
+	sg_dma_address(sgt->sgl) = 0x100000;
+	sg_dma_len(sgt->sgl) = SZ_4K;
+	KUNIT_ASSERT_EQ(test, phyr_from_dma_sgtable(mapped, sgt, dev,
 						    GFP_KERNEL), 0);
 	params = phyr_dma_test_params(test, dev, 0);
 
