@@ -171,10 +171,14 @@ fi
 # --- coccicheck: finds the samples, nothing in the project
 mapfile -t own < <(cd "$PHYR_ROOT" &&
 		   find include lib drivers virt -type f -name '*.[ch]' | sort)
-# coccicheck RULE M - make coccicheck's report lines, without its banner.
+# coccicheck RULE FILE - scripts/coccicheck's report lines for one file,
+# without its banner. scripts/coccicheck in its one-file mode (C=1), as
+# `make C=1 CHECK=scripts/coccicheck` runs it per object: 7.3's kbuild
+# takes M= as a module directory only, so `make coccicheck M=FILE` no
+# longer checks a single file.
 coccicheck() {
-	make -s coccicheck MODE=report COCCI="$1" M="$2" \
-		SPFLAGS=--disable-worth-trying-opt 2>&1 |
+	env C=1 MODE=report COCCI="$1" srctree="$PWD" objtree="$PWD" \
+		SPFLAGS=--disable-worth-trying-opt scripts/coccicheck - "$2" 2>&1 |
 		grep -E '^[^ ]+:[0-9]+:[0-9]+-[0-9]+: '
 }
 for rule in "$CONV" "$SGPAGE"; do

@@ -61,6 +61,16 @@ static void sample_release(struct dma_buf *dmabuf)
 	sample_exporter_free(dmabuf->priv);
 }
 
+/* What the sample exporter offers: its phyr of RAM, to any importer. */
+static const struct dma_buf_caps sample_exporter_caps = {
+	.descs = DMA_BUF_DESC_PHYR,
+	.providers = BIT(PHYR_PROVIDER_RAM),
+	.cc_states = BIT(PHYR_CC_SHARED),
+	.lifetimes = BIT(DMA_BUF_LIFETIME_PINNED) |
+		     BIT(DMA_BUF_LIFETIME_DYNAMIC) |
+		     BIT(DMA_BUF_LIFETIME_REVOCABLE),
+};
+
 static const struct dma_buf_ops sample_exporter_ops = {
 	.map_phyr = sample_map_phyr,
 	.release = sample_release,
@@ -144,6 +154,7 @@ static struct dma_buf *sample_export(struct kunit *test,
 	}
 
 	exp_info.ops = &sample_exporter_ops;
+	exp_info.caps = &sample_exporter_caps;
 	exp_info.size = SAMPLE_SIZE;
 	exp_info.flags = O_RDWR;
 	exp_info.priv = exp;
