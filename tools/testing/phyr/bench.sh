@@ -76,7 +76,7 @@ if [ "$which" = all ] || [ "$which" = rig ]; then
 		flock 9
 		"$PHYR_TOOLS/mkrig.py" || exit
 		cd "$PHYR_TREE" && PHYR_NO_TAIL=1 phyr_run "$PHYR_LOGS/bench-rig.run.log" \
-			"$PHYR_KUNIT" run --arch=x86_64 --build_dir=../bench-x86_64 \
+			phyr_tcg "$PHYR_KUNIT" run --arch=x86_64 --build_dir=../bench-x86_64 \
 			--kunitconfig="$PHYR_TOOLS/bench-x86_64.kunitconfig" \
 			--qemu_config="$PHYR_TOOLS/qemu_configs/phyr_rig.py" \
 			--jobs="${PHYR_JOBS:-2}" --timeout="$TIMEOUT" \

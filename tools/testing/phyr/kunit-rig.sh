@@ -23,6 +23,7 @@ set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
 PHYR=$ROOT/tools/testing/phyr
+. "$PHYR/lib.sh"
 LOGS=$ROOT/build/logs
 NAME=rig
 EXTRA=()
@@ -54,7 +55,7 @@ start=$(date +%s)
 # --raw_output=all makes kunit.py print the raw console and always report
 # success, so the results are parsed from the saved log afterwards.
 cd "$ROOT/build/linux" || exit
-./tools/testing/kunit/kunit.py run --arch=x86_64 --build_dir=../x86_64 \
+phyr_tcg ./tools/testing/kunit/kunit.py run --arch=x86_64 --build_dir=../x86_64 \
 	--kunitconfig="$PHYR/x86_64.kunitconfig" \
 	--qemu_config="$PHYR/qemu_configs/phyr_rig.py" \
 	--jobs=2 --timeout="$TIMEOUT" --raw_output=all "${EXTRA[@]}" "$@" 2>&1 |

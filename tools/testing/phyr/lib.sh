@@ -54,3 +54,17 @@ phyr_run() {
 	fi
 	return "$rc"
 }
+
+# phyr_tcg CMD... - run CMD (QEMU, or kunit.py running QEMU) with /dev/kvm
+# hidden, so that QEMU falls back to TCG. kunit.py asks for "-accel kvm"
+# first; on a machine whose /dev/kvm opens but cannot run the rig's
+# "-cpu EPYC" guest (no SVM on the host), QEMU would hang silently. The
+# rig is designed for TCG (its guest's own KVM runs on emulated SVM).
+phyr_tcg() {
+	if [ -e /dev/kvm ] && [ "$(id -u)" = 0 ]; then
+		unshare --mount --propagation private \
+			sh -c 'mount --bind /dev/null /dev/kvm && exec "$@"' sh "$@"
+	else
+		"$@"
+	fi
+}

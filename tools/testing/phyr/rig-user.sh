@@ -42,6 +42,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
 PHYR=$ROOT/tools/testing/phyr
+. "$PHYR/lib.sh"
 TREE=$ROOT/build/linux
 KBUILD=$ROOT/build/x86_64
 OUT=$ROOT/build/rig-user
@@ -145,7 +146,7 @@ printf '%q ' "${QEMU[@]}" >"$OUT/qemu.cmd"
 start=$(date +%s)
 rc=0
 # stdin from /dev/null: QEMU's stdio serial must not read the terminal.
-timeout --foreground "$TIMEOUT" "${QEMU[@]}" </dev/null >"$LOG" 2>&1 || rc=$?
+phyr_tcg timeout --foreground "$TIMEOUT" "${QEMU[@]}" </dev/null >"$LOG" 2>&1 || rc=$?
 took=$(($(date +%s) - start))
 [ "$rc" = 124 ] && echo "rig-user: QEMU killed after ${TIMEOUT}s" | tee -a "$LOG" >&2
 echo "rig-user: QEMU done in ${took}s (exit $rc)"
