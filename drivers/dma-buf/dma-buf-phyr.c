@@ -50,7 +50,9 @@ static bool dma_buf_resv_held(struct dma_resv *resv)
  *	(not for private interconnect addresses, which have no DMA address on
  *	any other bus, nor for confidential memory of a VM, which must never
  *	be mapped through the host's IOMMU: BEHAVIOURS M17);
- *	%DMA_BUF_DESC_SGT for &dma_buf_ops.map_dma_buf, and
+ *	%DMA_BUF_DESC_SGT for &dma_buf_ops.map_dma_buf of an exporter that
+ *	states no caps (one that does lists it itself, or leaves it out on
+ *	purpose: vfio-pci offers no sg_table of a VM's private memory), and
  *	%DMA_BUF_DESC_PHYR_DMA too when the exporter has no phyr of its own.
  *
  * Context: any context.
@@ -65,7 +67,8 @@ void dma_buf_phyr_caps(const struct dma_buf *dmabuf, struct dma_buf_caps *caps)
 			caps->descs |= DMA_BUF_DESC_SGT;
 	}
 	if (dmabuf->ops->map_dma_buf) {
-		caps->descs |= DMA_BUF_DESC_SGT;
+		if (!dmabuf->caps)
+			caps->descs |= DMA_BUF_DESC_SGT;
 		if (!dmabuf->ops->map_phyr)
 			caps->descs |= DMA_BUF_DESC_PHYR_DMA;
 	}
