@@ -420,7 +420,6 @@ static void phyr_rig_dma_iova_flushes(struct kunit *test)
 /* What dma_iova_try_alloc() refuses in any boot. */
 static void phyr_rig_dma_iova_refused(struct kunit *test)
 {
-	struct pci_dev *edu = rig_get_edu(test, true);
 	struct dma_iova_state state = { .addr = 1, .__size = 1 };
 	struct page *page = rig_lone_page(test, 0);
 	struct device *kdev;
@@ -433,11 +432,7 @@ static void phyr_rig_dma_iova_refused(struct kunit *test)
 						    PAGE_SIZE));
 	KUNIT_EXPECT_EQ(test, state.addr, 0);
 	KUNIT_EXPECT_FALSE(test, dma_use_iova(&state));
-
-	state.__size = 1;
-	KUNIT_EXPECT_FALSE(test, dma_iova_try_alloc(&edu->dev, &state,
-						    page_to_phys(page), 0));
-	KUNIT_EXPECT_FALSE(test, dma_use_iova(&state));
+	/* (Upstream WARNs on a size of 0: phyr never asks for one.) */
 }
 
 /* An edu enabled for DMA, its registers mapped; undone when the test ends. */
