@@ -136,7 +136,7 @@ static struct dma_buf *sample_export(struct kunit *test,
 	unsigned int i;
 	int ret;
 
-	exp = kzalloc(sizeof(*exp), GFP_KERNEL);
+	exp = kzalloc_obj(*exp, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, exp);
 	phyr_init(&exp->phyr);
 	for (i = 0; i < SAMPLE_NR_PAGES; i++) {
