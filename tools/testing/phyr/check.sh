@@ -82,7 +82,7 @@ kunit_results() {
 	local label=$1 log=$2 rc=$3 out
 	out=$("$PHYR_TOOLS/kunit-count.sh" "$log" "$label")
 	echo "$out" | record
-	if [ "$rc" != 0 ] && ! echo "$out" | grep -q '^FAIL '; then
+	if [ "$rc" != 0 ] && ! grep -q '^FAIL ' <<<"$out"; then
 		result FAIL "$label: the run exited $rc with no failed test case (see the logs)"
 	fi
 }
@@ -163,7 +163,7 @@ out=$("$PHYR_TOOLS/static-checks.sh" 2>&1)
 rc=$?
 echo "$out" | sed 's/^/      /'
 echo "$out" | grep -E '^(PASS|FAIL) static: ' | QUIET=1 record
-if [ $rc != 0 ] && ! echo "$out" | grep -q '^FAIL '; then
+if [ $rc != 0 ] && ! grep -q '^FAIL ' <<<"$out"; then
 	result FAIL "static: static-checks.sh exited $rc with no failed check"
 fi
 stage_counts "static:"
@@ -172,7 +172,7 @@ step 8 "semantic patches (coccinelle; ~5 min the first time, ~1 min after) -> bu
 out=$("$PHYR_TOOLS/cocci-check.sh" 2>&1)
 rc=$?
 echo "$out" | grep -E '^(PASS|FAIL) cocci: ' | record
-if [ $rc != 0 ] && ! echo "$out" | grep -q '^FAIL '; then
+if [ $rc != 0 ] && ! grep -q '^FAIL ' <<<"$out"; then
 	result FAIL "cocci: cocci-check.sh exited $rc with no failed check"
 	echo "$out" | tail -n 20 | sed 's/^/      /'
 fi
@@ -191,7 +191,7 @@ out=$("$PHYR_TOOLS/series.sh" --check 2>&1)
 rc=$?
 echo "$out" | grep -vE '^(PASS|FAIL) ' | sed 's/^/      /'
 echo "$out" | grep -E '^(PASS|FAIL) series: ' | record
-if [ $rc != 0 ] && ! echo "$out" | grep -q '^FAIL '; then
+if [ $rc != 0 ] && ! grep -q '^FAIL ' <<<"$out"; then
 	result FAIL "series: series.sh exited $rc with no failed check"
 fi
 stage_counts "series:"

@@ -30,7 +30,7 @@ PKGS=(quilt sparse qemu-system-x86 busybox-static bc flex bison libelf-dev
 
 missing=()
 for p in "${PKGS[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+	[[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" == *'ok installed' ]] ||
 		missing+=("$p")
 done
 
@@ -74,9 +74,12 @@ if ! [ -x "$SPARSE" ] ||
 	apt_own "$ROOT/build/apt-sid" sid
 	echo "deps: building sparse $SPARSE_VER from Debian's sid source package into build/tools/"
 	apt-get "${apt_opts[@]}" update -qq
-	if ! apt-cache "${apt_opts[@]}" showsrc sparse | grep -qx "Version: $SPARSE_VER"; then
+	# Captured first: with pipefail, grep -q closing the pipe early would
+	# fail the pipeline with apt-cache's SIGPIPE even on a match.
+	srcs=$(apt-cache "${apt_opts[@]}" showsrc sparse)
+	if ! grep -qx "Version: $SPARSE_VER" <<<"$srcs"; then
 		echo "deps: sparse $SPARSE_VER is no longer in Debian's sid source archive;" >&2
-		echo "deps: it lists: $(apt-cache "${apt_opts[@]}" showsrc sparse | sed -n 's/^Version: //p' | xargs)" >&2
+		echo "deps: it lists: $(sed -n 's/^Version: //p' <<<"$srcs" | xargs)" >&2
 		echo "deps: update SPARSE_VER here to one that checker-valid.sh accepts." >&2
 		exit 1
 	fi
@@ -96,9 +99,10 @@ fi
 apt_own "$APT" "$BASE_SUITE"
 echo "deps: fetching $BASE_PKG $BASE_VER from Debian's $BASE_SUITE (own sources list in build/apt/)"
 apt-get "${apt_opts[@]}" update -qq
-if ! apt-cache "${apt_opts[@]}" madison "$BASE_PKG" | grep -q "| $BASE_VER |"; then
+madison=$(apt-cache "${apt_opts[@]}" madison "$BASE_PKG")
+if ! grep -qF "| $BASE_VER |" <<<"$madison"; then
 	echo "deps: $BASE_PKG $BASE_VER is no longer in Debian's $BASE_SUITE archive;" >&2
-	echo "deps: it lists: $(apt-cache "${apt_opts[@]}" madison "$BASE_PKG" | awk -F'|' '{print $2}' | xargs)" >&2
+	echo "deps: it lists: $(awk -F'|' '{print $2}' <<<"$madison" | sort -u | xargs)" >&2
 	echo "deps: the base is pinned (ARCHITECTURE.md 2): update BASE_VER here and" >&2
 	echo "deps: rebase patches/ on a version the archive has." >&2
 	exit 1

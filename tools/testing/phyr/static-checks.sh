@@ -87,7 +87,7 @@ checkpatch_one() {
 	out=$("$PHYR_TREE/scripts/checkpatch.pl" --strict --no-tree \
 	      --color=never --show-types "$@" 2>&1)
 	printf '== %s\n%s\n' "$name" "$out" >>"$log"
-	echo "$out" | grep -q '^total: 0 errors, 0 warnings, 0 checks' && return
+	grep -q '^total: 0 errors, 0 warnings, 0 checks' <<<"$out" && return
 	nr_bad=$((nr_bad + 1))
 	echo "$name:" >>"$bad"
 	# The reports, or whatever checkpatch said if it did not get that far.
