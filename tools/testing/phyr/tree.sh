@@ -36,7 +36,9 @@ export QUILT_PATCHES=patches QUILT_PC=.pc
 sum=$(cat "$ROOT/patches/series" "$ROOT"/patches/*.patch 2>/dev/null | sha1sum)
 if [ "$(cat .phyr-series 2>/dev/null)" != "$sum" ]; then
 	want=$(grep -v '^#' patches/series 2>/dev/null | while read -r p _; do
-		[ -n "$p" ] && echo "$p $(sha1sum <"patches/$p" | cut -d' ' -f1)"
+		if [ -n "$p" ]; then
+			echo "$p $(sha1sum <"patches/$p" | cut -d' ' -f1)"
+		fi
 	done)
 	# Every file a patch touches, with its content hash and mtime before
 	# re-applying: a file that comes out with the same bytes gets its old
@@ -45,10 +47,18 @@ if [ "$(cat .phyr-series 2>/dev/null)" != "$sum" ]; then
 	stamps=$(mktemp)
 	for p in $(grep -v '^#' patches/series 2>/dev/null) \
 		 $(cat .pc/applied-patches 2>/dev/null); do
-		[ -f "patches/$p" ] && sed -n "s|^+++ b/\([^\t ]*\).*|\1|p" "patches/$p"
-		[ -d ".pc/$p" ] && (cd ".pc/$p" && find . -type f ! -name '.*' | cut -c3-)
+		if [ -f "patches/$p" ]; then
+			sed -n "s|^+++ b/\([^\t ]*\).*|\1|p" "patches/$p"
+		fi
+		# Not there on a fresh tree: an if, so that the loop (and,
+		# with pipefail, the pipeline) does not fail on it.
+		if [ -d ".pc/$p" ]; then
+			(cd ".pc/$p" && find . -type f ! -name '.*' | cut -c3-)
+		fi
 	done | sort -u | while read -r f; do
-		[ -f "$f" ] && echo "$(sha1sum <"$f" | cut -d' ' -f1) $(stat -c %Y "$f") $f"
+		if [ -f "$f" ]; then
+			echo "$(sha1sum <"$f" | cut -d' ' -f1) $(stat -c %Y "$f") $f"
+		fi
 	done >"$stamps"
 	keep=
 	if [ -d .pc ] && quilt applied >/dev/null 2>&1 && [ -f .phyr-series.list ]; then
@@ -86,8 +96,9 @@ if [ "$(cat .phyr-series 2>/dev/null)" != "$sum" ]; then
 		fi
 	fi
 	while read -r hash mtime f; do
-		[ -f "$f" ] && [ "$(sha1sum <"$f" | cut -d' ' -f1)" = "$hash" ] &&
+		if [ -f "$f" ] && [ "$(sha1sum <"$f" | cut -d' ' -f1)" = "$hash" ]; then
 			touch -m -d "@$mtime" "$f"
+		fi
 	done <"$stamps"
 	rm -f "$stamps"
 	echo "$want" > .phyr-series.list
