@@ -19,6 +19,7 @@
 #include <kunit/test.h>
 #include <linux/atomic.h>
 #include <linux/completion.h>
+#include <linux/cpumask.h>
 #include <linux/delay.h>
 #include <linux/dma-buf.h>
 #include <linux/dma-direct.h>
@@ -2180,6 +2181,8 @@ static void dbp_revoke_wait_is_bounded(struct kunit *test)
  * @nr_map_other: maps failing otherwise.
  * @nr_map_revoked: maps that succeeded on a revoked buffer.
  * @nr_enodev_live: maps refused with -ENODEV on a buffer not revoked.
+ * @in_revoke: the revoker is inside dma_buf_revoke() or _restore().
+ * @nr_overlaps: importer rounds that began while @in_revoke was set.
  */
 struct dbp_race {
 	struct dbp_exporter	*exp;
@@ -2191,6 +2194,8 @@ struct dbp_race {
 	unsigned int		nr_map_other;
 	unsigned int		nr_map_revoked;
 	unsigned int		nr_enodev_live;
+	atomic_t		in_revoke;
+	unsigned int		nr_overlaps;
 };
 
 static int dbp_race_revoker(void *data)
@@ -2198,12 +2203,16 @@ static int dbp_race_revoker(void *data)
 	struct dbp_race *race = data;
 
 	while (!kthread_should_stop()) {
+		atomic_set(&race->in_revoke, 1);
 		if (dbp_revoke(race->exp))
 			race->nr_revoke_err++;
+		atomic_set(&race->in_revoke, 0);
 		race->nr_revokes++;
 		usleep_range(20, 50);
+		atomic_set(&race->in_revoke, 1);
 		if (dbp_restore(race->exp))
 			race->nr_revoke_err++;
+		atomic_set(&race->in_revoke, 0);
 		usleep_range(20, 50);
 	}
 	return 0;
@@ -2219,6 +2228,9 @@ static bool dbp_race_round(struct dbp_race *race, unsigned int i)
 	struct dma_resv *resv = race->exp->dmabuf->resv;
 	int ret;
 
+	/* Full barrier: a flag set before this is seen (R3 overlaps). */
+	smp_mb();
+	race->nr_overlaps += atomic_read(&race->in_revoke);
 	if (dbp_imp_attach(imp))
 		return false;
 	dma_resv_lock(resv, NULL);
@@ -2267,7 +2279,13 @@ static bool dbp_race_round(struct dbp_race *race, unsigned int i)
 	return true;
 }
 
-/* BEHAVIOURS: B5 B10 */
+/*
+ * BEHAVIOURS: B5 B10 R3 - with two CPUs (the rig), the revoker is bound to
+ * CPU 1 and the importer to CPU 0, so both run at once; on one CPU (UML)
+ * they interleave. Either way the importer counts the rounds it began
+ * while the revoker was inside a revoke or restore, and none fails the
+ * test: the sides never met.
+ */
 static void dbp_revoke_race(struct kunit *test)
 {
 	struct dbp_exporter *exp = dbp_export(test, DBP_EXP_PHYR,
@@ -2283,7 +2301,13 @@ static void dbp_revoke_race(struct kunit *test)
 	race->imp = dbp_importer(test, exp, &dbp_accept_both_revocable,
 				 DBP_IMP_INVAL);
 
-	revoker = kthread_run(dbp_race_revoker, race, "dma-buf-phyr-revoker");
+	if (num_online_cpus() >= 2) {
+		KUNIT_ASSERT_EQ(test, set_cpus_allowed_ptr(current, cpumask_of(0)), 0);
+		revoker = kthread_run_on_cpu(dbp_race_revoker, race, 1,
+					     "dma-buf-phyr-revoker/%u");
+	} else {
+		revoker = kthread_run(dbp_race_revoker, race, "dma-buf-phyr-revoker");
+	}
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, revoker);
 	ret = kunit_add_action_or_reset(test, dbp_kthread_stop, revoker);
 	KUNIT_ASSERT_EQ(test, ret, 0);
@@ -2297,6 +2321,12 @@ static void dbp_revoke_race(struct kunit *test)
 		   "%u rounds: %u maps, %u -ENODEV; %u revokes, %u callbacks, %u unmapped by one\n",
 		   i, race->nr_map_ok, race->nr_map_enodev, race->nr_revokes,
 		   race->imp->nr_revoke, race->imp->nr_cb_mapped);
+	kunit_info(test, "%u rounds began inside a revoke or restore, on %u CPUs%s\n",
+		   race->nr_overlaps, num_online_cpus(),
+		   num_online_cpus() >= 2 ? " (importer on CPU 0, revoker on CPU 1)" :
+		   " (interleaved)");
+	KUNIT_EXPECT_GT(test, race->nr_overlaps, 0);
+	set_cpus_allowed_ptr(current, cpu_possible_mask);
 	KUNIT_EXPECT_EQ(test, i, DBP_RACE_LOOPS);
 	KUNIT_EXPECT_EQ(test, race->nr_map_revoked, 0);
 	KUNIT_EXPECT_EQ(test, race->nr_enodev_live, 0);

@@ -150,8 +150,8 @@ if [ -s "$ulog" ]; then
 			sed -n 's/^bad request: .*: \([^:]*\)$/\1/p' | sort | uniq -c |
 			awk '{c = $1; $1 = ""; sub(/^ +/, ""); printf "%s%s x%d", (NR > 1 ? ", " : ""), $0, c}')"
 		vf | grep -E '^bad requests: ' | sed 's/^/   /'
-		echo "   private (TDISP RUN through the test hook):"
-		vf | grep -E '^private: (tdisp|export|fdinfo: phyr_cc|> attach|chunk)' |
+		echo "   private (TDISP RUN; its source: the PCI/TSM binding or the test hook):"
+		vf | grep -E '^private: (tdisp|PCI/TSM|export|fdinfo: phyr_cc|> attach|chunk)' |
 			sed 's/^private: //; s/^> //; s/fdinfo: /fdinfo /' | tr '\t' ' ' |
 			sed 's/^/     /' | attrs
 	fi
@@ -209,7 +209,7 @@ if [ -s "$ulog" ]; then
 		echo "   no R2/R3 lines in build/logs/rig-user.log"
 	else
 		echo "$r2" | sed '/^$/d; s/^/   R2 /'
-		echo "   R3, each pair raced for a bounded time (iterations of each side):"
+		echo "   R3, each pair raced for a bounded time on two CPUs (iterations and overlaps of each side):"
 		echo "$r3" | grep ' x ' | awk -F': ' '{printf "     %-22s %s\n", $1, $2}'
 		echo "$r3" | grep -v ' x ' | sed 's/^/   R3 /'
 	fi

@@ -39,7 +39,9 @@ CONFIG_SERIAL_8250_CONSOLE=y''',
 				# After kunit.py's own '-m 1024': the last -m wins.
 				# KASAN takes 1/8 of it for shadow.
 				'-m', '2048',
-				'-smp', '1',
+				# Two vCPUs on both host cores: QEMU's TCG is
+				# multi-threaded for an x86 guest on an x86 host.
+				'-smp', '2',
 				'-machine', 'q35,kernel-irqchip=split',
 				'-cpu', 'EPYC',
 				'-device', 'intel-iommu,intremap=on,caching-mode=on',

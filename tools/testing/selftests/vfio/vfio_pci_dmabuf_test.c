@@ -1033,6 +1033,46 @@ static int probe_read(const uint32_t *p, uint32_t *val)
 }
 
 /*
+ * BEHAVIOURS: V14 - where the private state comes from. The hook's file
+ * reads back the state, the PCI/TSM binding of the device's TDI
+ * (pci_tsm_tdi_kvm(), read afresh) and the hook's own setting; the TSMs
+ * the PCI/TSM core knows are in /sys/class/tsm. Notes all of it for
+ * make's report.
+ */
+static void tdisp_expect(struct __test_metadata *_metadata, struct vdev *d,
+			 const char *state)
+{
+	char path[PATH_MAX], buf[256], want[32], *line, *save;
+	struct dirent *e;
+	ssize_t len;
+	int fd, n = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/vfio/%s/tdisp_state",
+		 d->bdf);
+	fd = open(path, O_RDONLY);
+	ASSERT_LE(0, fd) TH_LOG("%s: %s", path, strerror(errno));
+	len = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	ASSERT_LT(0, len) TH_LOG("%s: %s", path, strerror(errno));
+	buf[len] = '\0';
+	snprintf(want, sizeof(want), "%s\n", state);
+	EXPECT_EQ(0, strncmp(buf, want, strlen(want))) TH_LOG("read back: %s", buf);
+	EXPECT_NE(NULL, strstr(buf, "\npci_tsm_tdi_kvm: ")) TH_LOG("%s", buf);
+	for (line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save))
+		note("private: tdisp_state reads: %s\n", line);
+
+	dir = opendir("/sys/class/tsm");
+	while (dir && (e = readdir(dir)))
+		n += e->d_name[0] != '.';
+	note("private: PCI/TSM: %d TSM device%s in /sys/class/tsm%s\n", n,
+	     n == 1 ? "" : "s", dir ? "" : " (no such class)");
+	if (dir)
+		closedir(dir);
+}
+
+/*
  * BEHAVIOURS: V9, V14, V15 - a private device (its TDI bound to a VM; the
  * test hook drives that state): its BARs report no read, write or mmap,
  * the host's mmap, pread and pwrite fail with EPERM, VFIO_DEVICE_IOEVENTFD
@@ -1080,6 +1120,7 @@ TEST_F_TIMEOUT(vfio_dmabuf, private_refusals, TIMEOUT)
 	}
 	ASSERT_EQ(0, ret) TH_LOG("tdisp_state run: %s", strerror(-ret));
 	note("private: tdisp_state run\n");
+	tdisp_expect(_metadata, &self->d, "run");
 	if (shared >= 0)
 		expect_state(_metadata, self->ctl, shared, "shared, run", 1, 0,
 			     true);

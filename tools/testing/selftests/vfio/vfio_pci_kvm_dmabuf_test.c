@@ -35,6 +35,7 @@
 
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <time.h>
 #include <sys/eventfd.h>
 #include <sys/mount.h>
@@ -465,8 +466,19 @@ TEST_F_TIMEOUT(kvm_dmabuf, reset_between_passes, TIMEOUT)
 struct toggler {
 	struct vdev *d;
 	bool done;	/* __atomic */
-	int toggles, resets, err;
+	int toggles;	/* __atomic: the vCPU side reads it */
+	int resets, err;
 };
+
+/* Bind the calling thread to @cpu: 0 or -errno. */
+static int bind_cpu(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return -pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
 
 /* Memory off and on (and a reset every 16th time) against the vCPU. */
 static void *toggle(void *arg)
@@ -474,14 +486,15 @@ static void *toggle(void *arg)
 	struct toggler *t = arg;
 	time_t end = time(NULL) + RACE_SECONDS;
 
-	while (t->toggles < RACE_TOGGLES && time(NULL) < end) {
+	t->err = -bind_cpu(1);
+	while (!t->err && t->toggles < RACE_TOGGLES && time(NULL) < end) {
 		int ret = set_memory(t->d, false) ?: set_memory(t->d, true);
 
 		if (ret) {
 			t->err = -ret;
 			break;
 		}
-		t->toggles++;
+		__atomic_add_fetch(&t->toggles, 1, __ATOMIC_RELEASE);
 		if ((t->d->info.flags & VFIO_DEVICE_FLAGS_RESET) &&
 		    !(t->toggles % 16)) {
 			if (ioctl(t->d->device, VFIO_DEVICE_RESET)) {
@@ -504,12 +517,15 @@ static bool memory_on(struct vdev *d)
  * BEHAVIOURS: K8, V10 - a thread toggles memory enable (and resets) while
  * the vCPU walks the slot over and over: each access either reads the
  * pattern or exits revoked (K14); a stale mapping would read the disabled
- * BAR (all ones) and the guest would report a mismatch.
+ * BAR (all ones) and the guest would report a mismatch. The two sides run
+ * on two CPUs at once (R3): the vCPU thread on CPU 0, the toggler on CPU
+ * 1, and the test counts the KVM_RUNs during which the toggler toggled;
+ * none means the sides never overlapped, and fails.
  */
 TEST_F_TIMEOUT(kvm_dmabuf, race_fault_vs_revoke, TIMEOUT)
 {
 	struct toggler t = { .d = &self->d };
-	unsigned long enodev = 0, passes_after = 0;
+	unsigned long enodev = 0, passes_after = 0, overlapped = 0;
 	time_t end = time(NULL) + RACE_SECONDS + 30;
 	struct guest g;
 	pthread_t th;
@@ -517,11 +533,16 @@ TEST_F_TIMEOUT(kvm_dmabuf, race_fault_vs_revoke, TIMEOUT)
 
 	ASSERT_EQ(0, dmabuf_slot(&self->vm, SLOT_BAR, GPA_BAR, 4 << 20, self->buf, 0));
 	ASSERT_EQ(0, guest_start(&self->vm, &g, GPA_BAR, 4 << 20, 0, 0));
+	ASSERT_LE(2, sysconf(_SC_NPROCESSORS_ONLN))
+		TH_LOG("one CPU online: the sides would not overlap");
+	ASSERT_EQ(0, bind_cpu(0));
 	ASSERT_EQ(0, pthread_create(&th, NULL, toggle, &t));
 	while (passes_after < 2 && time(NULL) < end) {
 		bool done = __atomic_load_n(&t.done, __ATOMIC_ACQUIRE);
+		int before = __atomic_load_n(&t.toggles, __ATOMIC_ACQUIRE);
 
 		ret = vcpu_run(&self->vm, &g, true);
+		overlapped += before != __atomic_load_n(&t.toggles, __ATOMIC_ACQUIRE);
 		if (ret == RUN_REVOKED) {
 			enodev++;
 			for (waits = 0; !memory_on(&self->d) && waits < 100000; waits++)
@@ -535,6 +556,8 @@ TEST_F_TIMEOUT(kvm_dmabuf, race_fault_vs_revoke, TIMEOUT)
 	pthread_join(th, NULL);
 	note("K8: %d memory toggles, %d resets, %lu passes: %lu revoked exits, %lu mismatches\n",
 	     t.toggles, t.resets, g.passes, enodev, g.mismatches);
+	note("K8: %lu KVM_RUNs overlapped a toggle (vCPU thread on CPU 0, toggler on CPU 1)\n",
+	     overlapped);
 	EXPECT_EQ(RUN_PASS, ret) TH_LOG("KVM_RUN: %s, exit_reason %u",
 					run_str(ret), g.exit_reason);
 	EXPECT_LE(2, passes_after) TH_LOG("no pass completed after the toggles");
@@ -543,6 +566,7 @@ TEST_F_TIMEOUT(kvm_dmabuf, race_fault_vs_revoke, TIMEOUT)
 		       g.bad_off, g.bad_val, pattern(g.bad_off));
 	EXPECT_EQ(0, t.err) TH_LOG("the toggling thread: %s", strerror(t.err));
 	EXPECT_LT(0, t.toggles);
+	EXPECT_LT(0, overlapped) TH_LOG("no KVM_RUN overlapped a toggle");
 }
 
 /*

@@ -18,7 +18,11 @@
  *            importer (or, against fault, backs a slot), and closed with
  *            the importer still attached; then the importer is closed
  * Each pair (and each operation against itself) runs in two threads for
- * RACE_MS; every operation checks what it can: an attach (a slot bind), a
+ * RACE_MS, each thread bound to a CPU of its own (the rig has two), and
+ * counts its overlaps: the iterations it started while the other thread
+ * was inside its operation (a flag each side sets around its operation).
+ * A pair whose sides never overlapped, or did not run on two CPUs, fails:
+ * it raced nothing. Every operation checks what it can: an attach (a slot bind), a
  * map or a fault succeeds or fails with ENODEV, and ENODEV only when the
  * pair revokes (upstream's exporter refuses to attach a revoked buffer);
  * a check or
@@ -29,7 +33,8 @@
  * fd nor dma-buf is left. lockdep, KASAN and kmemleak reports fail the
  * run through the console scan; no_leaks runs kmemleak last.
  *
- * Lines "# R3: A x B: N x M iterations, E errors" give each pair's counts,
+ * Lines "# R3: A x B: N x M iterations, E errors, O x P overlaps, CPUs C/D"
+ * give each pair's counts,
  * "# R3 refused: A x B: N x M" the ENODEV refusals, and "# R3: P pairs,
  * N iterations, E errors" the summary. "# R2 fdinfo: what: result" lines
  * are the bad-input table, "# R2 fdinfo: N inputs, each with its expected
@@ -40,6 +45,8 @@
 #include "../drivers/dma-buf/phyr_test_importer.h"
 
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <time.h>
 
 #define SHARED_LEN	(2ull << 20)	/* one 2 MiB mapping for the guest */
@@ -58,7 +65,7 @@ static const char *const op_names[NR_OPS] = {
 /* What the pairs counted, for the summary: shared with the forked tests. */
 struct race_result {
 	int a, b;
-	unsigned long iters[2], refused[2], errors;
+	unsigned long iters[2], refused[2], overlaps[2], errors;
 };
 
 static struct race_results {
@@ -86,6 +93,10 @@ struct side {
 	bool has_vm;
 	struct guest g;
 	unsigned long iters, refused, errors;
+	atomic_int inside;	/* in its operation, for the peer to see */
+	unsigned long overlaps;	/* operations started while the peer's ran */
+	int cpu;		/* the CPU the side is bound to */
+	int off_cpu;		/* iterations seen running elsewhere */
 	char err[256];		/* the first error */
 	pthread_t th;
 };
@@ -271,12 +282,30 @@ static bool past(const struct timespec *end)
 	       (now.tv_sec == end->tv_sec && now.tv_nsec >= end->tv_nsec);
 }
 
+/*
+ * Bound to its own CPU, the side runs its operation until the end time;
+ * it flags itself inside around each one, and counts an overlap when the
+ * peer was inside as it began. Seq-cst atomics: one side's flag store is
+ * ordered before its load of the other's, so at least one of two truly
+ * concurrent starts is counted.
+ */
 static void *side_run(void *arg)
 {
 	struct side *s = arg;
+	cpu_set_t set;
 
+	CPU_ZERO(&set);
+	CPU_SET(s->cpu, &set);
+	if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set))
+		side_err(s, "cannot bind to CPU %d", s->cpu);
 	while (!past(&s->end) && s->errors < MAX_ERRORS) {
+		atomic_store(&s->inside, 1);
+		if (atomic_load(&s->peer->inside))
+			s->overlaps++;
 		ops[s->op](s);
+		atomic_store(&s->inside, 0);
+		if (sched_getcpu() != s->cpu)
+			s->off_cpu++;
 		s->iters++;
 	}
 	return NULL;
@@ -440,6 +469,9 @@ TEST_F_TIMEOUT(race, pair, TIMEOUT)
 	struct timespec end;
 	int fds, ret, i;
 
+	/* Two CPUs, or the sides only take turns (R3). */
+	ASSERT_LE(2, sysconf(_SC_NPROCESSORS_ONLN))
+		TH_LOG("one CPU online: the sides would not overlap");
 	fds = count_fds();
 	clock_gettime(CLOCK_MONOTONIC, &end);
 	end.tv_sec += RACE_MS / 1000;
@@ -458,6 +490,7 @@ TEST_F_TIMEOUT(race, pair, TIMEOUT)
 		s->peer = &sides[!i];
 		s->may_revoke = variant->a == OP_revoke || variant->b == OP_revoke;
 		s->end = end;
+		s->cpu = i;
 		ret = side_setup(s, &what);
 		ASSERT_EQ(0, ret) TH_LOG("%s side: %s: %s", op_names[s->op], what,
 					 strerror(-ret));
@@ -468,8 +501,10 @@ TEST_F_TIMEOUT(race, pair, TIMEOUT)
 	for (i = 0; i < 2; i++)
 		pthread_join(sides[i].th, NULL);
 
-	note("R3: %s x %s: %lu x %lu iterations, %lu errors\n", a, b,
-	     sides[0].iters, sides[1].iters, sides[0].errors + sides[1].errors);
+	note("R3: %s x %s: %lu x %lu iterations, %lu errors, %lu x %lu overlaps, CPUs %d/%d\n",
+	     a, b, sides[0].iters, sides[1].iters,
+	     sides[0].errors + sides[1].errors, sides[0].overlaps,
+	     sides[1].overlaps, sides[0].cpu, sides[1].cpu);
 	note("R3 refused: %s x %s: %lu x %lu\n", a, b, sides[0].refused,
 	     sides[1].refused);
 	if (results && results->nr < MAX_PAIRS) {
@@ -480,6 +515,7 @@ TEST_F_TIMEOUT(race, pair, TIMEOUT)
 		for (i = 0; i < 2; i++) {
 			r->iters[i] = sides[i].iters;
 			r->refused[i] = sides[i].refused;
+			r->overlaps[i] = sides[i].overlaps;
 			r->errors += sides[i].errors;
 		}
 	}
@@ -489,7 +525,13 @@ TEST_F_TIMEOUT(race, pair, TIMEOUT)
 			       a, b, op_names[sides[i].op], sides[i].errors,
 			       sides[i].err);
 		EXPECT_LT(0, sides[i].iters);
+		EXPECT_EQ(0, sides[i].off_cpu)
+			TH_LOG("the %s side ran off CPU %d %d times",
+			       op_names[sides[i].op], sides[i].cpu,
+			       sides[i].off_cpu);
 	}
+	EXPECT_LT(0, sides[0].overlaps + sides[1].overlaps)
+		TH_LOG("%s x %s: the sides never overlapped", a, b);
 	expect_usable(_metadata, &self->d, self->buf, sides);
 	for (i = 0; i < 2; i++)
 		side_teardown(&sides[i]);
@@ -739,16 +781,21 @@ FIXTURE_TEARDOWN(leaks)
  */
 TEST_F_TIMEOUT(leaks, no_leaks, TIMEOUT)
 {
-	unsigned long iters = 0, errors = 0;
-	unsigned int i;
+	unsigned long iters = 0, errors = 0, overlaps = 0;
+	unsigned int i, overlapped = 0;
 
 	for (i = 0; results && i < results->nr; i++) {
 		iters += results->r[i].iters[0] + results->r[i].iters[1];
 		errors += results->r[i].errors;
+		overlaps += results->r[i].overlaps[0] + results->r[i].overlaps[1];
+		overlapped += !!(results->r[i].overlaps[0] + results->r[i].overlaps[1]);
 	}
-	if (results)
-		note("R3: %u pairs, %lu iterations, %lu errors\n", results->nr,
-		     iters, errors);
+	if (results) {
+		note("R3: %u pairs, %lu iterations, %lu errors, %lu overlaps\n",
+		     results->nr, iters, errors, overlaps);
+		note("R3: %u of %u pairs overlapped, on %ld CPUs\n", overlapped,
+		     results->nr, sysconf(_SC_NPROCESSORS_ONLN));
+	}
 	expect_no_leaks(_metadata);
 }
 
