@@ -2281,10 +2281,11 @@ static bool dbp_race_round(struct dbp_race *race, unsigned int i)
 
 /*
  * BEHAVIOURS: B5 B10 R3 - with two CPUs (the rig), the revoker is bound to
- * CPU 1 and the importer to CPU 0, so both run at once; on one CPU (UML)
- * they interleave. Either way the importer counts the rounds it began
- * while the revoker was inside a revoke or restore, and none fails the
- * test: the sides never met.
+ * CPU 1 and the importer to CPU 0, so both run at once: the importer
+ * counts the rounds it began while the revoker was inside a revoke or
+ * restore, and none fails the test (the sides never met). On one CPU
+ * (UML) they only take turns, at the points where the importer sleeps;
+ * the count is printed and not required.
  */
 static void dbp_revoke_race(struct kunit *test)
 {
@@ -2325,7 +2326,12 @@ static void dbp_revoke_race(struct kunit *test)
 		   race->nr_overlaps, num_online_cpus(),
 		   num_online_cpus() >= 2 ? " (importer on CPU 0, revoker on CPU 1)" :
 		   " (interleaved)");
-	KUNIT_EXPECT_GT(test, race->nr_overlaps, 0);
+	/*
+	 * On one CPU without preemption (UML) the revoker is never caught
+	 * inside: the sides take turns. The rig runs this on two CPUs.
+	 */
+	if (num_online_cpus() >= 2)
+		KUNIT_EXPECT_GT(test, race->nr_overlaps, 0);
 	set_cpus_allowed_ptr(current, cpu_possible_mask);
 	KUNIT_EXPECT_EQ(test, i, DBP_RACE_LOOPS);
 	KUNIT_EXPECT_EQ(test, race->nr_map_revoked, 0);
