@@ -151,21 +151,27 @@ for arch in $ARCHS; do
 	while IFS= read -r opt; do
 		nr_opts=$((nr_opts + 1))
 		grep -qxF "$opt" "$O/.config" ||
-			echo "$opt wanted, .config has: $(grep -E "^(# )?${opt%%=*}[= ]" "$O/.config" || echo nothing)" >>"$bad"
+			echo "$opt wanted, .config has:" \
+			     "$(grep -E "^(# )?${opt%%=*}[= ]" "$O/.config" ||
+				echo nothing)" >>"$bad"
 	done < <(grep -h '^CONFIG_' "${frags[@]}")
 	# kconfig's own complaints (a bool tested for m, ...) are the project's
 	# when they name its options; count any.
-	grep -E 'warning|tested for|error' "$log" | grep -v '^Value of\|^Previous value\|^New value\|^Using\|^Merging' >>"$bad"
+	grep -E 'warning|tested for|error' "$log" |
+		grep -vE '^(Value of|Previous value|New value|Using|Merging)' >>"$bad"
 	if [ $rc != 0 ]; then
 		report "$arch" config FAIL "defconfig/merge/olddefconfig exited $rc" "$bad" "$log"
 		rm -f "$bad"
 		continue
 	elif [ -s "$bad" ]; then
-		report "$arch" config FAIL "$(wc -l <"$bad") option(s) not set as the fragments say, or kconfig warnings" "$bad" "$log"
+		report "$arch" config FAIL \
+			"$(wc -l <"$bad") option(s) not as the fragments say, or kconfig warnings" \
+			"$bad" "$log"
 		rm -f "$bad"
 		continue
 	fi
-	report "$arch" config PASS "defconfig + $nr_opts options of $(basename -a "${frags[@]}" | paste -sd+)"
+	report "$arch" config PASS \
+		"defconfig + $nr_opts options of $(basename -a "${frags[@]}" | paste -sd+)"
 
 	# --- prepare
 	log=$PHYR_LOGS/cross-$arch-prepare.log
@@ -191,7 +197,8 @@ for arch in $ARCHS; do
 			;;
 		esac
 		if [ "$dir" = virt/kvm ]; then
-			mfs=("$PHYR_TREE/virt/kvm/Makefile.kvm" "$PHYR_TREE/arch/$arch/kvm/Makefile")
+			mfs=("$PHYR_TREE/virt/kvm/Makefile.kvm"
+			     "$PHYR_TREE/arch/$arch/kvm/Makefile")
 			obj=arch/$arch/kvm/../../../virt/kvm/$base.o
 		else
 			mfs=()
@@ -266,20 +273,24 @@ for arch in $ARCHS; do
 		if [ "$nr_cc" != ${#objs[@]} ]; then
 			report "$arch" W=1 FAIL "compiled $nr_cc of ${#objs[@]} files" "" "$log"
 		elif [ -s "$w1" ]; then
-			report "$arch" W=1 FAIL "$(wc -l <"$w1") warning(s) in ${#objs[@]} files" "$w1" "$log"
+			report "$arch" W=1 FAIL \
+				"$(wc -l <"$w1") warning(s) in ${#objs[@]} files" "$w1" "$log"
 		else
 			report "$arch" W=1 PASS "${#objs[@]} files clean$note; $dur"
 		fi
 		if [ "$nr_check" != ${#objs[@]} ]; then
-			report "$arch" sparse FAIL "sparse ran on $nr_check of ${#objs[@]} files" "" "$log"
+			report "$arch" sparse FAIL \
+				"sparse ran on $nr_check of ${#objs[@]} files" "" "$log"
 		elif [ -s "$sp" ]; then
-			report "$arch" sparse FAIL "$(wc -l <"$sp") warning(s) in ${#objs[@]} files" "$sp" "$log"
+			report "$arch" sparse FAIL \
+				"$(wc -l <"$sp") warning(s) in ${#objs[@]} files" "$sp" "$log"
 		else
 			report "$arch" sparse PASS "${#objs[@]} files clean$note"
 		fi
 	fi
 	[ ${#skipped[@]} = 0 ] ||
-		echo "      $arch: not built: $(printf '%s\n' "${skipped[@]}" | paste -sd, | sed 's/,/, /g')"
+		echo "      $arch: not built:" \
+		     "$(printf '%s\n' "${skipped[@]}" | paste -sd, | sed 's/,/, /g')"
 	{
 		echo "# $arch: built (W=1 C=1)"
 		printf '%s\n' "${objs[@]}"
