@@ -22,9 +22,10 @@
 #            followed to the composite's own line (vfio-pci-core.o, kvm.o).
 #            The files of another architecture (arch/x86/) and those the
 #            config leaves out are listed as skipped, with the reason.
-#            The objects are removed first, so every run compiles them and
-#            the compiler's warnings are seen each time; C=1 then checks
-#            each file it compiles. virt/kvm/ objects are built through
+#            C=1 checks each file it compiles. make -O keeps each object's
+#            output together: its warnings are kept in <object>.warn, so an
+#            object that is up to date is not compiled again and keeps the
+#            warnings of its last compile. virt/kvm/ objects are built through
 #            arch/<arch>/kvm/ (whose Makefile includes virt/kvm/Makefile.kvm),
 #            with KVM's flags.
 #
@@ -219,18 +220,47 @@ for arch in $ARCHS; do
 		continue
 	fi
 
-	# --- W=1 and sparse, one compile of each object
+	# --- W=1 and sparse. make -O keeps the output of each object's
+	# recipe together (its CC line, the compiler's warnings, its CHECK
+	# line, sparse's), so each compile's warnings are kept next to its
+	# object, in <object>.warn, and an object that is up to date keeps
+	# those of its last compile: only what changed is compiled again. An
+	# object without a .warn (built some other way) is compiled again.
 	log=$PHYR_LOGS/cross-$arch-build.log
-	for o in "${objs[@]}"; do rm -f "$O/$o"; done
-	kmake -k W=1 C=1 CHECK="$SPARSE" "${objs[@]}" >"$log" 2>&1
+	for o in "${objs[@]}"; do
+		[ -f "$O/$o.warn" ] || rm -f "$O/$o"
+	done
+	kmake -k -O W=1 C=1 CHECK="$SPARSE" "${objs[@]}" >"$log" 2>&1
 	rc=$?
+	awk -v O="$O" -v list="$(printf '%s\n' "${objs[@]}")" '
+	BEGIN {
+		n = split(list, a, "\n")
+		for (i = 1; i <= n; i++)
+			want[a[i]] = 1
+	}
+	/^  [A-Z0-9_]+ / && !/^  CHECK / {
+		cur = ""
+		if (match($0, /^  CC( \[M\])? +/)) {
+			t = substr($0, RLENGTH + 1)
+			if (t in want) {
+				cur = O "/" t ".warn"
+				printf "" >cur
+			}
+		}
+		next
+	}
+	cur != "" { print >cur }' "$log"
 	objs_re=$(printf '%s\n' "${objs[@]%.o}" | sed 's/[.]/[.]/g' | paste -sd'|')
 	nr_cc=$(grep -cE "^  CC( \[M\])? +($objs_re)[.]o\$" "$log")
 	nr_check=$(grep -cE "^  CHECK +(.*/)?($objs_re)[.]c\$" "$log")
+	warn=$(mktemp)
+	for o in "${objs[@]}"; do
+		cat "$O/$o.warn" 2>/dev/null
+	done >"$warn"
 	# The warnings in the project's files, less the pristine source's own:
 	# a (file, text) pair is reported when it is seen more often than
 	# cross-known.txt says 7.3.4 has it (line numbers move with patches).
-	grep -E "(^|/)($own_re):[0-9]+(:[0-9]+)?: (warning|error)" "$log" |
+	grep -E "(^|/)($own_re):[0-9]+(:[0-9]+)?: (warning|error)" "$warn" |
 		sed -E "s|^$PHYR_TREE/||; s|^(.*/)?\\.\\./\\.\\./\\.\\./||" | sort -u |
 		awk -v arch="$arch" -v known="$KNOWN" '
 		BEGIN {
@@ -264,23 +294,31 @@ for arch in $ARCHS; do
 	# gcc's lines carry a [-Wflag]; sparse's do not.
 	grep -E '\[-W[^]]*\]$' "$bad" >"$w1"
 	grep -vE '\[-W[^]]*\]$' "$bad" >"$sp"
-	note="; skipped: ${#skipped[@]}"
+	norec=()
+	for o in "${objs[@]}"; do
+		[ -f "$O/$o" ] && [ -f "$O/$o.warn" ] || norec+=("$o")
+	done
+	note="; $nr_cc compiled, $((${#objs[@]} - nr_cc)) up to date"
+	note+=", ${#skipped[@]} skipped"
 	dur=$(phyr_dur $((SECONDS - t0)))
 	if [ $rc != 0 ]; then
 		report "$arch" W=1 FAIL "make exited $rc" "$w1" "$log"
 		report "$arch" sparse FAIL "make exited $rc" "$sp" "$log"
+	elif [ ${#norec[@]} != 0 ]; then
+		for t in W=1 sparse; do
+			report "$arch" "$t" FAIL \
+				"no object or no record of its compile: ${norec[*]}" "" "$log"
+		done
 	else
-		if [ "$nr_cc" != ${#objs[@]} ]; then
-			report "$arch" W=1 FAIL "compiled $nr_cc of ${#objs[@]} files" "" "$log"
-		elif [ -s "$w1" ]; then
+		if [ -s "$w1" ]; then
 			report "$arch" W=1 FAIL \
 				"$(wc -l <"$w1") warning(s) in ${#objs[@]} files" "$w1" "$log"
 		else
 			report "$arch" W=1 PASS "${#objs[@]} files clean$note; $dur"
 		fi
-		if [ "$nr_check" != ${#objs[@]} ]; then
+		if [ "$nr_check" != "$nr_cc" ]; then
 			report "$arch" sparse FAIL \
-				"sparse ran on $nr_check of ${#objs[@]} files" "" "$log"
+				"sparse ran on $nr_check of the $nr_cc files compiled" "" "$log"
 		elif [ -s "$sp" ]; then
 			report "$arch" sparse FAIL \
 				"$(wc -l <"$sp") warning(s) in ${#objs[@]} files" "$sp" "$log"
@@ -297,6 +335,6 @@ for arch in $ARCHS; do
 		echo "# $arch: skipped"
 		printf '%s\n' "${skipped[@]}"
 	} >"$PHYR_LOGS/cross-$arch-files.txt"
-	rm -f "$bad" "$w1" "$sp"
+	rm -f "$bad" "$w1" "$sp" "$warn"
 done
 exit $failed
