@@ -36,7 +36,8 @@
 # warning fails only when its file has it more often than that; see that
 # file for how they were found.
 #
-# Prints "PASS|FAIL cross: <arch> <check> (...)" lines, the offending lines
+# Prints "PASS|FAIL cross: <arch> <check> (...)" lines, three per
+# architecture whatever happens (config, W=1, sparse), the offending lines
 # under a failure; logs in build/logs/cross-<arch>-*.log. Exit 1 if
 # anything failed. Needs build/linux (make tree), the cross compilers and
 # build/tools/sparse (deps.sh). PHYR_CROSS_ARCHS="arm64" for one only.
@@ -63,6 +64,23 @@ report() {
 	fi
 }
 
+# fail_all ARCH SUMMARY [LOG] - nothing could be checked: every check of
+# ARCH fails, so that make check counts the same tests every time.
+fail_all() {
+	local t
+	for t in config W=1 sparse; do
+		report "$1" "$t" FAIL "$2" "" "${3:-}"
+	done
+}
+
+# fail_build ARCH SUMMARY [LOG] - the config passed, the build could not run.
+fail_build() {
+	local t
+	for t in W=1 sparse; do
+		report "$1" "$t" FAIL "$2" "" "${3:-}"
+	done
+}
+
 cross_compile() {
 	case $1 in
 	arm64) echo aarch64-linux-gnu- ;;
@@ -87,13 +105,13 @@ own_re=$(printf '%s\n' "${own[@]}" | sed 's/[.]/[.]/g' | paste -sd'|')
 
 if [ ! -f "$PHYR_TREE/Makefile" ]; then
 	for a in $ARCHS; do
-		report "$a" build FAIL "build/linux is not prepared (make tree)"
+		fail_all "$a" "build/linux is not prepared (make tree)"
 	done
 	exit 1
 fi
 if [ ! -x "$SPARSE" ]; then
 	for a in $ARCHS; do
-		report "$a" build FAIL "no build/tools/sparse (tools/testing/phyr/deps.sh)"
+		fail_all "$a" "no build/tools/sparse (tools/testing/phyr/deps.sh)"
 	done
 	exit 1
 fi
@@ -125,7 +143,7 @@ for arch in $ARCHS; do
 	t0=$SECONDS
 	O=$PHYR_ROOT/build/cross-$arch
 	cc=$(cross_compile "$arch") || {
-		report "$arch" build FAIL "unknown architecture"
+		fail_all "$arch" "unknown architecture"
 		continue
 	}
 	kmake() {
@@ -133,7 +151,7 @@ for arch in $ARCHS; do
 			--jobs="$JOBS" "$@"
 	}
 	if ! command -v "${cc}gcc" >/dev/null; then
-		report "$arch" build FAIL "no ${cc}gcc (tools/testing/phyr/deps.sh installs it)"
+		fail_all "$arch" "no ${cc}gcc (tools/testing/phyr/deps.sh installs it)"
 		continue
 	fi
 	mkdir -p "$O"
@@ -162,12 +180,14 @@ for arch in $ARCHS; do
 		grep -vE '^(Value of|Previous value|New value|Using|Merging)' >>"$bad"
 	if [ $rc != 0 ]; then
 		report "$arch" config FAIL "defconfig/merge/olddefconfig exited $rc" "$bad" "$log"
+		fail_build "$arch" "not built: the config failed"
 		rm -f "$bad"
 		continue
 	elif [ -s "$bad" ]; then
 		report "$arch" config FAIL \
 			"$(wc -l <"$bad") option(s) not as the fragments say, or kconfig warnings" \
 			"$bad" "$log"
+		fail_build "$arch" "not built: the config failed"
 		rm -f "$bad"
 		continue
 	fi
@@ -179,7 +199,7 @@ for arch in $ARCHS; do
 	# With W=1 as the objects below, or the vDSO, which prepare builds,
 	# would be rebuilt (and sparse-checked) with them every time.
 	if ! kmake W=1 prepare >"$log" 2>&1; then
-		report "$arch" build FAIL "make prepare failed" "" "$log"
+		fail_build "$arch" "make prepare failed" "$log"
 		rm -f "$bad"
 		continue
 	fi
@@ -215,7 +235,7 @@ for arch in $ARCHS; do
 		fi
 	done
 	if [ ${#objs[@]} = 0 ]; then
-		report "$arch" build FAIL "none of the project's objects is in this config"
+		fail_build "$arch" "none of the project's objects is in this config"
 		rm -f "$bad"
 		continue
 	fi
