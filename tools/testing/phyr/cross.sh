@@ -134,7 +134,7 @@ built_by() {
 		[ "$comp" != "$name" ] && built_by "${mfs[@]}" -- "$comp" && return 0
 	done < <(for m in "${mfs[@]}"; do
 			sed -e ':a' -e '/\\$/{N;s/\\\n/ /;ba' -e '}' "$m"
-		 done | grep -E "[ =/]$name\\.o( |$)" |
+		 done | grep -E "[[:space:]=/]$name\\.o([[:space:]]|$)" |
 		 sed -nE 's/^[[:space:]]*([A-Za-z0-9_$().-]+)[[:space:]]*[:+]?=.*/\1/p')
 	return 1
 }
