@@ -172,7 +172,7 @@ if [ $rc != 0 ] && ! grep -q '^FAIL ' <<<"$out"; then
 fi
 stage_counts "static:"
 
-step 8 "cross builds: arm64 and riscv64, W=1 and sparse (~5 min the first time, ~2 min after)"
+step 8 "cross builds: arm64 and riscv64, W=1 and sparse (~3 min the first time, ~1 min after)"
 out=$("$PHYR_TOOLS/cross.sh" 2>&1)
 rc=$?
 echo "$out" | sed 's/^/      /'
