@@ -8,7 +8,7 @@ FILTER ?=
 filter = $(if $(FILTER),'$(FILTER)')
 
 .NOTPARALLEL:
-.PHONY: all tree check uml rig user static report bench series clean help
+.PHONY: all tree check uml rig user static cross report bench series clean help
 
 all:
 	@$(T)/main.sh
@@ -33,6 +33,9 @@ report:
 
 static: tree
 	@$(T)/static-checks.sh
+
+cross: tree
+	@$(T)/cross.sh
 
 bench:
 	@$(T)/bench.sh
@@ -59,6 +62,8 @@ help:
 	@echo '  make report   the report of the last rig run'
 	@echo '  make static   checkpatch, kernel-doc, Sphinx, sparse, W=1 on the project files'
 	@echo '                (sparse and W=1 need the rig build: make rig first)'
+	@echo '  make cross    the phyr objects built for arm64 and riscv64 (defconfig'
+	@echo '                plus the phyr options), W=1 and sparse, in build/cross-*'
 	@echo '  make series   the work as a git format-patch series with a cover letter'
 	@echo '                against the pinned 7.3.4 base, in build/series/out/'
 	@echo '  make bench    phyr against scatterlist, on UML and in the rig (non-debug'

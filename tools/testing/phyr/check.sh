@@ -16,10 +16,14 @@
 #   6. the console scan (R1, scan-console.sh): one test per console, plus
 #      the scanner's self-test
 #   7. the static checks (static-checks.sh): one test per tool
-#   8. the semantic patches (cocci-check.sh): the conversion and the report
+#   8. the cross builds (cross.sh): the project's objects and the upstream
+#      files its patches change, for arm64 and riscv64 (defconfig plus the
+#      project's options), W=1 and sparse: the config, W=1 and sparse of
+#      each architecture, one test each
+#   9. the semantic patches (cocci-check.sh): the conversion and the report
 #      rule on their samples, the samples built and run as KUnit suites on
 #      UML, coccicheck on the project's files: one test per check
-#   9. the exported series (series.sh --check): git am onto a clean
+#  10. the exported series (series.sh --check): git am onto a clean
 #      7.3.4 tree gives build/linux: one test
 #
 # A skipped KUnit case counts as skipped, not passed. A stage that cannot
@@ -60,7 +64,7 @@ stage_counts() {
 	s=$(grep -c "^SKIP $1" "$RESULTS")
 	echo "      $p passed, $f failed$([ "$s" = 0 ] || echo ", $s skipped")"
 }
-step() { echo "[$1/9] $2"; }
+step() { echo "[$1/10] $2"; }
 
 finish() {
 	local p f s
@@ -168,7 +172,17 @@ if [ $rc != 0 ] && ! grep -q '^FAIL ' <<<"$out"; then
 fi
 stage_counts "static:"
 
-step 8 "semantic patches (coccinelle; ~5 min the first time, ~1 min after) -> build/logs/cocci-*.log"
+step 8 "cross builds: arm64 and riscv64, W=1 and sparse (~3 min the first time, ~1 min after)"
+out=$("$PHYR_TOOLS/cross.sh" 2>&1)
+rc=$?
+echo "$out" | sed 's/^/      /'
+echo "$out" | grep -E '^(PASS|FAIL) cross: ' | QUIET=1 record
+if [ $rc != 0 ] && ! grep -q '^FAIL ' <<<"$out"; then
+	result FAIL "cross: cross.sh exited $rc with no failed check"
+fi
+stage_counts "cross:"
+
+step 9 "semantic patches (coccinelle; ~5 min the first time, ~1 min after) -> build/logs/cocci-*.log"
 out=$("$PHYR_TOOLS/cocci-check.sh" 2>&1)
 rc=$?
 echo "$out" | grep -E '^(PASS|FAIL) cocci: ' | record
@@ -186,7 +200,7 @@ fi
 rm -f "$PHYR_LOGS/scan.out"
 stage_counts "cocci:"
 
-step 9 "the exported series (make series; git am onto a clean 7.3.4; ~4 min the first time)"
+step 10 "the exported series (make series; git am onto a clean 7.3.4; ~4 min the first time)"
 out=$("$PHYR_TOOLS/series.sh" --check 2>&1)
 rc=$?
 echo "$out" | grep -vE '^(PASS|FAIL) ' | sed 's/^/      /'
