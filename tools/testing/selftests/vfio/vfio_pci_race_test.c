@@ -473,13 +473,6 @@ TEST_F_TIMEOUT(race, pair, TIMEOUT)
 	ASSERT_LE(2, sysconf(_SC_NPROCESSORS_ONLN))
 		TH_LOG("one CPU online: the sides would not overlap");
 	fds = count_fds();
-	clock_gettime(CLOCK_MONOTONIC, &end);
-	end.tv_sec += RACE_MS / 1000;
-	end.tv_nsec += (RACE_MS % 1000) * 1000000L;
-	if (end.tv_nsec >= 1000000000L) {
-		end.tv_sec++;
-		end.tv_nsec -= 1000000000L;
-	}
 	for (i = 0; i < 2; i++) {
 		struct side *s = &sides[i];
 		const char *what = "";
@@ -489,15 +482,26 @@ TEST_F_TIMEOUT(race, pair, TIMEOUT)
 		s->op = i ? variant->b : variant->a;
 		s->peer = &sides[!i];
 		s->may_revoke = variant->a == OP_revoke || variant->b == OP_revoke;
-		s->end = end;
 		s->cpu = i;
 		ret = side_setup(s, &what);
 		ASSERT_EQ(0, ret) TH_LOG("%s side: %s: %s", op_names[s->op], what,
 					 strerror(-ret));
 	}
-	/* Both sides set up: fault x detach puts a slot in the fault's VM. */
-	for (i = 0; i < 2; i++)
+	/*
+	 * Both sides set up (fault x detach puts a slot in the fault's VM);
+	 * the race time starts now: a VM's setup can take longer than it.
+	 */
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += RACE_MS / 1000;
+	end.tv_nsec += (RACE_MS % 1000) * 1000000L;
+	if (end.tv_nsec >= 1000000000L) {
+		end.tv_sec++;
+		end.tv_nsec -= 1000000000L;
+	}
+	for (i = 0; i < 2; i++) {
+		sides[i].end = end;
 		ASSERT_EQ(0, pthread_create(&sides[i].th, NULL, side_run, &sides[i]));
+	}
 	for (i = 0; i < 2; i++)
 		pthread_join(sides[i].th, NULL);
 
