@@ -6,7 +6,8 @@
 #
 # rig-user-init frames each program's kselftest TAP output with
 # "phyr-user: run NAME" and "phyr-user: exit NAME RC"; "ok N name",
-# "not ok N name" and "ok N name # SKIP ..." are the cases. A case the plan
+# "not ok N name" and "ok N name # SKIP reason" are the cases (a SKIP line
+# keeps the reason). A case the plan
 # ("1..N") announces but that never reported counts as skipped when the
 # program exited with KSFT_SKIP (4: it decided to skip the rest) and as
 # failed otherwise; a program that never exited, a non-zero exit with no
@@ -25,7 +26,9 @@ KSFT_SKIP = 4
 RUN = re.compile(r'^phyr-user: run (\S+)')
 EXIT = re.compile(r'^phyr-user: exit (\S+) (\d+)')
 PLAN = re.compile(r'^1\.\.(\d+)\s*$')
-RESULT = re.compile(r'^(not )?ok (\d+) ?(.*?)(?:\s+#\s*(SKIP|TODO)\b.*)?$')
+# ksft_exit_skip() before any case: "1..0 # SKIP reason".
+SKIPALL = re.compile(r'^1\.\.0\s*#\s*SKIP\s*(.*)$')
+RESULT = re.compile(r'^(not )?ok (\d+) ?(.*?)(?:\s+#\s*(SKIP|TODO)\b\s*(.*))?$')
 
 
 def main():
@@ -38,13 +41,13 @@ def main():
         return 1
 
     out = []
-    progs = []		# [name, plan, {n: (status, desc)}, rc]
+    progs = []		# [name, plan, {n: (status, desc)}, rc, skip reason]
     cur = None
     done = False
     for line in lines:
         m = RUN.match(line)
         if m:
-            cur = [m.group(1), None, {}, None]
+            cur = [m.group(1), None, {}, None, '']
             progs.append(cur)
             continue
         m = EXIT.match(line)
@@ -56,6 +59,10 @@ def main():
             done = True
             continue
         if cur is None:
+            continue
+        m = SKIPALL.match(line)
+        if m:
+            cur[4] = m.group(1).strip()
             continue
         m = PLAN.match(line)
         if m and cur[1] is None:
@@ -70,9 +77,13 @@ def main():
                 status = 'SKIP'
             else:
                 status = 'PASS'
-            cur[2][n] = (status, m.group(3).strip())
+            desc = m.group(3).strip()
+            if status == 'SKIP':
+                # The reason, so that every skip is listed with it.
+                desc += f' # SKIP {m.group(5).strip() or "(no reason given)"}'
+            cur[2][n] = (status, desc)
 
-    for name, plan, res, rc in progs:
+    for name, plan, res, rc, why in progs:
         nfail = 0
         for n in sorted(res):
             status, desc = res[n]
@@ -94,7 +105,7 @@ def main():
             if rc == 0:
                 out.append(f'PASS {label}: {name}: (no TAP; exit 0)')
             elif rc == KSFT_SKIP:
-                out.append(f'SKIP {label}: {name}: (no TAP; exit {rc}, KSFT_SKIP)')
+                out.append(f'SKIP {label}: {name}: (no TAP; exit {rc}, KSFT_SKIP) # SKIP {why or "(no reason given)"}')
             else:
                 out.append(f'FAIL {label}: {name}: printed no TAP plan nor result (exit {rc})')
         elif rc not in (0, KSFT_SKIP) and not nfail:
