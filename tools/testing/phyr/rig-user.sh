@@ -180,7 +180,7 @@ gcc -O2 -o "$OUT/gen_init_cpio" "$TREE/usr/gen_init_cpio.c"
 	for d in proc sys tmp tests; do echo "dir /$d 755 0 0"; done
 	echo "file /bin/busybox /bin/busybox 755 0 0"
 	for a in sh mount cat echo grep cut uname poweroff sleep ls dmesg \
-		 wc readlink; do
+		 readlink; do
 		echo "slink /bin/$a busybox 777 0 0"
 	done
 	echo "file /init $PHYR/rig-user-init 755 0 0"
