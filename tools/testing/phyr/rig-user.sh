@@ -48,8 +48,9 @@
 # kunit-rig.sh. Console: build/logs/rig-user.log; per-test results (from
 # rig-user-count.py): build/logs/rig-user.results. Exit 0 when the boot
 # reached the end and no test failed. PHYR_RIG_TIMEOUT (seconds, default
-# 1200: the boot takes about 8 min, KVM's set_memory_region_test 4 of them
-# under TCG) bounds it.
+# 1800: the boot takes about 13 min, KVM's set_memory_region_test 4 of
+# them under TCG, upstream's iommufd and vfio selftests 1.5 and 2) bounds
+# it.
 
 set -euo pipefail
 
@@ -62,7 +63,7 @@ OUT=$ROOT/build/rig-user
 LOGS=$ROOT/build/logs
 LOG=$LOGS/rig-user.log
 RESULTS=$LOGS/rig-user.results
-TIMEOUT=${PHYR_RIG_TIMEOUT:-1200}
+TIMEOUT=${PHYR_RIG_TIMEOUT:-1800}
 SELFTESTS=$TREE/tools/testing/selftests
 BUILD=1
 [ "${1:-}" = --no-build ] && BUILD=
