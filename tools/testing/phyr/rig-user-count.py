@@ -65,13 +65,13 @@ def main():
         return 1
 
     out = []
-    progs = []		# [name, plan, {n: (status, desc)}, rc, skip reason]
+    progs = []		# [name, plan, {n: (status, desc)}, rc, skip reason, last note]
     cur = None
     done = False
     for line in lines:
         m = RUN.match(line)
         if m:
-            cur = [m.group(1), None, {}, None, '']
+            cur = [m.group(1), None, {}, None, '', '']
             progs.append(cur)
             continue
         m = EXIT.match(line)
@@ -88,6 +88,10 @@ def main():
         if m:
             cur[4] = m.group(1).strip()
             continue
+        if line.startswith('# '):
+            # The program's last note: why it stopped, if it exits with
+            # KSFT_SKIP before its plan's end.
+            cur[5] = line[2:].strip()
         m = PLAN.match(line)
         if m and cur[1] is None:
             cur[1] = int(m.group(1))
@@ -107,7 +111,7 @@ def main():
                 desc += f' # SKIP {m.group(5).strip() or "(no reason given)"}'
             cur[2][n] = (status, desc)
 
-    for name, plan, res, rc, why in progs:
+    for name, plan, res, rc, why, last in progs:
         nfail = nknown = 0
         for n in sorted(res):
             status, desc = res[n]
@@ -123,7 +127,7 @@ def main():
             if n in res:
                 continue
             if rc == KSFT_SKIP:
-                out.append(f'SKIP {label}: {name}: {n} (not run: the program exited with KSFT_SKIP)')
+                out.append(f'SKIP {label}: {name}: {n} (not run) # SKIP the program exited with KSFT_SKIP after: {last or "(nothing)"}')
             else:
                 out.append(f'FAIL {label}: {name}: {n} (no result; exit {rc})')
                 nfail += 1
