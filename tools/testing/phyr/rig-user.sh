@@ -39,9 +39,9 @@
 #                  and libvfio, unchanged, on the edu device of the second
 #                  root port, which rig-user-init binds to vfio-pci
 #   iommufd        upstream's tools/testing/selftests/iommu, unchanged, on
-#                  the mock IOMMU of CONFIG_IOMMUFD_TEST: 135 of its 246
-#                  cases, all with PHYR_RIG_IOMMUFD_FULL=1; iommufd_fail_nth
-#                  too with PHYR_RIG_FAIL_NTH=1 (not measured yet)
+#                  the mock IOMMU of CONFIG_IOMMUFD_TEST, all 246 cases
+#                  (~3-3.5 min); iommufd_fail_nth too with
+#                  PHYR_RIG_FAIL_NTH=1 (not measured yet)
 #
 # /args/NAME holds a program's arguments, evaluated by rig-user-init.
 # Without --no-build the kernel is (re)built first with kunit.py, as
@@ -169,18 +169,6 @@ echo '-v 2 -b 16M -i 20' >"$OUT/args/memslot_modification_stress_test"
 # guest (defaults: all six tests for 5 s, every memslot KVM offers, 10 s).
 # Under TCG one pass of "map" takes ~20 s, "unmap" ~30 s, "RW" minutes.
 echo '-f 2 -e 4 -s 32 -l 1 -r 1 -t 60' >"$OUT/args/memslot_perf_test"
-# iommufd: its 246 cases take ~3 min in the rig (~0.7 s each, most of it
-# per case); make check runs 135 of them (~1.5 min): every fixture, without
-# the variants that repeat it at other sizes or with more mock domains
-# (iommufd_ioas two_mock_domain and mock_domain_limit, dirty tracking at
-# 16k-320k, the hugepage variants, which cannot map in the rig anyway).
-# PHYR_RIG_IOMMUFD_FULL=1 runs all 246.
-[ -n "${PHYR_RIG_IOMMUFD_FULL:-}" ] ||
-	echo '-V two_mock_domain -V mock_domain_limit -V one_domain_hugepage' \
-	     '-V two_domains_hugepage -V one_domain_file_hugepage' \
-	     '-V domain_dirty16k -V domain_dirty64k -V domain_dirty128k' \
-	     '-V domain_dirty320k -V domain_dirty64M_huge -V domain_dirty128M_huge' \
-		>"$OUT/args/iommufd"
 # An edu device (the one on the second root port, not the one the
 # dma-buf test importer uses), bound to vfio-pci by rig-user-init.
 for t in vfio_pci_device_test vfio_dma_mapping_test \
