@@ -134,7 +134,7 @@ else
 fi
 stage_counts "rig-swiotlb:"
 
-step 5 "userspace in the rig: udmabuf, vfio and KVM selftests (~8 min) -> build/logs/rig-user.log"
+step 5 "userspace in the rig: udmabuf, vfio, KVM and iommufd selftests (~13 min) -> build/logs/rig-user.log"
 # kunit-rig.sh built the kernel if kunit.py got as far as booting it.
 nobuild=
 grep -q 'Starting KUnit Kernel' "$PHYR_LOGS/rig.log" 2>/dev/null && nobuild=--no-build

@@ -24,11 +24,13 @@ BASE_TARBALL=$APT/root/usr/src/linux-source-7.3.tar.xz
 
 # busybox-static and libc6-dev (static libc): the initramfs of rig-user.sh.
 # coccinelle: cocci-check.sh. gcc-aarch64-linux-gnu, gcc-riscv64-linux-gnu:
-# cross.sh (the arm64 and riscv64 builds).
+# cross.sh (the arm64 and riscv64 builds). libcap-dev and uuid-dev (static
+# libcap and libuuid): upstream's iommufd selftests and vfio's libvfio, in
+# that initramfs.
 PKGS=(quilt sparse qemu-system-x86 busybox-static bc flex bison libelf-dev
       libssl-dev cpio xz-utils kmod python3 python3-sphinx gcc libc6-dev make
       perl git coccinelle binutils debian-archive-keyring
-      gcc-aarch64-linux-gnu gcc-riscv64-linux-gnu)
+      gcc-aarch64-linux-gnu gcc-riscv64-linux-gnu libcap-dev uuid-dev)
 
 missing=()
 for p in "${PKGS[@]}"; do

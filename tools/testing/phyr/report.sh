@@ -201,6 +201,39 @@ else
 fi
 
 echo
+echo "-- upstream's own selftests, unchanged (userspace boot): cases passed/failed/skipped, time in the rig"
+if [ -s "$ulog" ]; then
+	ures=$("$ROOT/tools/testing/phyr/rig-user-count.py" "$ulog" rig-user 2>/dev/null)
+	uc=$(tr -d '\r' <"$ulog")
+	for p in udmabuf set_memory_region_test memslot_modification_stress_test \
+		 memslot_perf_test guest_memfd_test vfio_pci_device_test \
+		 vfio_dma_mapping_test vfio_dma_mapping_mmio_test \
+		 vfio_iommufd_setup_test iommufd iommufd_fail_nth; do
+		if ! grep -qx "phyr-user: run $p" <<<"$uc"; then
+			if [ "$p" = iommufd_fail_nth ]; then
+				echo "   $p: not run (PHYR_RIG_FAIL_NTH=1 tools/testing/phyr/rig-user.sh runs it)"
+			else
+				printf "   %-34s DID NOT RUN\n" "$p:"
+			fi
+			continue
+		fi
+		r=$(grep -E "^[A-Z]+ rig-user: $p: " <<<"$ures")
+		n() { grep -c "^$1 " <<<"$r"; }
+		t=$(sed -n "s/^phyr-user: exit $p [0-9]* (\([0-9.]*\) s -> \([0-9.]*\) s uptime)$/\1 \2/p" <<<"$uc" |
+		    awk '{printf "%.0f s", $2 - $1}')
+		a=$(sed -n "s/^phyr-user: args $p //p" <<<"$uc")
+		printf '   %-34s %3d passed, %d failed, %3d skipped, %s%s\n' "$p:" \
+			"$(n PASS)" "$(n FAIL)" "$(n SKIP)" "${t:-no exit}" "${a:+ (args: $a)}"
+		# Each skip reason once, with how many cases gave it.
+		grep '^SKIP ' <<<"$r" | sed 's/.*# SKIP //' | sort | uniq -c |
+			awk '{c = $1; $1 = ""; sub(/^ +/, ""); printf "     skipped x%d: %s\n", c, $0}'
+		grep '^FAIL ' <<<"$r" | sed 's/^/     /'
+	done
+else
+	echo "   no build/logs/rig-user.log (tools/testing/phyr/rig-user.sh)"
+fi
+
+echo
 echo "-- reliability: malformed input (R2) and races (R3), userspace boot"
 if [ -s "$ulog" ]; then
 	r2=$(grep -a -E '^# R2 [^:]+: [0-9]+ (malformed|inputs)' "$ulog" | tr -d '\r' | sed 's/^# R2 //')

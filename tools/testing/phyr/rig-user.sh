@@ -30,14 +30,28 @@
 #                  and kvm_util: the KVM_MEM_DMABUF refusals and capability
 #                  with no PCI device, and upstream's memslot test, which
 #                  must still pass with the new flag
+#   memslot_modification_stress_test, memslot_perf_test, guest_memfd_test
+#                  upstream's, the same way, unchanged; the first two with
+#                  short arguments (in /args, below)
+#   vfio_pci_device_test, vfio_dma_mapping_test,
+#   vfio_dma_mapping_mmio_test, vfio_iommufd_setup_test
+#                  upstream's, with tools/testing/selftests/vfio's Makefile
+#                  and libvfio, unchanged, on the edu device of the second
+#                  root port, which rig-user-init binds to vfio-pci
+#   iommufd        upstream's tools/testing/selftests/iommu, unchanged, on
+#                  the mock IOMMU of CONFIG_IOMMUFD_TEST, all 246 cases
+#                  (~3-3.5 min); iommufd_fail_nth too with
+#                  PHYR_RIG_FAIL_NTH=1 (not measured yet)
 #
+# /args/NAME holds a program's arguments, evaluated by rig-user-init.
 # Without --no-build the kernel is (re)built first with kunit.py, as
 # kunit-rig.sh builds it; check.sh and main.sh pass --no-build right after
 # kunit-rig.sh. Console: build/logs/rig-user.log; per-test results (from
 # rig-user-count.py): build/logs/rig-user.results. Exit 0 when the boot
 # reached the end and no test failed. PHYR_RIG_TIMEOUT (seconds, default
-# 1200: the boot takes about 8 min, KVM's set_memory_region_test 4 of them
-# under TCG) bounds it.
+# 1800: the boot takes about 13 min, KVM's set_memory_region_test 4 of
+# them under TCG, upstream's iommufd and vfio selftests 1.5 and 2) bounds
+# it.
 
 set -euo pipefail
 
@@ -50,7 +64,7 @@ OUT=$ROOT/build/rig-user
 LOGS=$ROOT/build/logs
 LOG=$LOGS/rig-user.log
 RESULTS=$LOGS/rig-user.results
-TIMEOUT=${PHYR_RIG_TIMEOUT:-1200}
+TIMEOUT=${PHYR_RIG_TIMEOUT:-1800}
 SELFTESTS=$TREE/tools/testing/selftests
 BUILD=1
 [ "${1:-}" = --no-build ] && BUILD=
@@ -108,16 +122,59 @@ for src in drivers/dma-buf/udmabuf.c drivers/dma-buf/udmabuf-phyr.c \
 	}
 done
 
-# KVM's selftests with upstream's Makefile and library (kvm_util), static.
-make -s -C "$SELFTESTS/kvm" OUTPUT="$OUT/kvm" EXTRA_CFLAGS=-static \
-	KHDR_INCLUDES="-isystem $KBUILD/usr/include" \
-	"$OUT/kvm/dmabuf_memslot_test" "$OUT/kvm/set_memory_region_test" \
-	>"$OUT/kvm.cc.log" 2>&1 || {
-	echo "rig-user: the KVM selftests do not build:" >&2
-	tail -n 30 "$OUT/kvm.cc.log" >&2
-	exit 1
+# Selftests built with their own directory's Makefile (kselftest's lib.mk)
+# and library, static: upstream's, unchanged, and the project's KVM one.
+# selftest DIR LOG MAKE-ARGS... -- PROGRAM... - build and copy to tests/.
+selftest() {
+	local dir=$1 log=$2 args=() progs=() p
+	shift 2
+	while [ "$1" != -- ]; do args+=("$1"); shift; done
+	shift
+	for p in "$@"; do progs+=("$OUT/$dir/$p"); done
+	mkdir -p "$OUT/$dir"
+	make -s -C "$SELFTESTS/$dir" OUTPUT="$OUT/$dir" \
+		KHDR_INCLUDES="-isystem $KBUILD/usr/include" "${args[@]}" \
+		"${progs[@]}" >"$OUT/$log" 2>&1 || {
+		echo "rig-user: the $dir selftests do not build (build/rig-user/$log):" >&2
+		tail -n 30 "$OUT/$log" >&2
+		exit 1
+	}
+	cp "${progs[@]}" "$OUT/tests/"
 }
-cp "$OUT/kvm/dmabuf_memslot_test" "$OUT/kvm/set_memory_region_test" "$OUT/tests/"
+# KVM (kvm_util): the project's KVM_MEM_DMABUF refusals, and upstream's
+# memslot and guest_memfd tests.
+selftest kvm kvm.cc.log EXTRA_CFLAGS=-static -- dmabuf_memslot_test \
+	set_memory_region_test memslot_modification_stress_test \
+	memslot_perf_test guest_memfd_test
+# vfio (libvfio), upstream's, on an edu device (rig-user-init binds it).
+selftest vfio vfio.cc.log EXTRA_CFLAGS=-static -- vfio_pci_device_test \
+	vfio_dma_mapping_test vfio_dma_mapping_mmio_test vfio_iommufd_setup_test
+# iommufd's, on its mock IOMMU (CONFIG_IOMMUFD_TEST). Its Makefile sets
+# CFLAGS itself: -static goes in LDFLAGS. iommufd_fail_nth takes far
+# longer than the rest (every ioctl, failing each allocation in turn):
+# only with PHYR_RIG_FAIL_NTH=1.
+selftest iommu iommu.cc.log LDFLAGS=-static -- iommufd \
+	${PHYR_RIG_FAIL_NTH:+iommufd_fail_nth}
+
+# The arguments of the programs that need some (/args/NAME, evaluated by
+# rig-user-init): short runs under TCG, and the vfio device's BDF.
+mkdir -p "$OUT/args"
+rm -f "$OUT"/args/*
+# Two vCPUs of 16 MiB each, 20 memslot additions and removals while they
+# write (upstream's default: one vCPU, 1 GiB, 10).
+echo '-v 2 -b 16M -i 20' >"$OUT/args/memslot_modification_stress_test"
+# Tests 2-4 (unmap chunked, move active area, move inactive area: the
+# guest touches the memory while the host moves its memslot) once for 1 s
+# each, with at most 32 memslots, the host waiting up to 60 s for the
+# guest (defaults: all six tests for 5 s, every memslot KVM offers, 10 s).
+# Under TCG one pass of "map" takes ~20 s, "unmap" ~30 s, "RW" minutes.
+echo '-f 2 -e 4 -s 32 -l 1 -r 1 -t 60' >"$OUT/args/memslot_perf_test"
+# An edu device (the one on the second root port, not the one the
+# dma-buf test importer uses), bound to vfio-pci by rig-user-init.
+for t in vfio_pci_device_test vfio_dma_mapping_test \
+	 vfio_dma_mapping_mmio_test vfio_iommufd_setup_test; do
+	echo '$(vfio_bind 1234:11e8)' >"$OUT/args/$t"
+done
 
 # The cpio, with the base tree's gen_init_cpio (needs no root for /dev nodes).
 gcc -O2 -o "$OUT/gen_init_cpio" "$TREE/usr/gen_init_cpio.c"
@@ -127,12 +184,17 @@ gcc -O2 -o "$OUT/gen_init_cpio" "$TREE/usr/gen_init_cpio.c"
 	echo "nod /dev/console 600 0 0 c 5 1"
 	for d in proc sys tmp tests; do echo "dir /$d 755 0 0"; done
 	echo "file /bin/busybox /bin/busybox 755 0 0"
-	for a in sh mount cat echo grep cut uname poweroff sleep ls dmesg; do
+	for a in sh mount cat echo grep cut uname poweroff sleep ls dmesg \
+		 readlink; do
 		echo "slink /bin/$a busybox 777 0 0"
 	done
 	echo "file /init $PHYR/rig-user-init 755 0 0"
 	for t in "$OUT"/tests/*; do
 		echo "file /tests/${t##*/} $t 755 0 0"
+	done
+	echo "dir /args 755 0 0"
+	for t in "$OUT"/args/*; do
+		echo "file /args/${t##*/} $t 644 0 0"
 	done
 } >"$OUT/initramfs.list"
 "$OUT/gen_init_cpio" "$OUT/initramfs.list" >"$OUT/initramfs.cpio"
