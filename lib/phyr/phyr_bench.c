@@ -175,7 +175,7 @@ static int phyr_bench_mem_try(struct phyr_bench_mem *mem, unsigned int order,
 	phyr_bench_shuffle(mem);
 	for (i = 0; i < mem->nr_units; i++)
 		for (j = 0; j < 1U << order; j++)
-			mem->pages[(i << order) + j] = nth_page(mem->units[i], j);
+			mem->pages[(i << order) + j] = mem->units[i] + j;
 	return 0;
 
 fail:
