@@ -3,6 +3,11 @@
 #
 # kunit-uml.sh [kunit.py run options and filter] - build and run the phyr
 # KUnit suites on UML (lib/phyr/.kunitconfig, build dir build/uml).
+# Without arguments, then runs the DMA suite again on the bench kernel
+# (bench-uml.kunitconfig, build dir build/bench-uml): no DMA_API_DEBUG there,
+# so dma_need_unmap() is false and the dma-direct fast path is what runs;
+# its console is build/logs/uml-nodebug.log. Each run's exit status is
+# saved in build/logs/uml.rc and uml-nodebug.rc.
 #
 # kunit.py's own output (configuration, build errors, parsed results) goes to
 # build/logs/uml.run.log; the kernel's raw console, which is what the
@@ -16,20 +21,41 @@ set -uo pipefail
 
 run_log=$PHYR_LOGS/uml.run.log
 console=$PHYR_LOGS/uml.log
-rm -f "$console" "$PHYR_ROOT/build/uml/test.log"
+rm -f "$console" "$PHYR_ROOT/build/uml/test.log" "$PHYR_LOGS/uml.rc" \
+	"$PHYR_LOGS/uml-nodebug.rc"
 
 cd "$PHYR_TREE" || exit 1
 PHYR_NO_TAIL=1 PHYR_PROGRESS="find ../uml -name '*.o' 2>/dev/null | wc -l | sed 's/\$/ objects built/'" \
 phyr_run "$run_log" ./tools/testing/kunit/kunit.py run --kunitconfig=lib/phyr \
 	--build_dir=../uml --jobs="${PHYR_JOBS:-2}" "$@"
 rc=$?
+echo $rc >"$PHYR_LOGS/uml.rc"
 # kunit.py tees the kernel's console to <build_dir>/test.log.
 [ -f ../uml/test.log ] && cp ../uml/test.log "$console"
-# The parsed results, or where it stopped if the kernel never ran.
-if grep -q 'Starting KUnit Kernel' "$run_log"; then
-	sed -n '/Starting KUnit Kernel/,$p' "$run_log" | sed 's/^/      /'
-else
-	tail -n 25 "$run_log" | sed 's/^/      | /'
-fi
-echo "      console: ${console#"$PHYR_ROOT"/}; kunit.py output: ${run_log#"$PHYR_ROOT"/}"
-exit $rc
+
+# The parsed results of RUN_LOG, or where it stopped if the kernel never ran.
+results() {
+	if grep -q 'Starting KUnit Kernel' "$1"; then
+		sed -n '/Starting KUnit Kernel/,$p' "$1" | sed 's/^/      /'
+	else
+		tail -n 25 "$1" | sed 's/^/      | /'
+	fi
+	echo "      console: ${2#"$PHYR_ROOT"/}; kunit.py output: ${1#"$PHYR_ROOT"/}"
+}
+results "$run_log" "$console"
+[ $# = 0 ] || exit $rc
+
+nd_run_log=$PHYR_LOGS/uml-nodebug.run.log
+nd_console=$PHYR_LOGS/uml-nodebug.log
+rm -f "$nd_console" ../bench-uml/test.log
+echo "      the DMA suite without DMA_API_DEBUG (the bench kernel, build/bench-uml):"
+PHYR_NO_TAIL=1 PHYR_PROGRESS="find ../bench-uml -name '*.o' 2>/dev/null | wc -l | sed 's/\$/ objects built/'" \
+phyr_run "$nd_run_log" ./tools/testing/kunit/kunit.py run \
+	--kunitconfig="$PHYR_TOOLS/bench-uml.kunitconfig" \
+	--build_dir=../bench-uml --jobs="${PHYR_JOBS:-2}" 'phyr_dma'
+nd_rc=$?
+echo $nd_rc >"$PHYR_LOGS/uml-nodebug.rc"
+[ -f ../bench-uml/test.log ] && cp ../bench-uml/test.log "$nd_console"
+results "$nd_run_log" "$nd_console"
+[ $rc = 0 ] || exit $rc
+exit $nd_rc
