@@ -72,6 +72,11 @@ struct phyr_dma_params {
 #define PHYR_DMA_VEC_MMIO	BIT(2)
 /* A private interconnect address (%PHYR_MAP_PRIVATE): nothing to unmap. */
 #define PHYR_DMA_VEC_PRIVATE	BIT(3)
+/*
+ * A dma-direct address computed as dma_direct_map_phys() would, for a
+ * device that needs no unmap (dma_need_unmap() false): nothing to unmap.
+ */
+#define PHYR_DMA_VEC_DIRECT	BIT(4)
 
 /**
  * struct phyr_dma_vec - one mapped segment, ready for a hardware descriptor
@@ -114,6 +119,9 @@ struct phyr_dma_state {
  * @seg: private: what is left of the current piece of the slice.
  * @provider: private: the provider @map_type was decided for.
  * @map_type: private: the cached decision for @provider.
+ * @chunk: private: the chunk @direct was decided for.
+ * @direct_ok: private: the device takes computed dma-direct addresses.
+ * @direct: private: the current chunk's RAM takes them.
  * @max_seg: private: largest segment, in bytes.
  * @boundary: private: the device's segment boundary mask.
  * @len: private: length of the slice, in bytes.
@@ -131,6 +139,9 @@ struct phyr_dma_iter {
 	struct phyr_seg			seg;
 	const struct phyr_provider	*provider;
 	enum phyr_map_type		map_type;
+	unsigned int			chunk;
+	bool				direct_ok;
+	bool				direct;
 	unsigned int			max_seg;
 	unsigned long			boundary;
 	u64				len;
@@ -141,8 +152,13 @@ int phyr_dma_iter_start(struct phyr_dma_iter *iter, const struct phyr *phyr,
 			u64 offset, u64 len,
 			const struct phyr_dma_params *params);
 int phyr_dma_iter_next(struct phyr_dma_iter *iter, struct phyr_dma_vec *vec);
+int phyr_dma_iter_fill(struct phyr_dma_iter *iter, struct phyr_dma_vec *vecs,
+		       unsigned int max_vecs);
 void phyr_dma_unmap_vec(struct device *dev, const struct phyr_dma_vec *vec,
 			enum dma_data_direction dir, unsigned long attrs);
+void phyr_dma_unmap_vecs(struct device *dev, const struct phyr_dma_vec *vecs,
+			 unsigned int nr_vecs, enum dma_data_direction dir,
+			 unsigned long attrs);
 void phyr_dma_unmap_state(struct device *dev, struct phyr_dma_state *state,
 			  enum dma_data_direction dir, unsigned long attrs);
 

@@ -191,20 +191,37 @@ static inline enum phyr_cc_state phyr_attrs_cc(u32 attrs)
 	return FIELD_GET(PHYR_ATTR_CC, attrs);
 }
 
+/* &phyr_chunk.lo and &phyr_chunk.hi hold the chunk's extent. */
+#define PHYR_CHUNK_EXTENT	BIT(0)
+/*
+ * Every boundary between two ranges of the chunk is page aligned: each range
+ * but the last ends, and each but the first starts, on a page boundary.
+ */
+#define PHYR_CHUNK_ALIGNED	BIT(1)
+
 /**
  * struct phyr_chunk - ranges sharing one provider and one attribute word
  * @provider: the provider owning every range of the chunk.
  * @attrs: %PHYR_ATTR_* bits and fields.
  * @first: index in &phyr.ranges of the chunk's first range.
  * @nr_ranges: number of ranges in the chunk, at least one.
+ * @flags: %PHYR_CHUNK_* bits, kept by the builders so that mapping decides
+ *	once per chunk what it would otherwise check range by range (as
+ *	block/blk-mq-dma.c's gap checks do per request); 0 is always correct
+ *	and only makes mapping check each range.
  * @len: sum of the chunk's range lengths, in bytes.
+ * @lo: with %PHYR_CHUNK_EXTENT, the lowest first byte of the chunk's ranges.
+ * @hi: with %PHYR_CHUNK_EXTENT, the highest last byte of the chunk's ranges.
  */
 struct phyr_chunk {
 	const struct phyr_provider	*provider;
 	u32				attrs;
 	unsigned int			first;
 	unsigned int			nr_ranges;
+	u32				flags;
 	u64				len;
+	phys_addr_t			lo;
+	phys_addr_t			hi;
 };
 
 /**
@@ -247,7 +264,8 @@ void phyr_init(struct phyr *phyr);
 void phyr_destroy(struct phyr *phyr);
 struct phyr *phyr_alloc(gfp_t gfp);
 void phyr_free(struct phyr *phyr);
-int phyr_reserve(struct phyr *phyr, unsigned int nr_ranges, gfp_t gfp);
+int phyr_reserve(struct phyr *phyr, unsigned int nr_chunks,
+		 unsigned int nr_ranges, gfp_t gfp);
 
 int phyr_append(struct phyr *phyr, const struct phyr_provider *provider,
 		u32 attrs, phys_addr_t paddr, size_t len, gfp_t gfp);

@@ -143,6 +143,90 @@ static int phyr_dma_check(struct device *dev, enum phyr_map_type type,
 	}
 }
 
+/* What planning a slice learns, chunk by chunk. */
+struct phyr_dma_slice_plan {
+	unsigned long		granule_mask;
+	enum phyr_map_type	iova_type;
+	phys_addr_t		first;		/* first byte of the slice */
+	unsigned int		nr;		/* pieces seen */
+	unsigned int		max_pieces;	/* bound on the slice's pieces */
+	bool			iova;		/* one IOVA may take them all */
+	bool			end_aligned;	/* the last piece ends aligned */
+};
+
+/*
+ * The old way, piece by piece, for the part of a chunk whose flags do not
+ * settle it: check each piece and its IOVA alignment.
+ */
+static int phyr_dma_plan_pieces(struct device *dev, enum phyr_map_type type,
+				struct phyr_iter *part,
+				struct phyr_dma_slice_plan *plan)
+{
+	struct phyr_seg seg;
+	int ret;
+
+	phyr_for_each_seg(&seg, part) {
+		ret = phyr_dma_check(dev, type, &seg);
+		if (ret)
+			return ret;
+		if (!plan->nr++)
+			plan->first = seg.paddr;
+		else if (!plan->end_aligned || (seg.paddr & plan->granule_mask))
+			plan->iova = false;
+		plan->end_aligned = !((seg.paddr + seg.len) & plan->granule_mask);
+	}
+	return 0;
+}
+
+/*
+ * The same for a whole part at once, from what the builders kept in the
+ * chunk (&phyr_chunk.flags): its extent fits the checks as one piece, and,
+ * if one IOVA may take the slice, its interior range boundaries are page,
+ * so granule, aligned. False if the flags do not settle it.
+ */
+static bool phyr_dma_plan_chunk(struct device *dev, enum phyr_map_type type,
+				const struct phyr *phyr,
+				const struct phyr_chunk *chunk,
+				const struct phyr_iter *part,
+				struct phyr_dma_slice_plan *plan)
+{
+	u32 need = PHYR_CHUNK_EXTENT;
+	const struct phys_vec *last;
+	struct phyr_seg extent;
+	phys_addr_t start;
+
+	/* Alignment matters only while one IOVA may still take the slice. */
+	if (plan->iova) {
+		if (plan->granule_mask >= PAGE_SIZE)
+			return false;
+		need |= PHYR_CHUNK_ALIGNED;
+	}
+	if ((chunk->flags & need) != need || dev->dma_range_map ||
+	    chunk->hi - chunk->lo >= SIZE_MAX)
+		return false;
+	extent = (struct phyr_seg){
+		.provider = chunk->provider,
+		.attrs = chunk->attrs,
+		.paddr = chunk->lo,
+		.len = chunk->hi - chunk->lo + 1,
+	};
+	if (phyr_dma_check(dev, type, &extent))
+		return false;	/* let the pieces say which one fails */
+
+	start = phyr->ranges[part->range].paddr + part->range_off;
+	if (!plan->nr)
+		plan->first = start;
+	else if (!plan->end_aligned || (start & plan->granule_mask))
+		plan->iova = false;
+	/* Two pieces at least, unless the part lies in one range. */
+	plan->nr += 1 + (part->remaining >
+			 phyr->ranges[part->range].len - part->range_off);
+	/* Only read if a next chunk follows: the part ends with the chunk. */
+	last = &phyr->ranges[chunk->first + chunk->nr_ranges - 1];
+	plan->end_aligned = !((last->paddr + last->len) & plan->granule_mask);
+	return true;
+}
+
 /*
  * Check the whole slice (map types, confidential state, bouncing, DMA
  * mask) and decide whether it goes into one IOVA: every piece of one map
@@ -150,49 +234,68 @@ static int phyr_dma_check(struct device *dev, enum phyr_map_type type,
  * both (their links and unlinks need different attributes, as in
  * block/blk-mq-dma.c), and each piece but the first starting and each but
  * the last ending on an IOMMU granule, so that the pieces are contiguous in
- * the IOVA.
+ * the IOVA. One step per chunk, from what its builder kept (its extent and
+ * whether its interior boundaries are page aligned, as blk-mq-dma.c's gap
+ * checks decide per request); range by range only for a chunk those do not
+ * settle. @offset is where the slice starts in the phyr.
  */
-static int phyr_dma_plan(struct phyr_dma_iter *iter, bool *use_iova,
-			 phys_addr_t *first)
+static int phyr_dma_plan(struct phyr_dma_iter *iter, u64 offset,
+			 struct phyr_dma_slice_plan *plan)
 {
+	const struct phyr *phyr = iter->src.phyr;
 	struct device *dev = iter->params.dev;
-	unsigned long granule_mask = dma_get_merge_boundary(dev);
 	const struct phyr_provider *provider = NULL;
-	enum phyr_map_type type = PHYR_MAP_NOT_SUPPORTED, iova_type = type;
-	struct phyr_iter src = iter->src;
-	bool iova = granule_mask, end_aligned = true;
-	unsigned int nr = 0;
-	struct phyr_seg seg;
+	enum phyr_map_type type = PHYR_MAP_NOT_SUPPORTED;
+	const struct phyr_chunk *chunk;
+	struct phyr_iter part = iter->src;
+	u64 left = iter->len, chunk_off = offset, take;
+	unsigned int c;
 	int ret;
 
-	phyr_for_each_seg(&seg, &src) {
-		if (seg.provider != provider) {
-			provider = seg.provider;
+	*plan = (struct phyr_dma_slice_plan){
+		.granule_mask = dma_get_merge_boundary(dev),
+		.iova_type = PHYR_MAP_NOT_SUPPORTED,
+		.end_aligned = true,
+	};
+	plan->iova = plan->granule_mask;
+	if (!left)
+		return 0;
+
+	for (c = 0; c < part.chunk; c++)
+		chunk_off -= phyr->chunks[c].len;
+	for (; left; c++, chunk_off = 0) {
+		chunk = &phyr->chunks[c];
+		take = min(left, chunk->len - chunk_off);
+		if (c != part.chunk)
+			part = (struct phyr_iter){
+				.phyr = phyr,
+				.chunk = c,
+				.range = chunk->first,
+			};
+		part.remaining = take;
+		left -= take;
+		plan->max_pieces += chunk->first + chunk->nr_ranges - part.range;
+
+		if (chunk->provider != provider) {
+			provider = chunk->provider;
 			type = phyr_dma_map_type(provider, dev,
 						 iter->params.interconnect_id);
 			if (type == PHYR_MAP_NOT_SUPPORTED)
 				return phyr_dma_unreachable(provider);
 		}
-		ret = phyr_dma_check(dev, type, &seg);
+		if (type != PHYR_MAP_DMA && type != PHYR_MAP_THRU_HOST_BRIDGE)
+			plan->iova = false;
+		if (!plan->nr)
+			plan->iova_type = type;
+		else if (type != plan->iova_type)
+			plan->iova = false;
+
+		if (phyr_dma_plan_chunk(dev, type, phyr, chunk, &part, plan))
+			continue;
+		ret = phyr_dma_plan_pieces(dev, type, &part, plan);
 		if (ret)
 			return ret;
-
-		if (type != PHYR_MAP_DMA && type != PHYR_MAP_THRU_HOST_BRIDGE)
-			iova = false;
-		if (!nr++) {
-			*first = seg.paddr;
-			iova_type = type;
-		} else if (type != iova_type || !end_aligned ||
-			   (seg.paddr & granule_mask)) {
-			iova = false;
-		}
-		end_aligned = !((seg.paddr + seg.len) & granule_mask);
 	}
-
-	/* One piece that fits one segment: one map call, no IOVA to manage. */
-	*use_iova = iova && iter->len <= SIZE_MAX &&
-		    (nr > 1 || iter->len > iter->max_seg);
-	iter->state.mmio = iova_type == PHYR_MAP_THRU_HOST_BRIDGE;
 	return 0;
 }
 
@@ -255,6 +358,93 @@ static unsigned int phyr_dma_max_seg(struct device *dev)
 	return max;
 }
 
+/*
+ * Can addresses for @dev be computed here as dma_direct_map_phys()
+ * computes them, with no map call and nothing to unmap? Only for
+ * dma-direct without DMA ops, when upstream says the device needs no unmap
+ * (dma_need_unmap(): nothing to sync, as for a non-coherent device, nothing
+ * bounced yet, no DMA_API_DEBUG), nothing is forced through swiotlb, the
+ * translation is linear (no bus_dma_region map), nothing (KMSAN) wants to
+ * see each mapping, and the attributes ask for nothing special. Whether a
+ * range needs bouncing (beyond the DMA mask) is decided per chunk, by
+ * phyr_dma_chunk_direct().
+ */
+static bool phyr_dma_direct_ok(struct device *dev, unsigned long attrs)
+{
+	return phyr_dma_is_direct(dev) && !dma_need_unmap(dev) &&
+	       dev_is_dma_coherent(dev) && !is_swiotlb_force_bounce(dev) &&
+	       !dev->dma_range_map && !IS_ENABLED(CONFIG_KMSAN) &&
+	       !(attrs & (DMA_ATTR_MMIO | DMA_ATTR_CC_SHARED |
+			  DMA_ATTR_REQUIRE_COHERENT));
+}
+
+/*
+ * May the RAM of @chunk take computed addresses? Its whole extent must be
+ * DMA capable, as dma_direct_map_phys() checks each range (an encrypted
+ * address for a device that needs unencrypted DMA is not), so that nothing
+ * of it would be bounced; else each range goes through dma_map_phys().
+ */
+static bool phyr_dma_chunk_direct(struct device *dev,
+				  const struct phyr_chunk *chunk)
+{
+	if (!(chunk->flags & PHYR_CHUNK_EXTENT) ||
+	    chunk->hi - chunk->lo >= SIZE_MAX)
+		return false;
+	return dma_capable(dev, phys_to_dma_encrypted(dev, chunk->lo),
+			   chunk->hi - chunk->lo + 1, true, 0);
+}
+
+static int phyr_dma_start(struct phyr_dma_iter *iter, const struct phyr *phyr,
+			  u64 offset, u64 len,
+			  const struct phyr_dma_params *params,
+			  unsigned int *max_pieces)
+{
+	struct device *dev = params->dev;
+	struct phyr_dma_slice_plan plan;
+	bool use_iova;
+	int ret;
+
+	iter->state = (struct phyr_dma_state){};
+	iter->seg.len = 0;
+	iter->len = 0;
+	iter->iova_off = 0;
+	*max_pieces = 0;
+	if (phyr->dma_dev)
+		return -EALREADY;
+	ret = phyr_iter_start(&iter->src, phyr, offset, len);
+	if (ret)
+		return ret;
+
+	iter->params = *params;
+	iter->provider = NULL;
+	iter->map_type = PHYR_MAP_NOT_SUPPORTED;
+	iter->chunk = UINT_MAX;
+	iter->direct = false;
+	iter->len = len;
+	iter->boundary = dma_get_seg_boundary(dev);
+	iter->max_seg = phyr_dma_max_seg(dev);
+
+	ret = phyr_dma_plan(iter, offset, &plan);
+	if (ret) {
+		iter->len = 0;
+		return ret;
+	}
+	*max_pieces = plan.max_pieces;
+
+	iter->direct_ok = phyr_dma_direct_ok(dev, params->attrs);
+	/* One piece that fits one segment: one map call, no IOVA to manage. */
+	use_iova = plan.iova && len <= SIZE_MAX &&
+		   (plan.nr > 1 || len > iter->max_seg);
+	if (use_iova) {
+		iter->state.mmio = plan.iova_type == PHYR_MAP_THRU_HOST_BRIDGE;
+		ret = phyr_dma_link_iova(iter, plan.first);
+		if (ret)
+			iter->len = 0;
+		return ret;
+	}
+	return 0;
+}
+
 /**
  * phyr_dma_iter_start - start mapping a slice of a phyr for a device
  * @iter: the iterator, on the caller's stack.
@@ -278,7 +468,11 @@ static unsigned int phyr_dma_max_seg(struct device *dev)
  * linked into one IOVA with dma_iova_link() (upstream 6.16) and the IOTLB
  * synced once: RAM with the caller's attributes, MMIO with %DMA_ATTR_MMIO
  * (upstream 6.18), never both in one IOVA. Otherwise phyr_dma_iter_next()
- * maps each piece as it yields it.
+ * maps each piece as it yields it; under dma-direct, for a device that
+ * needs no unmap (dma_need_unmap()), by computing the RAM's bus addresses.
+ * The checks run once per chunk, on what its builder kept (its extent and
+ * whether its interior boundaries are page aligned), and range by range
+ * only for a chunk that does not settle them.
  *
  * Undo the mapping with phyr_dma_unmap_vec() on every segment yielded and
  * phyr_dma_unmap_state() on @iter->state.
@@ -308,41 +502,9 @@ int phyr_dma_iter_start(struct phyr_dma_iter *iter, const struct phyr *phyr,
 			u64 offset, u64 len,
 			const struct phyr_dma_params *params)
 {
-	struct device *dev = params->dev;
-	phys_addr_t first = 0;
-	bool use_iova;
-	int ret;
+	unsigned int max_pieces;
 
-	iter->state = (struct phyr_dma_state){};
-	iter->seg.len = 0;
-	iter->len = 0;
-	iter->iova_off = 0;
-	if (phyr->dma_dev)
-		return -EALREADY;
-	ret = phyr_iter_start(&iter->src, phyr, offset, len);
-	if (ret)
-		return ret;
-
-	iter->params = *params;
-	iter->provider = NULL;
-	iter->map_type = PHYR_MAP_NOT_SUPPORTED;
-	iter->len = len;
-	iter->boundary = dma_get_seg_boundary(dev);
-	iter->max_seg = phyr_dma_max_seg(dev);
-
-	ret = phyr_dma_plan(iter, &use_iova, &first);
-	if (ret) {
-		iter->state.mmio = false;
-		iter->len = 0;
-		return ret;
-	}
-	if (use_iova)
-		ret = phyr_dma_link_iova(iter, first);
-	else
-		iter->state.mmio = false;
-	if (ret)
-		iter->len = 0;
-	return ret;
+	return phyr_dma_start(iter, phyr, offset, len, params, &max_pieces);
 }
 EXPORT_SYMBOL_GPL(phyr_dma_iter_start);
 
@@ -393,39 +555,34 @@ static int phyr_dma_map_one(struct phyr_dma_iter *iter, size_t len,
 	}
 }
 
-/**
- * phyr_dma_iter_next - map and yield the next segment of the slice
- * @iter: the iterator, set up by phyr_dma_iter_start().
- * @vec: filled with the next segment.
- *
- * The phyr counterpart of blk_rq_dma_map_iter_next() (upstream 6.17).
- * Segments come in the order of the slice. Each is at most the device's
- * max segment size (dma_get_max_seg_size()), capped at 2 GiB and rounded
- * down to a page, and never crosses its segment boundary
- * (dma_get_seg_boundary()). With one IOVA they are cut from it; otherwise
- * RAM pieces are mapped with dma_map_phys(), MMIO through the host bridge
- * with dma_map_phys() and %DMA_ATTR_MMIO (never bounced, IOMMU_MMIO and
- * never IOMMU_CACHE), one call per segment, and bus or interconnect
- * addresses are computed.
- *
- * On error, this segment is not mapped, the earlier ones stay mapped and
- * the iterator stays at the failed segment (every later call fails the
- * same way): the caller unmaps what it got, as after a complete walk.
- *
- * Context: any context; does not sleep, allocates nothing.
- * Return: 1 if @vec was filled, 0 at the end of the slice, -EIO if the DMA
- * API could not map the piece (out of IOVA space, for instance).
- */
-int phyr_dma_iter_next(struct phyr_dma_iter *iter, struct phyr_dma_vec *vec)
+/* Decide, once per chunk, how its pieces are mapped. */
+static void phyr_dma_enter_chunk(struct phyr_dma_iter *iter)
+{
+	const struct phyr_chunk *chunk = &iter->src.phyr->chunks[iter->src.chunk];
+
+	iter->chunk = iter->src.chunk;
+	if (chunk->provider != iter->provider) {
+		iter->provider = chunk->provider;
+		iter->map_type = phyr_dma_map_type(chunk->provider,
+						   iter->params.dev,
+						   iter->params.interconnect_id);
+	}
+	iter->direct = iter->direct_ok && iter->map_type == PHYR_MAP_DMA &&
+		       phyr_dma_chunk_direct(iter->params.dev, chunk);
+}
+
+/* phyr_dma_iter_next(), inline in the list and batch loops. */
+static __always_inline int phyr_dma_next(struct phyr_dma_iter *iter,
+					 struct phyr_dma_vec *vec)
 {
 	struct phyr_seg *seg = &iter->seg;
+	dma_addr_t addr;
 	size_t len;
 	u32 flags;
 	int ret;
 
 	if (dma_use_iova(&iter->state.iova)) {
-		dma_addr_t addr = iter->state.iova.addr + iter->iova_off;
-
+		addr = iter->state.iova.addr + iter->iova_off;
 		if (iter->iova_off == iter->len)
 			return 0;
 		*vec = (struct phyr_dma_vec){
@@ -441,18 +598,21 @@ int phyr_dma_iter_next(struct phyr_dma_iter *iter, struct phyr_dma_vec *vec)
 	}
 
 	if (!seg->len) {
-		if (!iter->len || !phyr_iter_next(&iter->src, seg))
+		if (!iter->len || !iter->src.remaining)
 			return 0;
-		if (seg->provider != iter->provider) {
-			iter->provider = seg->provider;
-			iter->map_type =
-				phyr_dma_map_type(seg->provider,
-						  iter->params.dev,
-						  iter->params.interconnect_id);
-		}
+		if (iter->src.chunk != iter->chunk)
+			phyr_dma_enter_chunk(iter);
+		phyr_iter_next(&iter->src, seg);
 	}
 
 	len = min_t(size_t, seg->len, iter->max_seg);
+	if (likely(iter->direct)) {
+		addr = phys_to_dma_encrypted(iter->params.dev, seg->paddr);
+		vec->dma_addr = addr;
+		vec->len = phyr_dma_fit(addr, len, iter->boundary);
+		vec->flags = PHYR_DMA_VEC_DIRECT;
+		goto out;
+	}
 	switch (iter->map_type) {
 	case PHYR_MAP_DMA:
 	case PHYR_MAP_THRU_HOST_BRIDGE:
@@ -476,12 +636,137 @@ int phyr_dma_iter_next(struct phyr_dma_iter *iter, struct phyr_dma_vec *vec)
 		/* phyr_dma_iter_start() refused the slice already. */
 		return phyr_dma_unreachable(seg->provider);
 	}
-
+out:
 	seg->paddr += vec->len;
 	seg->len -= vec->len;
 	return 1;
 }
+
+/**
+ * phyr_dma_iter_next - map and yield the next segment of the slice
+ * @iter: the iterator, set up by phyr_dma_iter_start().
+ * @vec: filled with the next segment.
+ *
+ * The phyr counterpart of blk_rq_dma_map_iter_next() (upstream 6.17).
+ * Segments come in the order of the slice. Each is at most the device's
+ * max segment size (dma_get_max_seg_size()), capped at 2 GiB and rounded
+ * down to a page, and never crosses its segment boundary
+ * (dma_get_seg_boundary()). With one IOVA they are cut from it; under
+ * dma-direct, for a device that needs no unmap (dma_need_unmap() false:
+ * coherent, nothing bounced, no DMA_API_DEBUG), RAM of a chunk whose whole
+ * extent is within the DMA mask gets its bus address computed as
+ * dma_direct_map_phys() would, with no call and nothing to unmap
+ * (%PHYR_DMA_VEC_DIRECT); otherwise
+ * RAM pieces are mapped with dma_map_phys(), MMIO through the host bridge
+ * with dma_map_phys() and %DMA_ATTR_MMIO (never bounced, IOMMU_MMIO and
+ * never IOMMU_CACHE), one call per segment, and bus or interconnect
+ * addresses are computed.
+ *
+ * On error, this segment is not mapped, the earlier ones stay mapped and
+ * the iterator stays at the failed segment (every later call fails the
+ * same way): the caller unmaps what it got, as after a complete walk.
+ *
+ * Context: any context; does not sleep, allocates nothing.
+ * Return: 1 if @vec was filled, 0 at the end of the slice, -EIO if the DMA
+ * API could not map the piece (out of IOVA space, for instance).
+ */
+int phyr_dma_iter_next(struct phyr_dma_iter *iter, struct phyr_dma_vec *vec)
+{
+	return phyr_dma_next(iter, vec);
+}
 EXPORT_SYMBOL_GPL(phyr_dma_iter_next);
+
+/*
+ * The dma-direct fast path's inner loop: whole ranges of the current chunk,
+ * each one segment, bus address computed, until a range needs cutting (the
+ * slice's end, the max segment size, a segment boundary), which the
+ * general path then takes. Called only at a range's start (no piece left,
+ * no offset into it) inside a chunk that phyr_dma_enter_chunk() found
+ * direct.
+ */
+static unsigned int phyr_dma_fill_direct(struct phyr_dma_iter *iter,
+					 struct phyr_dma_vec *vecs,
+					 unsigned int max_vecs)
+{
+	const struct phyr *phyr = iter->src.phyr;
+	const struct phyr_chunk *chunk = &phyr->chunks[iter->chunk];
+	unsigned int r = iter->src.range, end = chunk->first + chunk->nr_ranges;
+	struct device *dev = iter->params.dev;
+	u64 remaining = iter->src.remaining;
+	const struct phys_vec *pv;
+	unsigned int n = 0;
+	dma_addr_t addr;
+
+	for (; n < max_vecs && r < end; n++, r++) {
+		pv = &phyr->ranges[r];
+		if (pv->len > remaining || pv->len > iter->max_seg)
+			break;
+		addr = phys_to_dma_encrypted(dev, pv->paddr);
+		if (phyr_dma_fit(addr, pv->len, iter->boundary) != pv->len)
+			break;
+		vecs[n] = (struct phyr_dma_vec){
+			.dma_addr = addr,
+			.len = pv->len,
+			.flags = PHYR_DMA_VEC_DIRECT,
+		};
+		remaining -= pv->len;
+	}
+	/* Where phyr_iter_next() would have left the cursor. */
+	iter->src.range = r;
+	iter->src.remaining = remaining;
+	if (r == end)
+		iter->src.chunk++;
+	return n;
+}
+
+/* phyr_dma_iter_fill(), for the mapped list too. */
+static int phyr_dma_fill(struct phyr_dma_iter *iter, struct phyr_dma_vec *vecs,
+			 unsigned int max_vecs)
+{
+	unsigned int n = 0;
+	int ret;
+
+	while (n < max_vecs) {
+		if (iter->direct && !iter->seg.len && !iter->src.range_off &&
+		    iter->src.remaining && iter->src.chunk == iter->chunk) {
+			ret = phyr_dma_fill_direct(iter, vecs + n, max_vecs - n);
+			n += ret;
+			if (ret)
+				continue;
+		}
+		ret = phyr_dma_next(iter, &vecs[n]);
+		if (ret < 0 && !n)
+			return ret;
+		if (ret <= 0)
+			break;
+		n++;
+	}
+	return n;
+}
+
+/**
+ * phyr_dma_iter_fill - map and yield the next segments of the slice
+ * @iter: the iterator, set up by phyr_dma_iter_start().
+ * @vecs: filled with up to @max_vecs segments, such as an importer's
+ *	hardware descriptor ring.
+ * @max_vecs: room in @vecs.
+ *
+ * What @max_vecs calls to phyr_dma_iter_next() would give, in one call:
+ * the same segments, mapped the same way, the dma-direct fast path in one
+ * tight loop over the ranges. On an error after some segments, those are
+ * returned and the next call returns the error, the iterator staying at
+ * the failed segment, as phyr_dma_iter_next() does.
+ *
+ * Context: any context; does not sleep, allocates nothing.
+ * Return: the number of segments filled, 0 at the end of the slice (or if
+ * @max_vecs is 0); -EIO if the DMA API could not map the first of them.
+ */
+int phyr_dma_iter_fill(struct phyr_dma_iter *iter, struct phyr_dma_vec *vecs,
+		       unsigned int max_vecs)
+{
+	return phyr_dma_fill(iter, vecs, max_vecs);
+}
+EXPORT_SYMBOL_GPL(phyr_dma_iter_fill);
 
 /**
  * phyr_dma_unmap_vec - unmap one segment yielded by phyr_dma_iter_next()
@@ -504,7 +789,7 @@ void phyr_dma_unmap_vec(struct device *dev, const struct phyr_dma_vec *vec,
 			enum dma_data_direction dir, unsigned long attrs)
 {
 	if (vec->flags & (PHYR_DMA_VEC_IOVA | PHYR_DMA_VEC_BUS_ADDR |
-			  PHYR_DMA_VEC_PRIVATE))
+			  PHYR_DMA_VEC_PRIVATE | PHYR_DMA_VEC_DIRECT))
 		return;
 	if (!dma_need_unmap(dev))
 		return;
@@ -512,6 +797,33 @@ void phyr_dma_unmap_vec(struct device *dev, const struct phyr_dma_vec *vec,
 		       phyr_dma_vec_attrs(vec->flags, attrs));
 }
 EXPORT_SYMBOL_GPL(phyr_dma_unmap_vec);
+
+/**
+ * phyr_dma_unmap_vecs - unmap segments yielded by phyr_dma_iter_next()
+ * @dev: the device they were mapped for.
+ * @vecs: the segments.
+ * @nr_vecs: number of segments in @vecs.
+ * @dir: the DMA direction they were mapped with.
+ * @attrs: the %DMA_ATTR_* flags they were mapped with.
+ *
+ * phyr_dma_unmap_vec() on each, asking dma_need_unmap() once: nothing at
+ * all is done for a device that needs no unmap (dma-direct with nothing to
+ * sync or bounce).
+ *
+ * Context: any context; does not sleep.
+ */
+void phyr_dma_unmap_vecs(struct device *dev, const struct phyr_dma_vec *vecs,
+			 unsigned int nr_vecs, enum dma_data_direction dir,
+			 unsigned long attrs)
+{
+	unsigned int i;
+
+	if (!dma_need_unmap(dev))
+		return;
+	for (i = 0; i < nr_vecs; i++)
+		phyr_dma_unmap_vec(dev, &vecs[i], dir, attrs);
+}
+EXPORT_SYMBOL_GPL(phyr_dma_unmap_vecs);
 
 /**
  * phyr_dma_unmap_state - undo the one IOVA of a mapped slice
@@ -545,14 +857,27 @@ EXPORT_SYMBOL_GPL(phyr_dma_unmap_state);
 
 static void phyr_dma_map_unmap(struct phyr_dma_map *map)
 {
-	unsigned int i;
-
-	if (dma_need_unmap(map->dev)) {
-		for (i = 0; i < map->nr_vecs; i++)
-			phyr_dma_unmap_vec(map->dev, &map->vecs[i], map->dir,
-					   map->attrs);
-	}
+	phyr_dma_unmap_vecs(map->dev, map->vecs, map->nr_vecs, map->dir,
+			    map->attrs);
 	phyr_dma_unmap_state(map->dev, &map->state, map->dir, map->attrs);
+}
+
+/*
+ * Room for the segments of a slice of @len bytes in at most @max_pieces
+ * pieces, as mapped by @iter: one per piece, plus one per max segment or
+ * segment boundary the slice may cross, so that the list is sized once
+ * from the input; only an unlucky boundary layout makes it grow again.
+ */
+static u64 phyr_dma_map_estimate(struct phyr_dma_iter *iter, u64 len,
+				 unsigned int max_pieces)
+{
+	u64 unit = iter->max_seg;
+
+	if (iter->boundary < unit - 1)
+		unit = (u64)iter->boundary + 1;
+	if (dma_use_iova(&iter->state.iova))
+		max_pieces = 1;
+	return max_pieces + div64_u64(len, unit);
 }
 
 static int phyr_dma_map_grow(struct phyr_dma_map *map, u64 hint, gfp_t gfp)
@@ -563,7 +888,7 @@ static int phyr_dma_map_grow(struct phyr_dma_map *map, u64 hint, gfp_t gfp)
 	if (map->max_vecs)
 		max = map->max_vecs * 2;
 	else
-		max = clamp_t(u64, hint, 1, 1024);
+		max = clamp_t(u64, hint, 1, UINT_MAX / 2);
 	if (max <= map->max_vecs)
 		return -ENOMEM;
 	vecs = kvrealloc(map->vecs, array_size(max, sizeof(*map->vecs)), gfp);
@@ -604,6 +929,7 @@ struct phyr_dma_map *phyr_dma_map_create(const struct phyr *phyr, u64 offset,
 	struct phyr_dma_iter iter;
 	struct phyr_dma_map *map;
 	struct phyr_dma_vec vec;
+	unsigned int max_pieces;
 	int ret;
 
 	map = kzalloc_obj(*map, gfp);
@@ -613,21 +939,40 @@ struct phyr_dma_map *phyr_dma_map_create(const struct phyr *phyr, u64 offset,
 	map->dir = params->dir;
 	map->attrs = params->attrs;
 
-	ret = phyr_dma_iter_start(&iter, phyr, offset, len, params);
+	ret = phyr_dma_start(&iter, phyr, offset, len, params, &max_pieces);
 	if (ret)
 		goto err_free;
 	map->state = iter.state;
 
-	while ((ret = phyr_dma_iter_next(&iter, &vec)) > 0) {
-		if (map->nr_vecs == map->max_vecs) {
-			ret = phyr_dma_map_grow(map,
-						div64_u64(len, iter.max_seg) + 1,
-						gfp);
-			if (ret) {
-				phyr_dma_unmap_vec(map->dev, &vec, map->dir,
-						   map->attrs);
+	/* Sized from the slice: one allocation, no doubling from one entry. */
+	if (len) {
+		ret = phyr_dma_map_grow(map, phyr_dma_map_estimate(&iter, len,
+								   max_pieces),
+					gfp);
+		if (ret) {
+			phyr_dma_unmap_state(map->dev, &map->state, map->dir,
+					     map->attrs);
+			goto err_free;
+		}
+	}
+	for (;;) {
+		if (map->nr_vecs < map->max_vecs) {
+			ret = phyr_dma_fill(&iter, map->vecs + map->nr_vecs,
+					    map->max_vecs - map->nr_vecs);
+			if (ret <= 0)
 				break;
-			}
+			map->nr_vecs += ret;
+			continue;
+		}
+		/* Full: grow only if there is one more. */
+		ret = phyr_dma_iter_next(&iter, &vec);
+		if (ret <= 0)
+			break;
+		ret = phyr_dma_map_grow(map, 0, gfp);
+		if (ret) {
+			phyr_dma_unmap_vec(map->dev, &vec, map->dir,
+					   map->attrs);
+			break;
 		}
 		map->vecs[map->nr_vecs++] = vec;
 	}

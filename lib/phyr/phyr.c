@@ -135,18 +135,19 @@ void phyr_free(struct phyr *phyr)
 EXPORT_SYMBOL_GPL(phyr_free);
 
 /*
- * Make room for @nr elements of @size bytes in the array *@arr of *@max,
- * growing it by doubling, so that appending one range is amortised O(1).
+ * Make room for @nr elements of @size bytes in the array *@arr of *@max:
+ * exactly @nr if @exact (a builder that counted its input), else growing
+ * by doubling, so that appending one range at a time is amortised O(1).
  */
 static int phyr_grow_array(void **arr, unsigned int *max, unsigned int nr,
-			   size_t size, gfp_t gfp)
+			   size_t size, bool exact, gfp_t gfp)
 {
 	unsigned int new_max;
 	void *p;
 
 	if (nr <= *max)
 		return 0;
-	new_max = max3(nr, *max * 2, 4U);
+	new_max = exact ? nr : max3(nr, *max * 2, 4U);
 	p = kvrealloc(*arr, array_size(new_max, size), gfp);
 	if (!p)
 		return -ENOMEM;
@@ -155,43 +156,69 @@ static int phyr_grow_array(void **arr, unsigned int *max, unsigned int nr,
 	return 0;
 }
 
-/* Make room for @nr_chunks chunks and @nr_ranges ranges in total. */
-static int phyr_grow(struct phyr *phyr, unsigned int nr_chunks,
-		     unsigned int nr_ranges, gfp_t gfp)
+static int phyr_grow_arrays(struct phyr *phyr, unsigned int nr_chunks,
+			    unsigned int nr_ranges, bool exact, gfp_t gfp)
 {
 	int ret;
 
 	ret = phyr_grow_array((void **)&phyr->chunks, &phyr->max_chunks,
-			      nr_chunks, sizeof(*phyr->chunks), gfp);
+			      nr_chunks, sizeof(*phyr->chunks), exact, gfp);
 	if (ret)
 		return ret;
 	return phyr_grow_array((void **)&phyr->ranges, &phyr->max_ranges,
-			       nr_ranges, sizeof(*phyr->ranges), gfp);
+			       nr_ranges, sizeof(*phyr->ranges), exact, gfp);
+}
+
+/* Make room for @nr_chunks chunks and @nr_ranges ranges in total. */
+static int phyr_grow(struct phyr *phyr, unsigned int nr_chunks,
+		     unsigned int nr_ranges, gfp_t gfp)
+{
+	return phyr_grow_arrays(phyr, nr_chunks, nr_ranges, false, gfp);
+}
+
+/*
+ * The same, @nr_ranges more ranges exactly, for a builder that counted
+ * them: no slack. -ENOMEM if the count overflows.
+ */
+static int phyr_grow_exact(struct phyr *phyr, unsigned int nr_chunks,
+			   unsigned int nr_ranges, gfp_t gfp)
+{
+	unsigned int ranges;
+
+	if (check_add_overflow(phyr->nr_ranges, nr_ranges, &ranges))
+		return -ENOMEM;
+	return phyr_grow_arrays(phyr, phyr->nr_chunks + nr_chunks, ranges,
+				true, gfp);
 }
 
 /**
  * phyr_reserve - preallocate room for more ranges
  * @phyr: the phyr.
+ * @nr_chunks: number of chunks the new ranges start at most: 1 for ranges
+ *	of one provider and attribute word, up to @nr_ranges if each may
+ *	differ from the one before.
  * @nr_ranges: number of ranges about to be appended.
  * @gfp: allocation flags.
  *
- * Makes room for @nr_ranges more ranges, each in a chunk of its own in the
- * worst case, so that appending up to @nr_ranges ranges allocates nothing.
- * The content of @phyr does not change.
+ * Makes room for exactly @nr_ranges more ranges in at most @nr_chunks new
+ * chunks, so that such appends allocate nothing. Nothing more is reserved:
+ * a range starting a chunk beyond @nr_chunks may allocate. The content of
+ * @phyr does not change.
  *
  * Context: as allowed by @gfp; the caller serialises building.
  * Return: 0 on success; -ENOMEM if out of memory or if the counts would
  * overflow an unsigned int; @phyr is then unchanged apart from possibly a
  * larger allocation.
  */
-int phyr_reserve(struct phyr *phyr, unsigned int nr_ranges, gfp_t gfp)
+int phyr_reserve(struct phyr *phyr, unsigned int nr_chunks,
+		 unsigned int nr_ranges, gfp_t gfp)
 {
 	unsigned int chunks, ranges;
 
-	if (check_add_overflow(phyr->nr_chunks, nr_ranges, &chunks) ||
+	if (check_add_overflow(phyr->nr_chunks, nr_chunks, &chunks) ||
 	    check_add_overflow(phyr->nr_ranges, nr_ranges, &ranges))
 		return -ENOMEM;
-	return phyr_grow(phyr, chunks, ranges, gfp);
+	return phyr_grow_arrays(phyr, chunks, ranges, true, gfp);
 }
 EXPORT_SYMBOL_GPL(phyr_reserve);
 
@@ -230,6 +257,90 @@ static bool phyr_range_followed_by(const struct phys_vec *pv,
 	return paddr > pv->paddr && paddr - pv->paddr == pv->len;
 }
 
+/*
+ * Append [@paddr, @end] to @phyr, whose arrays have room for one more chunk
+ * and one more range; the caller checked everything else. Keeps the
+ * chunk's extent and alignment flags, so that mapping decides per chunk.
+ */
+static __always_inline void phyr_add(struct phyr *phyr,
+				     const struct phyr_provider *provider,
+				     u32 attrs, phys_addr_t paddr,
+				     phys_addr_t end, size_t len)
+{
+	struct phyr_chunk *chunk = NULL;
+	struct phys_vec *last;
+	size_t merged_len;
+
+	if (phyr->nr_chunks) {
+		chunk = &phyr->chunks[phyr->nr_chunks - 1];
+		if (chunk->provider != provider || chunk->attrs != attrs)
+			chunk = NULL;
+	}
+	if (!chunk) {
+		chunk = &phyr->chunks[phyr->nr_chunks++];
+		*chunk = (struct phyr_chunk){
+			.provider = provider,
+			.attrs = attrs,
+			.first = phyr->nr_ranges,
+			.flags = PHYR_CHUNK_EXTENT | PHYR_CHUNK_ALIGNED,
+			.lo = paddr,
+			.hi = end,
+		};
+	} else {
+		last = &phyr->ranges[phyr->nr_ranges - 1];
+		/*
+		 * The overflow is only possible when size_t is narrower than
+		 * u64: keep the ranges apart rather than overflow the last one.
+		 */
+		if (phyr_range_followed_by(last, paddr) &&
+		    !check_add_overflow(last->len, len, &merged_len)) {
+			last->len = merged_len;
+			goto out;
+		}
+		/* A new interior boundary: the last range's end, @paddr. */
+		if (!PAGE_ALIGNED(last->paddr + last->len) ||
+		    !PAGE_ALIGNED(paddr))
+			chunk->flags &= ~PHYR_CHUNK_ALIGNED;
+	}
+	phyr->ranges[phyr->nr_ranges++] = (struct phys_vec){
+		.paddr = paddr,
+		.len = len,
+	};
+	chunk->nr_ranges++;
+out:
+	chunk->lo = min(chunk->lo, paddr);
+	chunk->hi = max(chunk->hi, end);
+	chunk->len += len;
+	phyr->len += len;
+}
+
+/*
+ * Make room for what phyr_add() will need for this range: nothing if it
+ * extends the last range, one range, or one range in a new chunk.
+ */
+static int phyr_make_room(struct phyr *phyr,
+			  const struct phyr_provider *provider, u32 attrs,
+			  phys_addr_t paddr, size_t len, gfp_t gfp)
+{
+	const struct phyr_chunk *chunk = NULL;
+	const struct phys_vec *last;
+	size_t merged_len;
+
+	if (phyr->nr_chunks) {
+		chunk = &phyr->chunks[phyr->nr_chunks - 1];
+		if (chunk->provider != provider || chunk->attrs != attrs)
+			chunk = NULL;
+	}
+	if (chunk) {
+		last = &phyr->ranges[phyr->nr_ranges - 1];
+		if (phyr_range_followed_by(last, paddr) &&
+		    !check_add_overflow(last->len, len, &merged_len))
+			return 0;
+	}
+	return phyr_grow(phyr, phyr->nr_chunks + !chunk, phyr->nr_ranges + 1,
+			 gfp);
+}
+
 /**
  * phyr_append - append a physical range
  * @phyr: the phyr.
@@ -261,10 +372,7 @@ static bool phyr_range_followed_by(const struct phys_vec *pv,
 int phyr_append(struct phyr *phyr, const struct phyr_provider *provider,
 		u32 attrs, phys_addr_t paddr, size_t len, gfp_t gfp)
 {
-	struct phyr_chunk *chunk = NULL;
-	struct phys_vec *last = NULL;
 	phys_addr_t end;
-	size_t merged_len;
 	u64 total;
 	int ret;
 
@@ -275,45 +383,10 @@ int phyr_append(struct phyr *phyr, const struct phyr_provider *provider,
 	    check_add_overflow(phyr->len, len, &total))
 		return -EOVERFLOW;
 
-	if (phyr->nr_chunks) {
-		chunk = &phyr->chunks[phyr->nr_chunks - 1];
-		if (chunk->provider != provider || chunk->attrs != attrs)
-			chunk = NULL;
-	}
-	if (chunk) {
-		last = &phyr->ranges[phyr->nr_ranges - 1];
-		/*
-		 * The overflow is only possible when size_t is narrower than
-		 * u64: keep the ranges apart rather than overflow the last one.
-		 */
-		if (!phyr_range_followed_by(last, paddr) ||
-		    check_add_overflow(last->len, len, &merged_len))
-			last = NULL;
-	}
-
-	if (last) {
-		last->len = merged_len;
-	} else {
-		ret = phyr_grow(phyr, phyr->nr_chunks + !chunk,
-				phyr->nr_ranges + 1, gfp);
-		if (ret)
-			return ret;
-		if (!chunk) {
-			chunk = &phyr->chunks[phyr->nr_chunks++];
-			*chunk = (struct phyr_chunk){
-				.provider = provider,
-				.attrs = attrs,
-				.first = phyr->nr_ranges,
-			};
-		}
-		phyr->ranges[phyr->nr_ranges++] = (struct phys_vec){
-			.paddr = paddr,
-			.len = len,
-		};
-		chunk->nr_ranges++;
-	}
-	chunk->len += len;
-	phyr->len = total;
+	ret = phyr_make_room(phyr, provider, attrs, paddr, len, gfp);
+	if (ret)
+		return ret;
+	phyr_add(phyr, provider, attrs, paddr, end, len);
 	return 0;
 }
 EXPORT_SYMBOL_GPL(phyr_append);
@@ -323,12 +396,11 @@ EXPORT_SYMBOL_GPL(phyr_append);
  * last chunk and last range, which an append may extend.
  */
 struct phyr_snapshot {
-	unsigned int	nr_chunks;
-	unsigned int	nr_ranges;
-	u64		len;
-	unsigned int	chunk_nr_ranges;
-	u64		chunk_len;
-	size_t		range_len;
+	unsigned int		nr_chunks;
+	unsigned int		nr_ranges;
+	u64			len;
+	struct phyr_chunk	chunk;
+	size_t			range_len;
 };
 
 static void phyr_snapshot_take(const struct phyr *phyr,
@@ -340,10 +412,7 @@ static void phyr_snapshot_take(const struct phyr *phyr,
 		.len = phyr->len,
 	};
 	if (phyr->nr_chunks) {
-		const struct phyr_chunk *chunk = &phyr->chunks[phyr->nr_chunks - 1];
-
-		snap->chunk_nr_ranges = chunk->nr_ranges;
-		snap->chunk_len = chunk->len;
+		snap->chunk = phyr->chunks[phyr->nr_chunks - 1];
 		snap->range_len = phyr->ranges[phyr->nr_ranges - 1].len;
 	}
 }
@@ -355,10 +424,7 @@ static void phyr_snapshot_restore(struct phyr *phyr,
 	phyr->nr_ranges = snap->nr_ranges;
 	phyr->len = snap->len;
 	if (snap->nr_chunks) {
-		struct phyr_chunk *chunk = &phyr->chunks[snap->nr_chunks - 1];
-
-		chunk->nr_ranges = snap->chunk_nr_ranges;
-		chunk->len = snap->chunk_len;
+		phyr->chunks[snap->nr_chunks - 1] = snap->chunk;
 		phyr->ranges[snap->nr_ranges - 1].len = snap->range_len;
 	}
 }
@@ -465,14 +531,51 @@ int phyr_append_pages(struct phyr *phyr, struct page **pages,
 		      gfp_t gfp)
 {
 	struct phyr_snapshot snap;
-	unsigned int i;
+	unsigned int i, n, nr_runs;
+	phys_addr_t paddr;
 	size_t piece;
+	u64 total;
 	int ret;
 
 	if (!len || !nr_pages || offset >= PAGE_SIZE ||
 	    len > size_mul(nr_pages, PAGE_SIZE) - offset)
 		return -EINVAL;
+	if (phyr->dma_dev)
+		return -EINVAL;
+	if (check_add_overflow(phyr->len, (u64)len, &total))
+		return -EOVERFLOW;
 
+	/*
+	 * Size the arrays from the input, as sg_alloc_table_from_pages()
+	 * does: count the physically contiguous runs of the pages used once,
+	 * then fill. ZONE_DEVICE pages need their provider, page by page.
+	 */
+	n = DIV_ROUND_UP(offset + len, PAGE_SIZE);
+	nr_runs = 0;
+	for (i = 0; i < n; i++) {
+		if (is_zone_device_page(pages[i]))
+			goto slow;
+		if (!i || page_to_pfn(pages[i]) != page_to_pfn(pages[i - 1]) + 1)
+			nr_runs++;
+	}
+	ret = phyr_grow_exact(phyr, 1, nr_runs, gfp);
+	if (ret)
+		return ret;
+
+	for (i = 0; len; offset = 0) {
+		paddr = page_to_phys(pages[i]) + offset;
+		piece = PAGE_SIZE - offset;
+		while (++i < n &&
+		       page_to_pfn(pages[i]) == page_to_pfn(pages[i - 1]) + 1)
+			piece += PAGE_SIZE;
+		piece = min(piece, len);
+		phyr_add(phyr, &phyr_provider_ram, PHYR_ATTRS_RAM, paddr,
+			 paddr + piece - 1, piece);
+		len -= piece;
+	}
+	return 0;
+
+slow:
 	phyr_snapshot_take(phyr, &snap);
 	for (i = 0; len; i++, offset = 0) {
 		piece = min_t(size_t, len, PAGE_SIZE - offset);

@@ -950,6 +950,206 @@ static void phyr_dma_test_iter_error_state(struct kunit *test)
 	phyr_dma_unmap_state(dev, &iter.state, params->dir, params->attrs);
 }
 
+/*
+ * A device as a driver leaves it: dma_set_mask_and_coherent() is where the
+ * DMA API decides whether the device must sync (dma_need_unmap()).
+ */
+static struct device *phyr_dma_test_driver_dev(struct kunit *test)
+{
+	struct device *dev = phyr_dma_test_dev(test, DMA_BIT_MASK(64), 0, 0);
+
+	KUNIT_ASSERT_EQ(test, dma_set_mask_and_coherent(dev, DMA_BIT_MASK(64)),
+			0);
+	return dev;
+}
+
+/*
+ * Does phyr compute dma-direct addresses for @dev itself? Only where
+ * upstream says no unmap is needed, nothing bounces and nothing
+ * translates but dma-direct: what kunit-uml.sh's no-debug run (the bench
+ * kernel) has, and the DMA_API_DEBUG run has not.
+ */
+static bool phyr_dma_test_fast(struct device *dev)
+{
+	return phyr_dma_is_plain_direct(dev) && !dma_need_unmap(dev);
+}
+
+/* Map @phyr whole, as a list and streaming, and check both agree. */
+static struct phyr_dma_map *phyr_dma_test_map_both(struct kunit *test,
+						   struct phyr *phyr,
+						   struct device *dev)
+{
+	const struct phyr_dma_params *params = phyr_dma_test_params(test, dev,
+								    0);
+	struct phyr_dma_vec vecs[8];
+	struct phyr_dma_iter iter;
+	struct phyr_dma_map *map;
+	int i, n;
+
+	map = phyr_dma_map_create(phyr, 0, phyr_len(phyr), params, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, map);
+	KUNIT_ASSERT_EQ(test, phyr_dma_iter_start(&iter, phyr, 0,
+						  phyr_len(phyr), params), 0);
+	n = phyr_dma_iter_fill(&iter, vecs, ARRAY_SIZE(vecs));
+	/* BEHAVIOURS: M7 (the batch iterator too) */
+	KUNIT_EXPECT_EQ(test, n, map->nr_vecs);
+	for (i = 0; i < min_t(int, n, map->nr_vecs); i++) {
+		KUNIT_EXPECT_EQ(test, vecs[i].dma_addr, map->vecs[i].dma_addr);
+		KUNIT_EXPECT_EQ(test, vecs[i].len, map->vecs[i].len);
+		KUNIT_EXPECT_EQ(test, vecs[i].flags, map->vecs[i].flags);
+	}
+	KUNIT_EXPECT_EQ(test, phyr_dma_iter_fill(&iter, vecs, ARRAY_SIZE(vecs)),
+			0);
+	phyr_dma_unmap_vecs(dev, vecs, max(n, 0), params->dir, params->attrs);
+	phyr_dma_unmap_state(dev, &iter.state, params->dir, params->attrs);
+	return map;
+}
+
+/*
+ * The dma-direct fast path: for a device that needs no unmap, RAM gets
+ * its bus address computed with no DMA API call, and nothing is unmapped;
+ * for one that does (DMA_API_DEBUG, which wants to see every mapping),
+ * each segment is one dma_map_phys() and one dma_unmap_phys().
+ */
+static void phyr_dma_test_direct(struct kunit *test)
+{
+	struct device *dev = phyr_dma_test_driver_dev(test);
+	struct phyr *phyr = phyr_dma_test_phyr(test);
+	struct phyr_dma_test *t = test->priv;
+	phys_addr_t a = phyr_dma_test_ram(test, SZ_4K);
+	phys_addr_t b = phyr_dma_test_ram(test, SZ_4K);
+	phys_addr_t c = phyr_dma_test_ram(test, SZ_16K);
+	bool fast = phyr_dma_test_fast(dev);
+	struct phyr_dma_map *map;
+	unsigned int i, maps;
+
+	phyr_dma_test_append(test, phyr, RAM, PHYR_ATTRS_RAM, a, SZ_4K);
+	phyr_dma_test_append(test, phyr, RAM, PHYR_ATTRS_RAM, b + 512, 1024);
+	phyr_dma_test_append(test, phyr, RAM, PHYR_ATTRS_RAM, c, SZ_16K);
+	kunit_info(test, "%s\n", fast ? "dma-direct, no unmap needed: addresses computed" :
+		   "the device needs unmaps: dma_map_phys() per segment");
+
+	/* BEHAVIOURS: M1 (no unmap is needed, and none is made) */
+	map = phyr_dma_test_map_both(test, phyr, dev);
+	KUNIT_ASSERT_EQ(test, map->nr_vecs, 3);
+	maps = t->maps;
+	KUNIT_EXPECT_EQ(test, maps, fast ? 0 : 2 * 3);
+	KUNIT_EXPECT_EQ(test, map->vecs[1].len, 1024);
+	if (!is_swiotlb_force_bounce(dev)) {
+		KUNIT_EXPECT_EQ(test, map->vecs[0].dma_addr,
+				phys_to_dma(dev, a));
+		KUNIT_EXPECT_EQ(test, map->vecs[1].dma_addr,
+				phys_to_dma(dev, b + 512));
+		KUNIT_EXPECT_EQ(test, map->vecs[2].dma_addr,
+				phys_to_dma(dev, c));
+	}
+	for (i = 0; i < map->nr_vecs; i++)
+		KUNIT_EXPECT_EQ(test, map->vecs[i].flags,
+				fast ? PHYR_DMA_VEC_DIRECT : 0);
+	phyr_dma_map_destroy(map);
+	KUNIT_EXPECT_EQ(test, t->unmaps, fast ? 0 : maps);
+	phyr_dma_expect_balanced(test);
+}
+
+/*
+ * A device that must sync (what dma_set_mask() leaves for a non-coherent
+ * device, and the first swiotlb bounce for any): every segment goes
+ * through dma_map_phys() and dma_unmap_phys(), so that the cache
+ * maintenance is done, whatever the configuration.
+ */
+static void phyr_dma_test_direct_sync(struct kunit *test)
+{
+	struct device *dev = phyr_dma_test_driver_dev(test);
+	struct phyr *phyr = phyr_dma_test_phyr(test);
+	struct phyr_dma_test *t = test->priv;
+	struct phyr_dma_map *map;
+
+	if (!IS_ENABLED(CONFIG_DMA_NEED_SYNC))
+		kunit_skip(test, "no DMA sync on this architecture");
+	dev_clear_dma_skip_sync(dev);
+	phyr_dma_test_append(test, phyr, RAM, PHYR_ATTRS_RAM,
+			     phyr_dma_test_ram(test, SZ_4K), SZ_4K);
+	phyr_dma_test_append(test, phyr, RAM, PHYR_ATTRS_RAM,
+			     phyr_dma_test_ram(test, SZ_8K), SZ_8K);
+
+	/* BEHAVIOURS: M1, M14 (cache maintenance covers the mapped bytes) */
+	KUNIT_EXPECT_TRUE(test, dma_need_unmap(dev));
+	map = phyr_dma_test_map_both(test, phyr, dev);
+	KUNIT_ASSERT_EQ(test, map->nr_vecs, 2);
+	KUNIT_EXPECT_EQ(test, t->maps, 2 * 2);
+	KUNIT_EXPECT_EQ(test, map->vecs[0].flags, 0);
+	KUNIT_EXPECT_EQ(test, map->vecs[1].flags, 0);
+	phyr_dma_map_destroy(map);
+	KUNIT_EXPECT_EQ(test, t->unmaps, 2 * 2);
+	KUNIT_EXPECT_EQ(test, t->unmapped, 2 * (SZ_4K + SZ_8K));
+	phyr_dma_expect_balanced(test);
+}
+
+/*
+ * The DMA mask is checked once per chunk, on the chunk's extent: a chunk
+ * within it takes the fast path, a chunk reaching beyond it does not, and
+ * its ranges go through dma_map_phys(), which checks (and, with swiotlb,
+ * bounces) each; a range beyond the mask fails the map.
+ */
+static void phyr_dma_test_direct_mask(struct kunit *test)
+{
+	struct device *dev = phyr_dma_test_driver_dev(test);
+	struct phyr *phyr = phyr_dma_test_phyr(test);
+	struct phyr_dma_test *t = test->priv;
+	phys_addr_t p[3], x;
+	struct phyr_dma_map *map;
+	bool fast;
+	int i, j;
+
+	if (is_swiotlb_active(dev))
+		kunit_skip(test, "swiotlb may bounce RAM beyond the mask here; UML runs this");
+	for (i = 0; i < 3; i++)
+		p[i] = phyr_dma_test_ram(test, SZ_4K);
+	for (i = 0; i < 3; i++)
+		for (j = i + 1; j < 3; j++)
+			if (p[j] < p[i]) {
+				x = p[i];
+				p[i] = p[j];
+				p[j] = x;
+			}
+	*dev->dma_mask = phys_to_dma(dev, p[2]) + SZ_2K;
+	fast = phyr_dma_test_fast(dev);
+
+	/* A chunk within the mask, then one whose second range is not. */
+	phyr_dma_test_append(test, phyr, RAM, PHYR_ATTRS_RAM, p[0], SZ_4K);
+	phyr_dma_test_append(test, phyr, RAM,
+			     PHYR_ATTRS(0, PHYR_CACHE_WC, PHYR_CC_SHARED),
+			     p[1], SZ_4K);
+	phyr_dma_test_append(test, phyr, RAM,
+			     PHYR_ATTRS(0, PHYR_CACHE_WC, PHYR_CC_SHARED),
+			     p[2], SZ_4K);
+
+	/* BEHAVIOURS: M10 */
+	map = phyr_dma_map_create(phyr, 0, phyr_len(phyr),
+				  phyr_dma_test_params(test, dev, 0),
+				  GFP_KERNEL);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(map), -EIO);
+	KUNIT_EXPECT_EQ(test, t->maps, 0);
+
+	/* The slice below the mask: the second chunk's part is mapped. */
+	map = phyr_dma_map_create(phyr, 0, 2 * SZ_4K,
+				  phyr_dma_test_params(test, dev, 0),
+				  GFP_KERNEL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, map);
+	KUNIT_ASSERT_EQ(test, map->nr_vecs, 2);
+	KUNIT_EXPECT_EQ(test, map->vecs[0].flags,
+			fast ? PHYR_DMA_VEC_DIRECT : 0);
+	KUNIT_EXPECT_EQ(test, map->vecs[1].flags, 0);
+	KUNIT_EXPECT_EQ(test, map->vecs[1].dma_addr, phys_to_dma(dev, p[1]));
+	KUNIT_EXPECT_EQ(test, t->maps, fast ? 1 : 2);
+	phyr_dma_map_destroy(map);
+	/* BEHAVIOURS: M1: unmapped when, and only when, the device needs it */
+	if (dma_need_unmap(dev))
+		phyr_dma_expect_balanced(test);
+	else
+		KUNIT_EXPECT_EQ(test, t->unmaps, 0);
+}
+
 static struct kunit_case phyr_dma_test_cases[] = {
 	KUNIT_CASE(phyr_dma_test_ram_map),
 	KUNIT_CASE(phyr_dma_test_private),
@@ -966,6 +1166,9 @@ static struct kunit_case phyr_dma_test_cases[] = {
 	KUNIT_CASE(phyr_dma_test_page_aligned),
 	KUNIT_CASE(phyr_dma_test_cc_private),
 	KUNIT_CASE(phyr_dma_test_iter_error_state),
+	KUNIT_CASE(phyr_dma_test_direct),
+	KUNIT_CASE(phyr_dma_test_direct_sync),
+	KUNIT_CASE(phyr_dma_test_direct_mask),
 	{}
 };
 

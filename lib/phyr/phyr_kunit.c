@@ -115,6 +115,8 @@ static void phyr_kunit_check_invariant(struct kunit *test,
 	KUNIT_EXPECT_LE(test, phyr->nr_ranges, phyr->max_ranges);
 	for (c = 0; c < phyr->nr_chunks; c++) {
 		const struct phyr_chunk *chunk = &phyr->chunks[c];
+		phys_addr_t lo = PHYS_ADDR_MAX, hi = 0;
+		bool aligned = true;
 		u64 chunk_len = 0;
 
 		KUNIT_EXPECT_EQ(test, chunk->first, next);
@@ -128,12 +130,27 @@ static void phyr_kunit_check_invariant(struct kunit *test,
 
 			KUNIT_EXPECT_NE(test, pv->len, 0);
 			KUNIT_EXPECT_LE(test, pv->len - 1, PHYS_ADDR_MAX - pv->paddr);
-			if (r > chunk->first)
+			if (r > chunk->first) {
 				KUNIT_EXPECT_FALSE(test, pv[-1].paddr + pv[-1].len ==
 						   pv->paddr && pv->paddr);
+				if (!PAGE_ALIGNED(pv[-1].paddr + pv[-1].len) ||
+				    !PAGE_ALIGNED(pv->paddr))
+					aligned = false;
+			}
+			lo = min(lo, pv->paddr);
+			hi = max(hi, pv->paddr + (pv->len - 1));
 			chunk_len += pv->len;
 		}
 		KUNIT_EXPECT_EQ(test, chunk->len, chunk_len);
+		/*
+		 * BEHAVIOURS: P1, P8: the builders keep what mapping decides per
+		 * chunk, the extent and the interior page alignment, exact.
+		 */
+		KUNIT_EXPECT_TRUE(test, chunk->flags & PHYR_CHUNK_EXTENT);
+		KUNIT_EXPECT_EQ(test, chunk->lo, lo);
+		KUNIT_EXPECT_EQ(test, chunk->hi, hi);
+		KUNIT_EXPECT_EQ(test, !!(chunk->flags & PHYR_CHUNK_ALIGNED),
+				aligned);
 		total += chunk_len;
 		next += chunk->nr_ranges;
 	}
@@ -210,6 +227,9 @@ static void phyr_kunit_expect_equal(struct kunit *test, const struct phyr *a,
 		KUNIT_EXPECT_EQ(test, a->chunks[i].first, b->chunks[i].first);
 		KUNIT_EXPECT_EQ(test, a->chunks[i].nr_ranges, b->chunks[i].nr_ranges);
 		KUNIT_EXPECT_EQ(test, a->chunks[i].len, b->chunks[i].len);
+		KUNIT_EXPECT_EQ(test, a->chunks[i].flags, b->chunks[i].flags);
+		KUNIT_EXPECT_EQ(test, a->chunks[i].lo, b->chunks[i].lo);
+		KUNIT_EXPECT_EQ(test, a->chunks[i].hi, b->chunks[i].hi);
 	}
 	for (i = 0; i < a->nr_ranges; i++) {
 		KUNIT_EXPECT_EQ(test, a->ranges[i].paddr, b->ranges[i].paddr);
@@ -339,14 +359,19 @@ static void phyr_test_reserve(struct kunit *test)
 	struct phyr_chunk *chunks;
 	struct phys_vec *ranges;
 
-	/* After phyr_reserve(), appending that many ranges does not realloc. */
-	KUNIT_ASSERT_EQ(test, 0, phyr_reserve(phyr, 7, GFP_KERNEL));
+	/*
+	 * After phyr_reserve(), appending that many ranges in that many
+	 * chunks does not realloc, and nothing more is reserved.
+	 */
+	KUNIT_ASSERT_EQ(test, 0, phyr_reserve(phyr, 5, 7, GFP_KERNEL));
+	KUNIT_EXPECT_EQ(test, phyr->max_chunks, 5);
+	KUNIT_EXPECT_EQ(test, phyr->max_ranges, 7);
 	chunks = phyr->chunks;
 	ranges = phyr->ranges;
 	phyr_kunit_build(test, phyr, phyr_test_mixed);
 	KUNIT_EXPECT_PTR_EQ(test, phyr->chunks, chunks);
 	KUNIT_EXPECT_PTR_EQ(test, phyr->ranges, ranges);
-	KUNIT_EXPECT_EQ(test, -ENOMEM, phyr_reserve(phyr, UINT_MAX, GFP_KERNEL));
+	KUNIT_EXPECT_EQ(test, -ENOMEM, phyr_reserve(phyr, 1, UINT_MAX, GFP_KERNEL));
 	phyr_kunit_expect_slice(test, phyr, 0, phyr_len(phyr), phyr_test_mixed);
 }
 
@@ -434,8 +459,10 @@ static void phyr_test_slice(struct kunit *test)
  * the casts only satisfy the type of struct phyr.
  */
 static const struct phyr_chunk phyr_test_ro_chunks[] = {
-	{ RAM, PHYR_ATTRS_RAM, 0, 2, 0x3000 },
-	{ &p2p_a, PHYR_ATTRS_MMIO, 2, 1, 0x1000 },
+	{ .provider = RAM, .attrs = PHYR_ATTRS_RAM, .first = 0,
+	  .nr_ranges = 2, .len = 0x3000 },
+	{ .provider = &p2p_a, .attrs = PHYR_ATTRS_MMIO, .first = 2,
+	  .nr_ranges = 1, .len = 0x1000 },
 };
 
 static const struct phys_vec phyr_test_ro_ranges[] = {

@@ -87,7 +87,9 @@ if [ "$which" = all ] || [ "$which" = rig ]; then
 fi
 
 {
-	echo "phyr_bench, $(date -u '+%Y-%m-%d %H:%M UTC'); ratio: sg_table/phyr for time, phyr/sg_table for bytes"
+	echo "phyr_bench, $(date -u '+%Y-%m-%d %H:%M UTC'); ratio: sg_table/phyr for time (a speedup), phyr/sg_table for bytes"
+	echo "target: issue 15's, '>=' a least speedup, '<=' a most bytes ratio; met or MISSED beside it"
+	echo "machine: $(uname -m), $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)), shared with other jobs; the rig's times are TCG times, only its ratios mean anything"
 	if [ -f "$uml_log" ]; then
 		echo
 		echo "== UML, dma-direct ($UML_ARGS) =="

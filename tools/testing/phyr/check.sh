@@ -104,7 +104,11 @@ step 2 "KUnit on UML (~5 min the first time, ~1 min after) -> build/logs/uml.log
 	grep --line-buffered -E '^      \.\.\. '
 rc=${PIPESTATUS[0]}
 [ $rc = 0 ] || sed -n '/FAILED/,$p' "$PHYR_LOGS/uml.check.log" | tail -n 40
-kunit_results uml "$PHYR_LOGS/uml.log" $rc
+kunit_results uml "$PHYR_LOGS/uml.log" "$(cat "$PHYR_LOGS/uml.rc" 2>/dev/null || echo $rc)"
+# The DMA suite again on the bench kernel (no DMA_API_DEBUG): the dma-direct
+# fast path and its fallbacks (issue 15).
+kunit_results uml-nodebug "$PHYR_LOGS/uml-nodebug.log" \
+	"$(cat "$PHYR_LOGS/uml-nodebug.rc" 2>/dev/null || echo 1)"
 # BEHAVIOURS P7: asking for the page of MMIO/private memory must warn.
 if grep -aq 'phyr: no struct page for' "$PHYR_LOGS/uml.log" 2>/dev/null; then
 	result PASS "uml: P7 warning printed"
@@ -112,6 +116,7 @@ else
 	result FAIL "uml: P7 warning printed: no 'phyr: no struct page for' line in build/logs/uml.log"
 fi
 stage_counts "uml:"
+stage_counts "uml-nodebug:"
 
 step 3 "KUnit in the x86_64 QEMU rig (~10 min the first time, ~2 min after) -> build/logs/rig.log"
 rm -f "$PHYR_LOGS/rig.log" "$PHYR_LOGS/rig.summary"
@@ -151,7 +156,7 @@ step 6 "console scan (WARN, BUG, KASAN, lockdep, kmemleak, DMA-API, ...)"
 for r in rig rig-swiotlb; do
 	sed -n '/Starting KUnit Kernel/,$p' "$PHYR_LOGS/$r.log" >"$PHYR_LOGS/$r.console.log" 2>/dev/null
 done
-for c in uml.log rig.console.log rig-swiotlb.console.log rig-user.log; do
+for c in uml.log uml-nodebug.log rig.console.log rig-swiotlb.console.log rig-user.log; do
 	if "$PHYR_TOOLS/scan-console.sh" "$PHYR_LOGS/$c" >"$PHYR_LOGS/scan.out" 2>&1; then
 		result PASS "scan: build/logs/$c"
 	else
