@@ -27,7 +27,13 @@
 static enum phyr_map_type phyr_p2p_map_type(const struct phyr_provider *provider,
 					    struct device *dev)
 {
-	if (!provider->p2p)
+	/*
+	 * Upstream's pci_p2pdma_map_type() takes the owner for a PCI device,
+	 * as pcim_p2pdma_provider() makes it; a provider made any other way
+	 * (by hand, as a test's) is reachable by no one.
+	 */
+	if (!provider->p2p || !provider->p2p->owner ||
+	    !dev_is_pci(provider->p2p->owner))
 		return PHYR_MAP_NOT_SUPPORTED;
 
 	/* Upstream caches the answer per (provider, device) in its xarray. */
@@ -52,7 +58,8 @@ static enum phyr_map_type phyr_p2p_map_type(const struct phyr_provider *provider
  * allows between the owner of its &struct p2pdma_provider and @dev, as
  * upstream's pci_p2pdma_map_type() (Linux 6.19) decides and caches; never
  * reachable without CONFIG_PCI_P2PDMA, for a device that did not register
- * its P2PDMA state (pcim_p2pdma_init()), or when @dev is not a PCI device.
+ * its P2PDMA state (pcim_p2pdma_init()), or when @dev or the owner of the
+ * &struct p2pdma_provider is not a PCI device.
  * A private interconnect provider is %PHYR_MAP_PRIVATE only for an importer
  * naming the same, non-zero, interconnect id.
  *
