@@ -64,6 +64,21 @@ stage_counts() {
 	s=$(grep -c "^SKIP $1" "$RESULTS")
 	echo "      $p passed, $f failed$([ "$s" = 0 ] || echo ", $s skipped")"
 }
+# checks_stage LABEL SCRIPT - run a checking script of this directory that
+# prints "PASS|FAIL LABEL: ..." lines: show its output, record those lines,
+# and fail the stage if it exits non-zero without a failed check.
+checks_stage() {
+	local label=$1 script=$2 out rc
+	out=$("$PHYR_TOOLS/$script" 2>&1)
+	rc=$?
+	echo "$out" | sed 's/^/      /'
+	echo "$out" | grep -E "^(PASS|FAIL) $label: " | QUIET=1 record
+	if [ $rc != 0 ] && ! grep -q '^FAIL ' <<<"$out"; then
+		result FAIL "$label: $script exited $rc with no failed check"
+	fi
+	stage_counts "$label:"
+}
+
 step() { echo "[$1/10] $2"; }
 
 finish() {
@@ -168,24 +183,10 @@ rm -f "$PHYR_LOGS/scan.out"
 stage_counts "scan:"
 
 step 7 "static checks (checkpatch, kernel-doc, Sphinx, sparse, W=1; ~1 min)"
-out=$("$PHYR_TOOLS/static-checks.sh" 2>&1)
-rc=$?
-echo "$out" | sed 's/^/      /'
-echo "$out" | grep -E '^(PASS|FAIL) static: ' | QUIET=1 record
-if [ $rc != 0 ] && ! grep -q '^FAIL ' <<<"$out"; then
-	result FAIL "static: static-checks.sh exited $rc with no failed check"
-fi
-stage_counts "static:"
+checks_stage static static-checks.sh
 
 step 8 "cross builds: arm64 and riscv64, W=1 and sparse (~3 min the first time, ~1 min after)"
-out=$("$PHYR_TOOLS/cross.sh" 2>&1)
-rc=$?
-echo "$out" | sed 's/^/      /'
-echo "$out" | grep -E '^(PASS|FAIL) cross: ' | QUIET=1 record
-if [ $rc != 0 ] && ! grep -q '^FAIL ' <<<"$out"; then
-	result FAIL "cross: cross.sh exited $rc with no failed check"
-fi
-stage_counts "cross:"
+checks_stage cross cross.sh
 
 step 9 "semantic patches (coccinelle; ~5 min the first time, ~1 min after) -> build/logs/cocci-*.log"
 out=$("$PHYR_TOOLS/cocci-check.sh" 2>&1)
