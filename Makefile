@@ -8,7 +8,7 @@ FILTER ?=
 filter = $(if $(FILTER),'$(FILTER)')
 
 .NOTPARALLEL:
-.PHONY: all tree check uml rig user static cross report bench series clean help
+.PHONY: all tree check check-full uml rig user static cross cocci report bench series clean help
 
 all:
 	@$(T)/main.sh
@@ -18,6 +18,10 @@ tree:
 
 check:
 	@$(T)/check.sh
+
+# make check plus the semantic patches and the series' step builds.
+check-full:
+	@PHYR_CHECK_FULL=1 $(T)/check.sh
 
 uml: tree
 	@$(T)/kunit-uml.sh $(filter)
@@ -37,6 +41,9 @@ static: tree
 cross: tree
 	@$(T)/cross.sh
 
+cocci: tree
+	@$(T)/cocci-check.sh
+
 bench:
 	@$(T)/bench.sh
 
@@ -53,6 +60,8 @@ help:
 	@echo '                boot the QEMU rig, run the phyr suites there, print the report'
 	@echo '  make check    every test: UML KUnit, rig KUnit, console scan, static'
 	@echo '                checks; ends with "N passed, N failed"; used by .ci/run'
+	@echo '  make check-full  make check plus the semantic patches (make cocci) and'
+	@echo '                the series check (git am onto 7.3.4, every patch built)'
 	@echo '  make tree     install missing packages, prepare build/linux (base + patches/'
 	@echo '                series + links to the new files); quick when nothing changed'
 	@echo '  make uml      KUnit on UML only        (FILTER=glob to select cases)'
@@ -65,6 +74,7 @@ help:
 	@echo '                (sparse and W=1 need the rig build: make rig first)'
 	@echo '  make cross    the phyr objects built for arm64 and riscv64 (defconfig'
 	@echo '                plus the phyr options), W=1 and sparse, in build/cross-*'
+	@echo '  make cocci    the semantic patches: conversion, reports, samples run on UML'
 	@echo '  make series   the work as a git format-patch series with a cover letter'
 	@echo '                against the pinned 7.3.4 base, in build/series/out/'
 	@echo '  make bench    phyr against scatterlist, on UML and in the rig (non-debug'
