@@ -6,7 +6,8 @@
 # the same kernel upstream's own dma-buf suites, unchanged, through their
 # own drivers/dma-buf/.kunitconfig (kunit.py merges both): the regression
 # bar of the patched dma-buf core.
-# Without arguments, then runs the DMA suite's fast-path cases again on the
+# Without arguments, and with PHYR_CHECK_FULL=1 (make check-full) or
+# PHYR_UML_NODEBUG=1, then runs the DMA suite's fast-path cases again on the
 # bench kernel (bench-uml.kunitconfig, build dir build/bench-uml): no
 # DMA_API_DEBUG there, so dma_need_unmap() is false and the dma-direct fast
 # path is what runs (the other cases count one dma_map_phys() per segment,
@@ -49,6 +50,10 @@ results() {
 }
 results "$run_log" "$console"
 [ $# = 0 ] || exit $rc
+# The second kernel build (about 3.5 min from scratch) is part of make
+# check-full (PHYR_CHECK_FULL=1), or asked for with PHYR_UML_NODEBUG=1.
+rm -f "$PHYR_LOGS/uml-nodebug.log" "$PHYR_LOGS/uml-nodebug.rc"
+[ -n "${PHYR_CHECK_FULL:-}${PHYR_UML_NODEBUG:-}" ] || exit $rc
 
 nd_run_log=$PHYR_LOGS/uml-nodebug.run.log
 nd_console=$PHYR_LOGS/uml-nodebug.log

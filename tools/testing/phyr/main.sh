@@ -30,7 +30,7 @@ PHYR_SHOW=1 PHYR_PROGRESS="find '$PHYR_ROOT/build/x86_64' -name '*.o' 2>/dev/nul
 	phyr_run "$PHYR_LOGS/rig.run.log" "$PHYR_TOOLS/kunit-rig.sh"
 rc=$?
 
-step 4 "userspace in the rig: udmabuf, vfio, KVM and iommufd selftests (~13 min) -> build/logs/rig-user.log"
+step 4 "userspace in the rig: udmabuf, vfio and KVM selftests (~10 min) -> build/logs/rig-user.log"
 nobuild=
 grep -q 'Starting KUnit Kernel' "$PHYR_LOGS/rig.log" 2>/dev/null && nobuild=--no-build
 PHYR_SHOW=1 phyr_run "$PHYR_LOGS/rig-user.run.log" "$PHYR_TOOLS/rig-user.sh" $nobuild || rc=1

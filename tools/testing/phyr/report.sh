@@ -212,6 +212,8 @@ if [ -s "$ulog" ]; then
 		if ! grep -qx "phyr-user: run $p" <<<"$uc"; then
 			if [ "$p" = iommufd_fail_nth ]; then
 				echo "   $p: not run (PHYR_RIG_FAIL_NTH=1 tools/testing/phyr/rig-user.sh runs it)"
+			elif [ "$p" = iommufd ]; then
+				echo "   $p: not run (make check-full, or PHYR_RIG_IOMMUFD=1 tools/testing/phyr/rig-user.sh, runs it)"
 			else
 				printf "   %-34s DID NOT RUN\n" "$p:"
 			fi
