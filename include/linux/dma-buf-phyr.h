@@ -107,6 +107,17 @@ struct dma_buf_caps {
 	const struct phyr_provider *p2p;
 };
 
+/*
+ * Declared whatever the configuration: an importer whose dma-buf path is
+ * compiled out when !IS_ENABLED(CONFIG_DMABUF_PHYR) still names them.
+ */
+const struct phyr *dma_buf_map_phyr(struct dma_buf_attachment *attach);
+void dma_buf_unmap_phyr(struct dma_buf_attachment *attach,
+			const struct phyr *phyr);
+const struct phyr *dma_buf_map_phyr_unlocked(struct dma_buf_attachment *attach);
+void dma_buf_unmap_phyr_unlocked(struct dma_buf_attachment *attach,
+				 const struct phyr *phyr);
+
 #ifdef CONFIG_DMABUF_PHYR
 
 int dma_buf_phyr_attach_check(struct dma_buf *dmabuf, struct device *dev,
@@ -115,13 +126,6 @@ int dma_buf_phyr_attach_check(struct dma_buf *dmabuf, struct device *dev,
 void dma_buf_phyr_caps(const struct dma_buf *dmabuf, struct dma_buf_caps *caps);
 enum dma_buf_lifetime
 dma_buf_attach_lifetime(const struct dma_buf_attachment *attach);
-
-const struct phyr *dma_buf_map_phyr(struct dma_buf_attachment *attach);
-void dma_buf_unmap_phyr(struct dma_buf_attachment *attach,
-			const struct phyr *phyr);
-const struct phyr *dma_buf_map_phyr_unlocked(struct dma_buf_attachment *attach);
-void dma_buf_unmap_phyr_unlocked(struct dma_buf_attachment *attach,
-				 const struct phyr *phyr);
 
 int dma_buf_revoke(struct dma_buf *dmabuf);
 int dma_buf_restore(struct dma_buf *dmabuf);
