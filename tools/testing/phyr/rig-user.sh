@@ -38,11 +38,14 @@
 #                  upstream's, with tools/testing/selftests/vfio's Makefile
 #                  and libvfio, unchanged, on the edu device of the second
 #                  root port, which rig-user-init binds to vfio-pci
-#   iommufd        upstream's tools/testing/selftests/iommu, unchanged, on
-#                  the mock IOMMU of CONFIG_IOMMUFD_TEST, all 246 cases
-#                  (~3-4.5 min; make check-full or PHYR_RIG_IOMMUFD=1 only);
-#                  iommufd_fail_nth too with
-#                  PHYR_RIG_FAIL_NTH=1 (not measured yet)
+#   iommufd        upstream's tools/testing/selftests/iommu, with the
+#                  series' dma-buf cases, on the mock IOMMU of
+#                  CONFIG_IOMMUFD_TEST: every case (~3-4.5 min; make
+#                  check-full or PHYR_RIG_IOMMUFD=1 only); iommufd_fail_nth
+#                  too with PHYR_RIG_FAIL_NTH=1 (not measured yet)
+#   iommufd_dmabuf, iommufd_fail_nth_dmabuf
+#                  the same two programs, only their dma-buf cases (-t):
+#                  always
 #
 # /args/NAME holds a program's arguments, evaluated by rig-user-init.
 # Without --no-build the kernel is (re)built first with kunit.py, as
@@ -156,9 +159,24 @@ selftest vfio vfio.cc.log EXTRA_CFLAGS=-static -- vfio_pci_device_test \
 # only with PHYR_RIG_FAIL_NTH=1. iommufd itself takes about 4.5 min of
 # the boot under TCG: it runs in make check-full (PHYR_CHECK_FULL=1) or
 # with PHYR_RIG_IOMMUFD=1, so that make check stays under 40 minutes.
-if [ -n "${PHYR_CHECK_FULL:-}${PHYR_RIG_IOMMUFD:-}${PHYR_RIG_FAIL_NTH:-}" ]; then
-	selftest iommu iommu.cc.log LDFLAGS=-static -- iommufd \
-		${PHYR_RIG_FAIL_NTH:+iommufd_fail_nth}
+# Always: the dma-buf cases of both programs (upstream's dmabuf_simple and
+# dmabuf_revoke, the project's multi-range, revoke and refusal cases and
+# the fail-nth run of the dma-buf map), as iommufd_dmabuf and
+# iommufd_fail_nth_dmabuf: the same binaries, run with the harness's -t
+# filters (args below); a few seconds under TCG.
+selftest iommu iommu.cc.log LDFLAGS=-static -- iommufd iommufd_fail_nth
+cp "$OUT/iommu/iommufd" "$OUT/tests/iommufd_dmabuf"
+cp "$OUT/iommu/iommufd_fail_nth" "$OUT/tests/iommufd_fail_nth_dmabuf"
+rm -f "$OUT/tests/iommufd_fail_nth"
+if [ -z "${PHYR_CHECK_FULL:-}${PHYR_RIG_IOMMUFD:-}${PHYR_RIG_FAIL_NTH:-}" ]; then
+	rm -f "$OUT/tests/iommufd"
+else
+	# The whole program has the dma-buf cases already.
+	rm -f "$OUT/tests/iommufd_dmabuf"
+fi
+if [ -n "${PHYR_RIG_FAIL_NTH:-}" ]; then
+	cp "$OUT/iommu/iommufd_fail_nth" "$OUT/tests/"
+	rm -f "$OUT/tests/iommufd_fail_nth_dmabuf"
 fi
 
 # The arguments of the programs that need some (/args/NAME, evaluated by
@@ -174,6 +192,11 @@ echo '-v 2 -b 16M -i 20' >"$OUT/args/memslot_modification_stress_test"
 # guest (defaults: all six tests for 5 s, every memslot KVM offers, 10 s).
 # Under TCG one pass of "map" takes ~20 s, "unmap" ~30 s, "RW" minutes.
 echo '-f 2 -e 4 -s 32 -l 1 -r 1 -t 60' >"$OUT/args/memslot_perf_test"
+for t in dmabuf_simple dmabuf_revoke dmabuf_multi_range dmabuf_revoke_unmaps \
+	 dmabuf_refused; do
+	printf -- '-t %s ' "$t"
+done >"$OUT/args/iommufd_dmabuf"
+echo '-t map_dmabuf_domain' >"$OUT/args/iommufd_fail_nth_dmabuf"
 # An edu device (the one on the second root port, not the one the
 # dma-buf test importer uses), bound to vfio-pci by rig-user-init.
 for t in vfio_pci_device_test vfio_dma_mapping_test \
