@@ -152,7 +152,8 @@ selftest kvm kvm.cc.log EXTRA_CFLAGS=-static -- dmabuf_memslot_test \
 	memslot_perf_test guest_memfd_test
 # vfio (libvfio), upstream's, on an edu device (rig-user-init binds it).
 selftest vfio vfio.cc.log EXTRA_CFLAGS=-static -- vfio_pci_device_test \
-	vfio_dma_mapping_test vfio_dma_mapping_mmio_test vfio_iommufd_setup_test
+	vfio_dma_mapping_test vfio_dma_mapping_mmio_test vfio_iommufd_setup_test \
+	vfio_pci_iommufd_dmabuf_test
 # iommufd's, on its mock IOMMU (CONFIG_IOMMUFD_TEST). Its Makefile sets
 # CFLAGS itself: -static goes in LDFLAGS. iommufd_fail_nth takes far
 # longer than the rest (every ioctl, failing each allocation in turn):
@@ -203,6 +204,10 @@ for t in vfio_pci_device_test vfio_dma_mapping_test \
 	 vfio_dma_mapping_mmio_test vfio_iommufd_setup_test; do
 	echo '$(vfio_bind 1234:11e8)' >"$OUT/args/$t"
 done
+# The same edu, whose DMA reads the ivshmem BAR through a dma-buf of it in
+# its IOAS (the series' test, with the series' edu driver in libvfio).
+echo '$(vfio_bind 1234:11e8) $(vfio_bind 1af4:1110)' \
+	>"$OUT/args/vfio_pci_iommufd_dmabuf_test"
 
 # The cpio, with the base tree's gen_init_cpio (needs no root for /dev nodes).
 gcc -O2 -o "$OUT/gen_init_cpio" "$TREE/usr/gen_init_cpio.c"

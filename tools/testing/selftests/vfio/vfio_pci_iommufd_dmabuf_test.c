@@ -1,0 +1,357 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * A device's DMA through a dma-buf of another device's BAR, mapped into its
+ * IOAS with IOMMU_IOAS_MAP_FILE: what a VMM does to give a guest P2P
+ * between two assigned devices. iommufd imports the vfio-pci dma-buf as a
+ * phyr (drivers/iommu/iommufd/pages.c), every range at consecutive IOVAs,
+ * and unmaps them all when vfio-pci revokes the buffer.
+ *
+ * Usage: vfio_pci_iommufd_dmabuf_test DMA_BDF BAR_BDF
+ *
+ * DMA_BDF is a device libvfio has a driver for (the rig's edu, through the
+ * edu driver of lib/drivers/edu), bound to vfio-pci and opened through the
+ * iommufd cdev; BAR_BDF the rig's ivshmem (tools/testing/phyr), whose
+ * 64 MiB BAR 2 holds a pattern the host wrote: the little-endian u32 at byte
+ * offset o is (o / 4) * 2654435761 ^ 0x50485952. The DMA engine copies
+ * from the dma-buf's IOVAs into RAM and the bytes are compared with the
+ * pattern at the BAR offsets the ranges name. After a reset of the ivshmem
+ * device the same copy must not reach the BAR: the destination keeps its
+ * poison bytes and the IOMMU records a fault, which the test finds in
+ * /dev/kmsg (the console scan of tools/testing/phyr expects it, announced
+ * by the "phyr-expect-iommu-fault" line).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+
+#include <linux/iommufd.h>
+#include <linux/sizes.h>
+#include <linux/vfio.h>
+
+#include <libvfio.h>
+
+#include "kselftest_harness.h"
+
+#define PATTERN_MUL	2654435761u
+#define PATTERN_XOR	0x50485952u
+#define BAR_REGION	VFIO_PCI_BAR2_REGION_INDEX
+
+/* edu clamps DMA addresses to 28 bits: keep every IOVA below 256 MiB. */
+#define RAM_IOVA	0x1000000ULL
+#define RAM_SIZE	SZ_2M
+#define DMABUF_IOVA	0x4000000ULL
+#define POISON		0x5a
+
+static const char *dma_bdf;
+static const char *bar_bdf;
+
+/*
+ * Three ranges of BAR 2: out of order, of different lengths, none
+ * contiguous with the next, so that the phyr has three ranges and a wrong
+ * IOVA-to-range walk reads the wrong part of the pattern.
+ */
+static const struct vfio_region_dma_range ranges[] = {
+	{ .offset = SZ_2M,		.length = SZ_8K },
+	{ .offset = SZ_64K,		.length = SZ_4K },
+	{ .offset = 3 * SZ_1M + SZ_4K,	.length = SZ_8K },
+};
+#define NR_RANGES	(sizeof(ranges) / sizeof(ranges[0]))
+
+static u32 pattern(u64 off)
+{
+	return (u32)(off / 4) * PATTERN_MUL ^ PATTERN_XOR;
+}
+
+FIXTURE(iommufd_dmabuf) {
+	struct iommu *iommu;
+	struct vfio_pci_device *device;
+	struct iommu *bar_iommu;
+	struct vfio_pci_device *bar;
+	struct dma_region ram;
+	int dmabuf;
+	u64 len;
+	int kmsg;
+};
+
+/* Export the ranges of BAR 2 as a dma-buf: its fd, or -errno. */
+static int export_ranges(struct vfio_pci_device *bar)
+{
+	struct {
+		struct vfio_device_feature feature;
+		struct vfio_device_feature_dma_buf db;
+		struct vfio_region_dma_range ranges[NR_RANGES];
+	} req = {
+		.feature = {
+			.argsz = sizeof(req),
+			.flags = VFIO_DEVICE_FEATURE_GET |
+				 VFIO_DEVICE_FEATURE_DMA_BUF,
+		},
+		.db = {
+			.region_index = BAR_REGION,
+			.open_flags = O_RDWR | O_CLOEXEC,
+			.nr_ranges = NR_RANGES,
+		},
+	};
+	int fd;
+
+	memcpy(req.ranges, ranges, sizeof(ranges));
+	fd = ioctl(bar->fd, VFIO_DEVICE_FEATURE, &req);
+	return fd < 0 ? -errno : fd;
+}
+
+static int map_file(struct iommu *iommu, int fd, u64 len, u64 iova)
+{
+	struct iommu_ioas_map_file map = {
+		.size = sizeof(map),
+		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE,
+		.ioas_id = iommu->ioas_id,
+		.fd = fd,
+		.length = len,
+		.iova = iova,
+	};
+
+	return ioctl(iommu->iommufd, IOMMU_IOAS_MAP_FILE, &map) ? -errno : 0;
+}
+
+static int unmap_iova(struct iommu *iommu, u64 iova, u64 len)
+{
+	struct iommu_ioas_unmap unmap = {
+		.size = sizeof(unmap),
+		.ioas_id = iommu->ioas_id,
+		.iova = iova,
+		.length = len,
+	};
+
+	return ioctl(iommu->iommufd, IOMMU_IOAS_UNMAP, &unmap) ? -errno : 0;
+}
+
+/* The BAR offset of byte @off of the dma-buf. */
+static u64 bar_offset(u64 off)
+{
+	unsigned int i;
+
+	for (i = 0; i < NR_RANGES; i++) {
+		if (off < ranges[i].length)
+			return ranges[i].offset + off;
+		off -= ranges[i].length;
+	}
+	return ~0ULL;
+}
+
+/* A page of RAM the device copies into, past the driver's state. */
+static u8 *dst_page(struct _test_data_iommufd_dmabuf *self, iova_t *iova)
+{
+	*iova = self->ram.iova + SZ_64K;
+	return (u8 *)self->ram.vaddr + SZ_64K;
+}
+
+/*
+ * Have the device copy the page at @iova into RAM poisoned first; return
+ * how many of its u32 differ from the pattern of the BAR page @bar_off.
+ * The device's buffer is filled with poison from RAM first, so that a copy
+ * whose read faults leaves poison, never what an earlier copy left there.
+ */
+static unsigned int copy_page(struct _test_data_iommufd_dmabuf *self,
+			      u64 iova, u64 bar_off, bool *poisoned)
+{
+	u8 *poison = (u8 *)self->ram.vaddr + SZ_128K;
+	u64 poison_iova = self->ram.iova + SZ_128K;
+	unsigned int i, bad = 0, kept = 0;
+	iova_t dst_iova;
+	u8 *dst = dst_page(self, &dst_iova);
+	u32 *v = (u32 *)dst;
+
+	memset(poison, POISON, SZ_4K);
+	VFIO_ASSERT_EQ(vfio_pci_driver_memcpy(self->device, poison_iova,
+					      dst_iova, SZ_4K), 0);
+	memset(dst, POISON, SZ_4K);
+
+	VFIO_ASSERT_EQ(vfio_pci_driver_memcpy(self->device, iova, dst_iova,
+					      SZ_4K), 0);
+	for (i = 0; i < SZ_4K / 4; i++) {
+		if (v[i] != pattern(bar_off + i * 4))
+			bad++;
+		if (v[i] == (u32)POISON * 0x01010101u)
+			kept++;
+	}
+	*poisoned = kept == SZ_4K / 4;
+	return bad;
+}
+
+/* Whether the kernel logged an IOMMU fault for the device since @kmsg's mark. */
+static bool iommu_fault_logged(int kmsg, const char *bdf, char *line,
+			       size_t len)
+{
+	/* "0000:01:00.0" is "[01:00.0]" in intel-iommu's report */
+	const char *short_bdf = strchr(bdf, ':') + 1;
+	char buf[1024];
+	int tries;
+
+	for (tries = 0; tries < 500; tries++) {
+		ssize_t n = read(kmsg, buf, sizeof(buf) - 1);
+
+		if (n < 0) {
+			if (errno != EAGAIN)
+				return false;
+			usleep(10000);
+			continue;
+		}
+		buf[n] = 0;
+		if (strstr(buf, "DMAR: [DMA Read") && strstr(buf, short_bdf)) {
+			char *msg = strchr(buf, ';');
+
+			snprintf(line, len, "%s", msg ? msg + 1 : buf);
+			line[strcspn(line, "\n")] = 0;
+			return true;
+		}
+	}
+	return false;
+}
+
+FIXTURE_SETUP(iommufd_dmabuf)
+{
+	unsigned int i;
+	void *vaddr;
+
+	self->dmabuf = -1;
+	self->kmsg = -1;
+	for (i = 0, self->len = 0; i < NR_RANGES; i++)
+		self->len += ranges[i].length;
+
+	self->iommu = iommu_init(MODE_IOMMUFD);
+	self->device = vfio_pci_device_init(dma_bdf, self->iommu);
+	ASSERT_NE(NULL, self->device->driver.ops)
+		TH_LOG("%s: no libvfio driver for it", dma_bdf);
+
+	vaddr = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE,
+		     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, vaddr);
+	self->ram = (struct dma_region) {
+		.vaddr = vaddr, .iova = RAM_IOVA, .size = RAM_SIZE,
+	};
+	iommu_map(self->iommu, &self->ram);
+	self->device->driver.region = (struct dma_region) {
+		.vaddr = vaddr, .iova = RAM_IOVA, .size = SZ_4K,
+	};
+	vfio_pci_driver_init(self->device);
+
+	self->bar_iommu = iommu_init(MODE_IOMMUFD);
+	self->bar = vfio_pci_device_init(bar_bdf, self->bar_iommu);
+
+	self->dmabuf = export_ranges(self->bar);
+	ASSERT_LE(0, self->dmabuf)
+		TH_LOG("VFIO_DEVICE_FEATURE_DMA_BUF of %s: %s", bar_bdf,
+		       strerror(-self->dmabuf));
+}
+
+FIXTURE_TEARDOWN(iommufd_dmabuf)
+{
+	if (self->kmsg >= 0)
+		close(self->kmsg);
+	vfio_pci_driver_remove(self->device);
+	if (self->dmabuf >= 0)
+		close(self->dmabuf);
+	iommu_unmap_all(self->iommu);
+	munmap(self->ram.vaddr, self->ram.size);
+	vfio_pci_device_cleanup(self->bar);
+	iommu_cleanup(self->bar_iommu);
+	vfio_pci_device_cleanup(self->device);
+	iommu_cleanup(self->iommu);
+}
+
+/*
+ * Every page of every range reaches the device at consecutive IOVAs: the
+ * copy of each page equals the pattern of the BAR page its range names.
+ */
+TEST_F(iommufd_dmabuf, dma_reads_every_range)
+{
+	unsigned int bad = 0;
+	bool poisoned;
+	u64 off;
+
+	ASSERT_EQ(0, map_file(self->iommu, self->dmabuf, self->len,
+			      DMABUF_IOVA));
+	for (off = 0; off < self->len; off += SZ_4K) {
+		unsigned int n = copy_page(self, DMABUF_IOVA + off,
+					   bar_offset(off), &poisoned);
+
+		printf("# dma-buf page at %#llx (BAR 2 + %#llx): %u of 1024 u32 differ from the pattern\n",
+		       (unsigned long long)off,
+		       (unsigned long long)bar_offset(off), n);
+		bad += n;
+	}
+	EXPECT_EQ(0, bad);
+	printf("# %u ranges, %llu bytes: the device read the BAR through the IOAS\n",
+	       (unsigned int)NR_RANGES, (unsigned long long)self->len);
+	ASSERT_EQ(0, unmap_iova(self->iommu, DMABUF_IOVA, self->len));
+}
+
+/*
+ * A reset of the exporting device revokes the dma-buf: iommufd unmaps every
+ * IOVA of it before the reset, the device's next read through them faults
+ * in the IOMMU and never reaches the BAR, and the IOVAs stay unmapped after
+ * vfio-pci restores the buffer, until userspace maps it again.
+ */
+TEST_F(iommufd_dmabuf, reset_unmaps)
+{
+	u64 last = self->len - SZ_4K;
+	char line[512] = "";
+	bool poisoned;
+
+	ASSERT_EQ(0, map_file(self->iommu, self->dmabuf, self->len,
+			      DMABUF_IOVA));
+	ASSERT_EQ(0, copy_page(self, DMABUF_IOVA + last, bar_offset(last),
+			       &poisoned));
+
+	self->kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+	ASSERT_LE(0, self->kmsg);
+	ASSERT_LE(0, lseek(self->kmsg, 0, SEEK_END));
+
+	ASSERT_EQ(0, __vfio_pci_device_reset(self->bar));
+	printf("phyr-expect-iommu-fault: %s\n", strchr(dma_bdf, ':') + 1);
+	fflush(stdout);
+
+	copy_page(self, DMABUF_IOVA + last, bar_offset(last), &poisoned);
+	EXPECT_TRUE(poisoned);
+	EXPECT_TRUE(iommu_fault_logged(self->kmsg, dma_bdf, line,
+				       sizeof(line)));
+	printf("# after the reset: the copy kept its poison: %s; the IOMMU: %s\n",
+	       poisoned ? "yes" : "NO", *line ? line : "no fault logged");
+
+	/* Restored by vfio-pci after the reset, still unmapped here */
+	copy_page(self, DMABUF_IOVA, bar_offset(0), &poisoned);
+	EXPECT_TRUE(poisoned);
+	*line = 0;
+	EXPECT_TRUE(iommu_fault_logged(self->kmsg, dma_bdf, line,
+				       sizeof(line)));
+	printf("# after the restore: the copy kept its poison: %s; the IOMMU: %s\n",
+	       poisoned ? "yes" : "NO", *line ? line : "no fault logged");
+	printf("phyr-expect-iommu-fault-end: %s\n", strchr(dma_bdf, ':') + 1);
+	fflush(stdout);
+
+	ASSERT_EQ(0, unmap_iova(self->iommu, DMABUF_IOVA, self->len));
+	ASSERT_EQ(0, map_file(self->iommu, self->dmabuf, self->len,
+			      DMABUF_IOVA));
+	EXPECT_EQ(0, copy_page(self, DMABUF_IOVA + last, bar_offset(last),
+			       &poisoned));
+	printf("# mapped again after the restore: the device reads the BAR again\n");
+	ASSERT_EQ(0, unmap_iova(self->iommu, DMABUF_IOVA, self->len));
+}
+
+int main(int argc, char *argv[])
+{
+	if (argc < 3) {
+		fprintf(stderr, "usage: %s DMA_BDF BAR_BDF [harness options]\n",
+			argv[0]);
+		return KSFT_SKIP;
+	}
+	dma_bdf = argv[1];
+	bar_bdf = argv[2];
+	argv[2] = argv[0];
+	return test_harness_run(argc - 2, argv + 2);
+}
