@@ -28,7 +28,12 @@
  * attach or of the map); a read returns a status line (mode, lifetime,
  * invalidate_mappings calls seen while revoked ("revokes") and while not
  * ("restores")) and the last command's report.
- * Closing the file unmaps and detaches. The importer device is the rig's
+ * Closing the file unmaps and detaches.
+ *
+ * <debugfs>/dma_buf_phyr_importer/export is a test exporter of PCI BAR
+ * ranges of several devices in one dma-buf (see te_export()), for the
+ * iommufd import of a buffer of two P2P providers
+ * (tools/testing/selftests/vfio/vfio_pci_iommufd_dmabuf_test.c). The importer device is the rig's
  * edu PCI device (behind intel-iommu) when there is one, never bound to a
  * driver here; otherwise a platform device.
  */
@@ -685,10 +690,251 @@ static const struct file_operations ti_fops = {
 	.llseek = default_llseek,
 };
 
+/*
+ * The test exporter: <debugfs>/dma_buf_phyr_importer/export. A write of
+ * "BDF BAR OFFSET LENGTH" repeated (at most TE_MAX_RANGES times; numbers in
+ * C notation, the BDF as 0000:01:00.0) exports one dma-buf whose phyr holds
+ * those ranges of those memory BARs, each BAR its own P2P provider, in that
+ * order; a read returns "fd N", the dma-buf's fd in the writer's table.
+ * Offsets and lengths must be page aligned and inside the BAR. The offer is
+ * the phyr of P2P MMIO, shared, dynamic and revocable; "revoke" and
+ * "restore" call dma_buf_revoke() and dma_buf_restore(). One export per
+ * open; the dma-buf lives until its last fd closes.
+ *
+ * Test only: nothing revokes the buffer when a device resets or its driver
+ * unbinds, and the BARs' P2P providers are their drivers' (the ivshmem
+ * device's vfio-pci, the NVMe controller's CMB of the nvme driver), so the
+ * devices must stay bound while the buffer is used.
+ */
+#define TE_MAX_RANGES	4
+
+struct te_export {
+	struct mutex lock;	/* serialises the commands of one open */
+	struct dma_buf *dmabuf;
+	int fd;
+	unsigned int nr_devs;
+	struct pci_dev *pdevs[TE_MAX_RANGES];
+	struct phyr_provider providers[TE_MAX_RANGES];
+	struct phyr phyr;
+	struct dma_buf_caps caps;
+};
+
+static struct phyr *te_map_phyr(struct dma_buf_attachment *attach)
+{
+	struct te_export *te = attach->dmabuf->priv;
+
+	dma_resv_assert_held(attach->dmabuf->resv);
+	return &te->phyr;
+}
+
+static void te_free(struct te_export *te)
+{
+	unsigned int i;
+
+	phyr_destroy(&te->phyr);
+	for (i = 0; i < te->nr_devs; i++)
+		pci_dev_put(te->pdevs[i]);
+	mutex_destroy(&te->lock);
+	kfree(te);
+}
+
+/* Forget a failed export's ranges and devices: the open starts again. */
+static void te_reset(struct te_export *te)
+{
+	unsigned int i;
+
+	phyr_destroy(&te->phyr);
+	phyr_init(&te->phyr);
+	for (i = 0; i < te->nr_devs; i++)
+		pci_dev_put(te->pdevs[i]);
+	te->nr_devs = 0;
+	te->fd = -1;
+}
+
+static void te_release(struct dma_buf *dmabuf)
+{
+	/* NULL when dma_buf_fd() failed: the open still owns it */
+	if (dmabuf->priv)
+		te_free(dmabuf->priv);
+}
+
+static const struct dma_buf_ops te_ops = {
+	.map_phyr = te_map_phyr,
+	.release = te_release,
+};
+
+/* Parse one "BDF BAR OFFSET LENGTH" and append it to @te's phyr. */
+static int te_add_range(struct te_export *te, char **argv)
+{
+	unsigned int domain, bus, slot, fn, bar;
+	struct phyr_provider *provider;
+	struct pci_dev *pdev;
+	u64 off, len, end;
+	int ret;
+
+	if (sscanf(argv[0], "%x:%x:%x.%x", &domain, &bus, &slot, &fn) != 4 ||
+	    kstrtouint(argv[1], 0, &bar) || kstrtou64(argv[2], 0, &off) ||
+	    kstrtou64(argv[3], 0, &len) || bar >= PCI_STD_NUM_BARS || !len ||
+	    !PAGE_ALIGNED(off) || !PAGE_ALIGNED(len) ||
+	    check_add_overflow(off, len, &end))
+		return -EINVAL;
+
+	pdev = pci_get_domain_bus_and_slot(domain, bus, PCI_DEVFN(slot, fn));
+	if (!pdev)
+		return -ENODEV;
+	te->pdevs[te->nr_devs] = pdev;
+	provider = &te->providers[te->nr_devs++];
+	if (end > pci_resource_len(pdev, bar))
+		return -EINVAL;
+	ret = phyr_provider_init_pci_bar(provider, pdev, bar);
+	if (ret)
+		return ret;
+	return phyr_append(&te->phyr, provider, PHYR_ATTRS_MMIO,
+			   pci_resource_start(pdev, bar) + off, len,
+			   GFP_KERNEL);
+}
+
+static int te_export(struct te_export *te, char *cmd)
+{
+	DEFINE_DMA_BUF_EXPORT_INFO(exp_info);
+	char *argv[4 * TE_MAX_RANGES] = {};
+	char *p = strim(cmd);
+	unsigned int argc = 0, i;
+	int ret;
+
+	while (p && argc < ARRAY_SIZE(argv)) {
+		argv[argc] = strsep(&p, " \t");
+		if (*argv[argc])
+			argc++;
+	}
+	if (p || !argc || argc % 4)
+		return -EINVAL;
+	for (i = 0; i < argc; i += 4) {
+		ret = te_add_range(te, &argv[i]);
+		if (ret)
+			return ret;
+	}
+
+	te->caps = (struct dma_buf_caps) {
+		.descs = DMA_BUF_DESC_PHYR,
+		.providers = BIT(PHYR_PROVIDER_P2P),
+		.cc_states = BIT(PHYR_CC_SHARED),
+		.lifetimes = BIT(DMA_BUF_LIFETIME_DYNAMIC) |
+			     BIT(DMA_BUF_LIFETIME_REVOCABLE),
+	};
+	exp_info.ops = &te_ops;
+	exp_info.size = phyr_len(&te->phyr);
+	exp_info.flags = O_RDWR | O_CLOEXEC;
+	exp_info.priv = te;
+	exp_info.caps = &te->caps;
+	te->dmabuf = dma_buf_export(&exp_info);
+	if (IS_ERR(te->dmabuf)) {
+		ret = PTR_ERR(te->dmabuf);
+		te->dmabuf = NULL;
+		return ret;
+	}
+	te->fd = dma_buf_fd(te->dmabuf, O_CLOEXEC);
+	if (te->fd < 0) {
+		ret = te->fd;
+		te->dmabuf->priv = NULL;
+		dma_buf_put(te->dmabuf);
+		te->dmabuf = NULL;
+		return ret;
+	}
+	/* The fd's reference is the buffer's; keep one for the commands. */
+	get_dma_buf(te->dmabuf);
+	return 0;
+}
+
+static int te_command(struct te_export *te, char *cmd)
+{
+	int ret;
+
+	if (!te->dmabuf)
+		return te_export(te, cmd);
+
+	cmd = strim(cmd);
+	if (strcmp(cmd, "revoke") && strcmp(cmd, "restore"))
+		return -EINVAL;
+	dma_resv_lock(te->dmabuf->resv, NULL);
+	ret = !strcmp(cmd, "revoke") ? dma_buf_revoke(te->dmabuf) :
+				       dma_buf_restore(te->dmabuf);
+	dma_resv_unlock(te->dmabuf->resv);
+	return ret;
+}
+
+static ssize_t te_write(struct file *file, const char __user *ubuf,
+			size_t count, loff_t *ppos)
+{
+	struct te_export *te = file->private_data;
+	char cmd[TI_CMD_LEN * 2];
+	int ret;
+
+	if (count >= sizeof(cmd))
+		return -EINVAL;
+	if (copy_from_user(cmd, ubuf, count))
+		return -EFAULT;
+	cmd[count] = '\0';
+
+	mutex_lock(&te->lock);
+	ret = te_command(te, cmd);
+	if (ret && !te->dmabuf)
+		te_reset(te);
+	mutex_unlock(&te->lock);
+	return ret ?: count;
+}
+
+static ssize_t te_read(struct file *file, char __user *ubuf, size_t count,
+		       loff_t *ppos)
+{
+	struct te_export *te = file->private_data;
+	char buf[64];
+	int len;
+
+	mutex_lock(&te->lock);
+	len = scnprintf(buf, sizeof(buf), "fd %d\n", te->fd);
+	mutex_unlock(&te->lock);
+	return simple_read_from_buffer(ubuf, count, ppos, buf, len);
+}
+
+static int te_open(struct inode *inode, struct file *file)
+{
+	struct te_export *te = kzalloc_obj(*te);
+
+	if (!te)
+		return -ENOMEM;
+	mutex_init(&te->lock);
+	phyr_init(&te->phyr);
+	te->fd = -1;
+	file->private_data = te;
+	return 0;
+}
+
+static int te_release_file(struct inode *inode, struct file *file)
+{
+	struct te_export *te = file->private_data;
+
+	if (te->dmabuf)
+		dma_buf_put(te->dmabuf);	/* the fd keeps the buffer */
+	else
+		te_free(te);
+	return 0;
+}
+
+static const struct file_operations te_fops = {
+	.owner = THIS_MODULE,
+	.open = te_open,
+	.release = te_release_file,
+	.read = te_read,
+	.write = te_write,
+	.llseek = default_llseek,
+};
+
 static int __init ti_init(void)
 {
 	ti_dir = debugfs_create_dir(TI_NAME, NULL);
 	debugfs_create_file("ctl", 0600, ti_dir, NULL, &ti_fops);
+	debugfs_create_file("export", 0600, ti_dir, NULL, &te_fops);
 	return 0;
 }
 

@@ -20,6 +20,7 @@
  * /dev/kmsg (the console scan of tools/testing/phyr expects it, announced
  * by the "phyr-expect-iommu-fault" line).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -60,7 +61,8 @@ static const struct vfio_region_dma_range ranges[] = {
 	{ .offset = SZ_64K,		.length = SZ_4K },
 	{ .offset = 3 * SZ_1M + SZ_4K,	.length = SZ_8K },
 };
-#define NR_RANGES	(sizeof(ranges) / sizeof(ranges[0]))
+
+#define NR_RANGES	ARRAY_SIZE(ranges)
 
 static u32 pattern(u64 off)
 {
@@ -280,7 +282,7 @@ TEST_F(iommufd_dmabuf, dma_reads_every_range)
 		unsigned int n = copy_page(self, DMABUF_IOVA + off,
 					   bar_offset(off), &poisoned);
 
-		printf("# dma-buf page at %#llx (BAR 2 + %#llx): %u of 1024 u32 differ from the pattern\n",
+		printf("# dma-buf + %#llx (BAR 2 + %#llx): %u u32 of 1024 differ\n",
 		       (unsigned long long)off,
 		       (unsigned long long)bar_offset(off), n);
 		bad += n;
@@ -341,6 +343,133 @@ TEST_F(iommufd_dmabuf, reset_unmaps)
 			       &poisoned));
 	printf("# mapped again after the restore: the device reads the BAR again\n");
 	ASSERT_EQ(0, unmap_iova(self->iommu, DMABUF_IOVA, self->len));
+}
+
+/* The BDF of the first PCI device @vendor:@device, or "" */
+static void find_pci(unsigned int vendor, unsigned int device, char *bdf,
+		     size_t len)
+{
+	char path[512], buf[16];
+	struct dirent *de;
+	DIR *dir;
+
+	*bdf = 0;
+	dir = opendir("/sys/bus/pci/devices");
+	if (!dir)
+		return;
+	while ((de = readdir(dir))) {
+		unsigned long v = 0, d = 0;
+		FILE *f;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vendor",
+			 de->d_name);
+		f = fopen(path, "r");
+		if (f && fgets(buf, sizeof(buf), f))
+			v = strtoul(buf, NULL, 16);
+		if (f)
+			fclose(f);
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/device",
+			 de->d_name);
+		f = fopen(path, "r");
+		if (f && fgets(buf, sizeof(buf), f))
+			d = strtoul(buf, NULL, 16);
+		if (f)
+			fclose(f);
+		if (v == vendor && d == device) {
+			snprintf(bdf, len, "%s", de->d_name);
+			break;
+		}
+	}
+	closedir(dir);
+}
+
+#define TEST_EXPORTER	"/sys/kernel/debug/dma_buf_phyr_importer/export"
+#define NVME_VENDOR	0x1b36
+#define NVME_DEVICE	0x0010
+#define NVME_CMB_BAR	2
+
+/*
+ * A dma-buf whose phyr has two P2P providers: two pages of the ivshmem BAR
+ * and two of the NVMe controller's memory buffer (the CMB the nvme driver
+ * publishes), exported by the series' test exporter. Both map into the
+ * IOAS at consecutive IOVAs and both work: the device reads the ivshmem
+ * pattern from the first, writes a pattern of its own into the second
+ * through the IOMMU and reads it back.
+ */
+TEST_F(iommufd_dmabuf, two_providers)
+{
+	iova_t src_iova = self->ram.iova + SZ_256K, dst_iova;
+	u8 *src = (u8 *)self->ram.vaddr + SZ_256K;
+	char nvme[64], cmd[256], buf[64];
+	unsigned int i, bad = 0;
+	bool poisoned;
+	u32 *v;
+	int ctl, n, fd = -1;
+	u8 *dst;
+
+	find_pci(NVME_VENDOR, NVME_DEVICE, nvme, sizeof(nvme));
+	if (!*nvme)
+		SKIP(return, "no NVMe controller %04x:%04x", NVME_VENDOR,
+		     NVME_DEVICE);
+	ctl = open(TEST_EXPORTER, O_RDWR);
+	if (ctl < 0)
+		SKIP(return, "no %s (CONFIG_DMABUF_PHYR_TEST_IMPORTER)",
+		     TEST_EXPORTER);
+	snprintf(cmd, sizeof(cmd), "%s %d %#x %#x %s %d 0 %#x", bar_bdf,
+		 BAR_REGION, SZ_1M, SZ_8K, nvme, NVME_CMB_BAR, SZ_8K);
+	ASSERT_EQ((ssize_t)strlen(cmd), write(ctl, cmd, strlen(cmd)))
+		TH_LOG("export %s: %s", cmd, strerror(errno));
+	ASSERT_LT(0, pread(ctl, buf, sizeof(buf) - 1, 0));
+	n = sscanf(buf, "fd %d", &fd);
+	ASSERT_EQ(1, n);
+	printf("# test exporter: %s -> dma-buf fd %d\n", cmd, fd);
+
+	{
+		struct iommu_ioas_map_file map = {
+			.size = sizeof(map),
+			.flags = IOMMU_IOAS_MAP_FIXED_IOVA |
+				 IOMMU_IOAS_MAP_READABLE |
+				 IOMMU_IOAS_MAP_WRITEABLE,
+			.ioas_id = self->iommu->ioas_id,
+			.fd = fd,
+			.length = 4 * SZ_4K,
+			.iova = DMABUF_IOVA,
+		};
+
+		ASSERT_EQ(0, ioctl(self->iommu->iommufd, IOMMU_IOAS_MAP_FILE,
+				   &map)) TH_LOG("IOMMU_IOAS_MAP_FILE: %s",
+						 strerror(errno));
+	}
+
+	/* The ivshmem pages */
+	for (i = 0; i < 2; i++)
+		bad += copy_page(self, DMABUF_IOVA + i * SZ_4K,
+				 SZ_1M + i * SZ_4K, &poisoned);
+	EXPECT_EQ(0, bad);
+
+	/* The CMB pages: write a pattern through the IOMMU, read it back */
+	for (i = 0; i < SZ_4K / 4; i++)
+		((u32 *)src)[i] = pattern(SZ_16M + i * 4);
+	for (i = 2; i < 4; i++) {
+		ASSERT_EQ(0, vfio_pci_driver_memcpy(self->device, src_iova,
+						    DMABUF_IOVA + i * SZ_4K,
+						    SZ_4K));
+		bad += copy_page(self, DMABUF_IOVA + i * SZ_4K, SZ_16M,
+				 &poisoned);
+	}
+	EXPECT_EQ(0, bad);
+	dst = dst_page(self, &dst_iova);
+	v = (u32 *)dst;
+	printf("# two providers: ivshmem BAR 2 + %#x, %s BAR %d (CMB)\n",
+	       SZ_1M, nvme, NVME_CMB_BAR);
+	printf("# 4 pages: %u u32 differ; the CMB read back %08x\n", bad,
+	       v[0]);
+
+	ASSERT_EQ(0, unmap_iova(self->iommu, DMABUF_IOVA, 4 * SZ_4K));
+	close(fd);
+	close(ctl);
 }
 
 int main(int argc, char *argv[])
