@@ -201,6 +201,29 @@ else
 fi
 
 echo
+echo "-- a device's DMA through a BAR dma-buf mapped into its IOAS (iommufd, vfio_pci_iommufd_dmabuf_test)"
+if [ -s "$ulog" ]; then
+	it() { sed -n '/^phyr-user: run vfio_pci_iommufd_dmabuf_test/,/^phyr-user: exit vfio_pci_iommufd_dmabuf_test/p' "$ulog" | tr -d '\r'; }
+	if [ -z "$(it)" ]; then
+		echo "   DID NOT RUN"
+	else
+		echo "   edu, bound through the iommufd cdev, copies from a 3-range dma-buf of the ivshmem BAR:"
+		it | grep -E '^# (dma-buf \+|[0-9]+ ranges)' | sed 's/^# /     /'
+		echo "   reset of the ivshmem device (VFIO_DEVICE_RESET):"
+		it | grep -E '^# (after the|mapped again)' | sed 's/^# /     /'
+		echo "   one dma-buf of two P2P providers (the series' test exporter):"
+		it | grep -E '^# (test exporter|two providers|4 pages)' | sed 's/^# /     /'
+		it | grep -E '^# SKIP' | sed 's/^# /     /'
+	fi
+	cases vfio_pci_iommufd_dmabuf_test
+	d=$(sed -n '/^phyr-user: run iommufd_dmabuf$/,/^phyr-user: exit iommufd_dmabuf /p' "$ulog" |
+	    tr -d '\r' | grep -cE '^ok [0-9]+ ')
+	echo "   iommufd's dma-buf cases on its mock IOMMU (iommufd_dmabuf): $d passed"
+else
+	echo "   no build/logs/rig-user.log (tools/testing/phyr/rig-user.sh)"
+fi
+
+echo
 echo "-- upstream's own selftests, unchanged (userspace boot): cases passed/failed/skipped, time in the rig"
 if [ -s "$ulog" ]; then
 	ures=$("$ROOT/tools/testing/phyr/rig-user-count.py" "$ulog" rig-user 2>/dev/null)
@@ -208,7 +231,8 @@ if [ -s "$ulog" ]; then
 	for p in udmabuf set_memory_region_test memslot_modification_stress_test \
 		 memslot_perf_test guest_memfd_test vfio_pci_device_test \
 		 vfio_dma_mapping_test vfio_dma_mapping_mmio_test \
-		 vfio_iommufd_setup_test iommufd iommufd_fail_nth; do
+		 vfio_iommufd_setup_test iommufd iommufd_fail_nth \
+		 iommufd_dmabuf iommufd_fail_nth_dmabuf; do
 		if ! grep -qx "phyr-user: run $p" <<<"$uc"; then
 			if [ "$p" = iommufd_fail_nth ]; then
 				echo "   $p: not run (PHYR_RIG_FAIL_NTH=1 tools/testing/phyr/rig-user.sh runs it)"
