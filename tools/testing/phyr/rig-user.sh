@@ -48,6 +48,7 @@
 #                  always
 #
 # /args/NAME holds a program's arguments, evaluated by rig-user-init.
+# PHYR_RIG_USER_ONLY="PROGRAM..." boots with only those (development).
 # Without --no-build the kernel is (re)built first with kunit.py, as
 # kunit-rig.sh builds it; check.sh and main.sh pass --no-build right after
 # kunit-rig.sh. Console: build/logs/rig-user.log; per-test results (from
@@ -208,6 +209,18 @@ done
 # its IOAS (the series' test, with the series' edu driver in libvfio).
 echo '$(vfio_bind 1234:11e8) $(vfio_bind 1af4:1110)' \
 	>"$OUT/args/vfio_pci_iommufd_dmabuf_test"
+
+# PHYR_RIG_USER_ONLY="PROGRAM..." (for development; never in make check):
+# boot with only these programs, e.g. to rerun one test after a change.
+if [ -n "${PHYR_RIG_USER_ONLY:-}" ]; then
+	for t in "$OUT"/tests/*; do
+		case " $PHYR_RIG_USER_ONLY " in
+		*" ${t##*/} "*) ;;
+		*) rm -f "$t" ;;
+		esac
+	done
+	echo "rig-user: only $(ls "$OUT/tests" | tr '\n' ' ')(PHYR_RIG_USER_ONLY)"
+fi
 
 # The cpio, with the base tree's gen_init_cpio (needs no root for /dev nodes).
 gcc -O2 -o "$OUT/gen_init_cpio" "$TREE/usr/gen_init_cpio.c"
