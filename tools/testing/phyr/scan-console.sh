@@ -71,21 +71,27 @@ BENIGN_RE=$(printf '%s\n' "${BENIGN[@]}" | paste -sd'|')
 # expected_faults LOG HITS: HITS (line numbers) without the intel-iommu
 # fault reports a test announced. A test that makes a device DMA through an
 # IOVA it expects unmapped (vfio_pci_iommufd_dmabuf_test, after a revoke)
-# prints "phyr-expect-iommu-fault: BUS:DEV.FN" first and
-# "phyr-expect-iommu-fault-end: BUS:DEV.FN" once it has seen its faults;
-# between the two, "DMAR: [DMA Read|Write ...] Request device [BUS:DEV.FN]"
-# of that device is expected. Any other fault, or one outside the window,
+# prints "phyr-expect-iommu-fault: BDF" first and
+# "phyr-expect-iommu-fault-end: BDF" once it has seen its faults (BDF as
+# intel-iommu prints it, 0000:01:00.0); between the two, "DMAR: [DMA
+# Read|Write ...] Request device [BDF]" of that device is expected. Any other fault, or one outside the window,
 # stays a report.
 expected_faults() {
 	awk -v hits="$2" '
 	BEGIN { n = split(hits, h, "\n"); for (i = 1; i <= n; i++) hit[h[i]] = 1 }
+	# The BDF only: a kernel message may follow on the same console line.
+	function bdf(s) {
+		if (!match(s, /[0-9a-f]+:[0-9a-f]+:[0-9a-f]+\.[0-7]/))
+			return ""
+		return substr(s, RSTART, RLENGTH)
+	}
 	/phyr-expect-iommu-fault: / {
-		sub(/.*phyr-expect-iommu-fault: /, ""); sub(/[ \r]*$/, "")
-		expect[$0] = 1
+		l = $0; sub(/.*phyr-expect-iommu-fault: /, "", l)
+		expect[bdf(l)] = 1
 	}
 	/phyr-expect-iommu-fault-end: / {
-		sub(/.*phyr-expect-iommu-fault-end: /, ""); sub(/[ \r]*$/, "")
-		delete expect[$0]
+		l = $0; sub(/.*phyr-expect-iommu-fault-end: /, "", l)
+		delete expect[bdf(l)]
 	}
 	NR in hit {
 		if (match($0, /DMAR: \[DMA (Read|Write)[^]]*\] Request device \[[^]]*\]/)) {

@@ -104,7 +104,12 @@ static void edu_init(struct vfio_pci_device *device)
 	vfio_pci_msi_enable(device, 0, 1);
 
 	device->driver.msi = 0;
-	device->driver.max_memcpy_size = EDU_BUF_SIZE;
+	/*
+	 * Half the buffer: QEMU 7.2 (Debian 12's) refuses a transfer that
+	 * ends at the buffer's last byte (an off-by-one in edu_check_range(),
+	 * which then stops the machine with hw_error()).
+	 */
+	device->driver.max_memcpy_size = EDU_BUF_SIZE / 2;
 	device->driver.max_memcpy_count = 1;
 }
 
@@ -120,7 +125,7 @@ static void edu_memcpy_start(struct vfio_pci_device *device,
 	struct edu_state *edu = to_edu_state(device);
 
 	VFIO_ASSERT_EQ(count, 1);
-	VFIO_ASSERT_LE(size, EDU_BUF_SIZE);
+	VFIO_ASSERT_LE(size, device->driver.max_memcpy_size);
 
 	edu->dst = dst;
 	edu->size = size;
