@@ -216,9 +216,11 @@ if [ -s "$ulog" ]; then
 		it | grep -E '^# SKIP' | sed 's/^# /     /'
 	fi
 	cases vfio_pci_iommufd_dmabuf_test
-	d=$(sed -n '/^phyr-user: run iommufd_dmabuf$/,/^phyr-user: exit iommufd_dmabuf /p' "$ulog" |
-	    tr -d '\r' | grep -cE '^ok [0-9]+ ')
-	echo "   iommufd's dma-buf cases on its mock IOMMU (iommufd_dmabuf): $d passed"
+	# iommufd's dma-buf cases: iommufd_dmabuf, or the whole iommufd.
+	d=$(tr -d '\r' <"$ulog" |
+	    sed -n '/^phyr-user: run iommufd\(_dmabuf\)\{0,1\}$/,/^phyr-user: exit iommufd\(_dmabuf\)\{0,1\} /p' |
+	    grep -E '^(not )?ok [0-9]+ .*\.dmabuf_')
+	echo "   iommufd's dma-buf cases on its mock IOMMU: $(grep -c '^ok ' <<<"$d") passed, $(grep -c '^not ok ' <<<"$d") failed ($(grep -oE 'dmabuf_[a-z_]+' <<<"$d" | sort -u | paste -sd' '))"
 else
 	echo "   no build/logs/rig-user.log (tools/testing/phyr/rig-user.sh)"
 fi
@@ -238,6 +240,9 @@ if [ -s "$ulog" ]; then
 				echo "   $p: not run (PHYR_RIG_FAIL_NTH=1 tools/testing/phyr/rig-user.sh runs it)"
 			elif [ "$p" = iommufd ]; then
 				echo "   $p: not run (make check-full, or PHYR_RIG_IOMMUFD=1 tools/testing/phyr/rig-user.sh, runs it)"
+			elif [ "$p" = iommufd_dmabuf ] &&
+			     grep -qx "phyr-user: run iommufd" <<<"$uc"; then
+				echo "   $p: not run (iommufd ran whole, these cases included)"
 			else
 				printf "   %-34s DID NOT RUN\n" "$p:"
 			fi
