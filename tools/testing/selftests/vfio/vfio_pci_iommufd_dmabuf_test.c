@@ -427,7 +427,8 @@ TEST_F(iommufd_dmabuf, two_providers)
 	iova_t src_iova = self->ram.iova + SZ_256K, dst_iova;
 	u8 *src = (u8 *)self->ram.vaddr + SZ_256K;
 	char nvme[64], cmd[256], buf[64];
-	unsigned int i, bad = 0;
+	unsigned int i, bad = 0, cmb_bad = 0, bar_bad = 0;
+	volatile u32 *cmb, *bar2;
 	u32 first;
 	u32 *v;
 	int ctl, n, fd = -1;
@@ -484,12 +485,40 @@ TEST_F(iommufd_dmabuf, two_providers)
 				 &first);
 	}
 	EXPECT_EQ(0, bad);
+
+	/*
+	 * Read back through the IOAS proves the IOVAs are writable memory,
+	 * not that they are the CMB: read the CMB through the CPU as well
+	 * (sysfs resource mmap()), and the ivshmem bytes after its range,
+	 * where a mapping that ran on past the first provider would land.
+	 */
+	snprintf(cmd, sizeof(cmd), "/sys/bus/pci/devices/%s/resource%d", nvme,
+		 NVME_CMB_BAR);
+	n = open(cmd, O_RDONLY);
+	ASSERT_LE(0, n) TH_LOG("%s: %s", cmd, strerror(errno));
+	cmb = mmap(NULL, SZ_8K, PROT_READ, MAP_SHARED, n, 0);
+	close(n);
+	ASSERT_NE(MAP_FAILED, cmb) TH_LOG("mmap %s: %s", cmd, strerror(errno));
+	for (i = 0; i < SZ_8K / 4; i++)
+		if (cmb[i] != pattern(SZ_16M + (i % (SZ_4K / 4)) * 4))
+			cmb_bad++;
+	munmap((void *)cmb, SZ_8K);
+	EXPECT_EQ(0, cmb_bad);
+	bar2 = self->bar->bars[BAR_REGION].vaddr;
+	for (i = 0; i < SZ_8K / 4; i++)
+		if (bar2[(SZ_1M + SZ_8K) / 4 + i] !=
+		    pattern(SZ_1M + SZ_8K + i * 4))
+			bar_bad++;
+	EXPECT_EQ(0, bar_bad);
+
 	dst = dst_page(self, &dst_iova);
 	v = (u32 *)dst;
 	printf("# two providers: ivshmem BAR 2 + %#x, %s BAR %d (CMB)\n",
 	       SZ_1M, nvme, NVME_CMB_BAR);
 	printf("# 4 pages: %u u32 differ; the CMB read back %08x\n", bad,
 	       v[0]);
+	printf("# through the CPU: the CMB holds what the device wrote (%u u32 differ), the ivshmem bytes after its range are untouched (%u differ)\n",
+	       cmb_bad, bar_bad);
 
 	ASSERT_EQ(0, unmap_iova(self->iommu, DMABUF_IOVA, 4 * SZ_4K));
 	close(fd);
