@@ -210,9 +210,9 @@ if [ -s "$ulog" ]; then
 		echo "   edu, bound through the iommufd cdev, copies from a 3-range dma-buf of the ivshmem BAR:"
 		it | grep -E '^# (dma-buf \+|[0-9]+ ranges)' | sed 's/^# /     /'
 		echo "   reset of the ivshmem device (VFIO_DEVICE_RESET):"
-		it | grep -E '^# (after the|mapped again)' | sed 's/^# /     /'
+		it | grep -E '^# (after the|the IOMMU:|mapped again)' | sed 's/^# /     /'
 		echo "   one dma-buf of two P2P providers (the series' test exporter):"
-		it | grep -E '^# (test exporter|two providers|4 pages)' | sed 's/^# /     /'
+		it | grep -E '^# (test exporter|two providers|4 pages|through the CPU|the ivshmem bytes)' | sed 's/^# /     /'
 		it | grep -E '^# SKIP' | sed 's/^# /     /'
 	fi
 	cases vfio_pci_iommufd_dmabuf_test
