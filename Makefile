@@ -8,7 +8,7 @@ FILTER ?=
 filter = $(if $(FILTER),'$(FILTER)')
 
 .NOTPARALLEL:
-.PHONY: all tree check check-full uml rig user static cross cocci report bench series clean help
+.PHONY: all tree check check-full uml rig user static cross cocci report bench series mutants clean help
 
 all:
 	@$(T)/main.sh
@@ -50,6 +50,9 @@ bench:
 series:
 	@$(T)/series.sh
 
+mutants: tree
+	@$(T)/mutants.py
+
 clean:
 	rm -rf build
 
@@ -75,6 +78,8 @@ help:
 	@echo '  make cross    the phyr objects built for arm64 and riscv64 (defconfig'
 	@echo '                plus the phyr options), W=1 and sparse, in build/cross-*'
 	@echo '  make cocci    the semantic patches: conversion, reports, samples run on UML'
+	@echo '  make mutants  the mutation check: each listed break applied in turn, the'
+	@echo '                suites that must catch it run (kernel builds and rig boots)'
 	@echo '  make series   the work as a git format-patch series with a cover letter'
 	@echo '                against the pinned 7.3.4 base, in build/series/out/'
 	@echo '  make bench    phyr against scatterlist, on UML and in the rig (non-debug'

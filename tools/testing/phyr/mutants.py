@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+#
+# mutants.py [ID...] - the mutation check (make mutants). Each mutant is a
+# small deliberate break of one fix; it is applied to the tree (build/linux,
+# whose project files are links into the repository), the suites that must
+# catch it run, and the tree is restored. A suite catches a mutant when it
+# fails (exits non-zero). Before the mutants, each suite runs once on the
+# unbroken tree and must pass, or the check stops: a suite that fails anyway
+# catches nothing. Prints one line per mutant, caught or SURVIVED, and
+# writes them to build/logs/mutants.results. Exit 0 when every mutant was
+# caught. Not part of make check: each mutant rebuilds a kernel and boots it.
+#
+# A mutant: an id, what it breaks, the file (a path in the kernel tree), a
+# string that must occur exactly once in it, what replaces it, and the
+# suite: ('uml', FILTER) runs kunit-uml.sh, ('rig', FILTER) kunit-rig.sh,
+# ('user', PROGRAMS) rig-user.sh with PHYR_RIG_USER_ONLY.
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+PHYR = os.path.dirname(os.path.realpath(__file__))
+ROOT = os.path.realpath(os.path.join(PHYR, '..', '..', '..'))
+TREE = os.path.join(ROOT, 'build', 'linux')
+LOGS = os.path.join(ROOT, 'build', 'logs')
+
+MUTANTS = [
+    ('iommufd-one-range',
+     'iommufd: the pfn reader maps the slice from the first range, '
+     'contiguously (7.3\'s single phys_vec)',
+     'drivers/iommu/iommufd/pages.c',
+     '\trc = phyr_iter_start(&iter, dmabuf->phyr, start, len);\n',
+     '\tbatch_add_pfn_num(batch, PHYS_PFN(dmabuf->phyr->ranges[0].paddr + '
+     'start),\n\t\t\t  last_index - start_index + 1, BATCH_MMIO);\n'
+     '\treturn 0;\n'
+     '\trc = phyr_iter_start(&iter, dmabuf->phyr, start, len);\n',
+     ('user', 'iommufd_dmabuf vfio_pci_iommufd_dmabuf_test')),
+    ('iommufd-revoke-no-unmap',
+     'iommufd: the revoke callback leaves the IOVAs mapped in the domains',
+     'drivers/iommu/iommufd/pages.c',
+     '\tlist_for_each_entry(track, &pages->dmabuf.tracker, elm) {\n'
+     '\t\tstruct iopt_area *area = track->area;\n',
+     '\tif (0)\n'
+     '\tlist_for_each_entry(track, &pages->dmabuf.tracker, elm) {\n'
+     '\t\tstruct iopt_area *area = track->area;\n',
+     ('user', 'iommufd_dmabuf vfio_pci_iommufd_dmabuf_test')),
+    ('vfio-reset-no-revoke',
+     'vfio-pci: VFIO_DEVICE_RESET resets the device without revoking its '
+     'dma-bufs first',
+     'drivers/vfio/pci/vfio_pci_core.c',
+     '\tvfio_pci_dma_buf_move(vdev, true);\n'
+     '\tret = pci_try_reset_function(vdev->pdev);\n',
+     '\tret = pci_try_reset_function(vdev->pdev);\n',
+     ('user', 'vfio_pci_dmabuf_test vfio_pci_iommufd_dmabuf_test')),
+    ('phyr-cc-private-mapped',
+     'lib/phyr: confidential (PHYR_CC_PRIVATE) ranges are DMA-mapped like '
+     'shared ones (M17)',
+     'lib/phyr/dma.c',
+     '\tif (phyr_attrs_cc(seg->attrs) == PHYR_CC_PRIVATE)\n'
+     '\t\treturn -EACCES;\n',
+     '',
+     ('uml', 'phyr_dma*')),
+    ('phyr-sgt-4g',
+     'lib/phyr: sg_table segments cut at the device\'s maximum, not at '
+     '2 GiB page aligned (C6)',
+     'lib/phyr/dma.c',
+     '\tmax = min_t(size_t, max, SZ_2G);\n'
+     '\tif (max >= PAGE_SIZE)\n'
+     '\t\tmax = ALIGN_DOWN(max, PAGE_SIZE);\n',
+     '',
+     ('uml', 'phyr_dma*')),
+    ('phyr-mmio-unlink-cached',
+     'lib/phyr: an IOVA holding MMIO is unlinked without DMA_ATTR_MMIO '
+     '(M14)',
+     'lib/phyr/dma.c',
+     '\treturn state->mmio ? attrs | DMA_ATTR_MMIO : attrs;\n',
+     '\treturn attrs;\n',
+     ('rig', 'phyr_rig_dma*')),
+]
+
+
+def run_suite(suite, tag):
+    kind, arg = suite
+    env = dict(os.environ)
+    if kind == 'uml':
+        cmd = [os.path.join(PHYR, 'kunit-uml.sh'), arg]
+    elif kind == 'rig':
+        cmd = [os.path.join(PHYR, 'kunit-rig.sh'), arg]
+    else:
+        cmd = [os.path.join(PHYR, 'rig-user.sh')]
+        env['PHYR_RIG_USER_ONLY'] = arg
+    log = os.path.join(LOGS, f'mutants.{tag}.log')
+    start = time.time()
+    with open(log, 'w') as f:
+        rc = subprocess.call(cmd, stdout=f, stderr=subprocess.STDOUT,
+                             env=env, cwd=ROOT)
+    if kind == 'user':
+        # A break in the userspace boot may have written into the rig's
+        # ivshmem backing file: write its pattern afresh.
+        os.unlink(os.path.join(ROOT, 'build', 'rig', 'ivshmem.bin'))
+        subprocess.check_call([os.path.join(PHYR, 'mkrig.py')],
+                              stdout=subprocess.DEVNULL)
+        shutil.copy(os.path.join(LOGS, 'rig-user.log'),
+                    os.path.join(LOGS, f'mutants.{tag}.console.log'))
+    return rc, time.time() - start
+
+
+def suite_name(suite):
+    return f'{suite[0]} {suite[1]}'
+
+
+def main():
+    want = sys.argv[1:]
+    mutants = [m for m in MUTANTS if not want or m[0] in want]
+    if not mutants:
+        sys.exit(f'mutants: no mutant {" ".join(want)}')
+    os.makedirs(LOGS, exist_ok=True)
+    subprocess.check_call([os.path.join(PHYR, 'tree.sh')])
+
+    # Every mutation must apply, exactly once, before anything runs.
+    for mid, _, path, old, _, _ in mutants:
+        n = open(os.path.join(TREE, path)).read().count(old)
+        if n != 1:
+            sys.exit(f'mutants: {mid}: the text to break occurs {n} times '
+                     f'in {path}; update mutants.py')
+
+    for suite in sorted({m[5] for m in mutants}):
+        tag = 'baseline-' + suite_name(suite).replace(' ', '_').replace('*', '')
+        rc, took = run_suite(suite, tag)
+        print(f'baseline: {suite_name(suite)}: '
+              f'{"passes" if rc == 0 else "FAILS"} ({took:.0f} s)', flush=True)
+        if rc:
+            sys.exit(f'mutants: {suite_name(suite)} fails on the unbroken '
+                     f'tree, see build/logs/mutants.{tag}.log')
+
+    results = []
+    for mid, what, path, old, new, suite in mutants:
+        file = os.path.join(TREE, path)
+        saved = file + '.mutants-orig'
+        shutil.copy2(file, saved)
+        try:
+            with open(file) as f:
+                text = f.read()
+            with open(file, 'w') as f:
+                f.write(text.replace(old, new, 1))
+            rc, took = run_suite(suite, mid)
+        finally:
+            # Copy back (a new mtime: the next build recompiles the file).
+            shutil.copyfile(saved, file)
+            os.unlink(saved)
+        line = (f'{"caught" if rc else "SURVIVED"} {mid}: {what}; '
+                f'{suite_name(suite)} ({took:.0f} s)')
+        print(line, flush=True)
+        results.append((rc != 0, line))
+
+    with open(os.path.join(LOGS, 'mutants.results'), 'w') as f:
+        for _, line in results:
+            f.write(line + '\n')
+    caught = sum(1 for c, _ in results if c)
+    print(f'mutants: {caught} of {len(results)} caught')
+    return 0 if caught == len(results) else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
