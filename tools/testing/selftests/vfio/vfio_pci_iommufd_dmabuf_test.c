@@ -372,11 +372,27 @@ TEST_F(iommufd_dmabuf, reset_unmaps)
 	ASSERT_EQ(0, unmap_iova(self->iommu, DMABUF_IOVA, self->len));
 }
 
+/* A hex number from /sys/bus/pci/devices/@bdf/@attr, 0 if unreadable */
+static unsigned long sysfs_hex(const char *bdf, const char *attr)
+{
+	unsigned long v = 0;
+	char path[512], buf[32];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/%s", bdf, attr);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (fgets(buf, sizeof(buf), f))
+		v = strtoul(buf, NULL, 16);
+	fclose(f);
+	return v;
+}
+
 /* The BDF of the first PCI device @vendor:@device, or "" */
 static void find_pci(unsigned int vendor, unsigned int device, char *bdf,
 		     size_t len)
 {
-	char path[512], buf[16];
 	struct dirent *de;
 	DIR *dir;
 
@@ -385,26 +401,10 @@ static void find_pci(unsigned int vendor, unsigned int device, char *bdf,
 	if (!dir)
 		return;
 	while ((de = readdir(dir))) {
-		unsigned long v = 0, d = 0;
-		FILE *f;
-
 		if (de->d_name[0] == '.')
 			continue;
-		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vendor",
-			 de->d_name);
-		f = fopen(path, "r");
-		if (f && fgets(buf, sizeof(buf), f))
-			v = strtoul(buf, NULL, 16);
-		if (f)
-			fclose(f);
-		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/device",
-			 de->d_name);
-		f = fopen(path, "r");
-		if (f && fgets(buf, sizeof(buf), f))
-			d = strtoul(buf, NULL, 16);
-		if (f)
-			fclose(f);
-		if (v == vendor && d == device) {
+		if (sysfs_hex(de->d_name, "vendor") == vendor &&
+		    sysfs_hex(de->d_name, "device") == device) {
 			snprintf(bdf, len, "%s", de->d_name);
 			break;
 		}
