@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
 #
-# mutants.py [ID...] - the mutation check (make mutants). Each mutant is a
+# mutants.py [ID...] - the mutation check (make mutants).
+# mutants.py --report - the tests that caught each mutant in the last run. Each mutant is a
 # small deliberate break of one fix; it is applied to the tree (build/linux,
 # whose project files are links into the repository), the suites that must
 # catch it run, and the tree is restored. A suite catches a mutant when it
@@ -17,6 +18,7 @@
 # ('user', PROGRAMS) rig-user.sh with PHYR_RIG_USER_ONLY.
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -97,6 +99,13 @@ def run_suite(suite, tag):
     with open(log, 'w') as f:
         rc = subprocess.call(cmd, stdout=f, stderr=subprocess.STDOUT,
                              env=env, cwd=ROOT)
+    if kind in ('uml', 'rig'):
+        # kunit.py's parsed results, for caught_by().
+        summary = os.path.join(LOGS, 'rig.summary' if kind == 'rig' else
+                               'uml.run.log')
+        if os.path.exists(summary):
+            with open(log, 'a') as f, open(summary, errors='replace') as g:
+                f.write(g.read())
     if kind == 'user':
         # A break in the userspace boot may have written into the rig's
         # ivshmem backing file: write its pattern afresh.
@@ -112,8 +121,37 @@ def suite_name(suite):
     return f'{suite[0]} {suite[1]}'
 
 
+def caught_by(tag):
+    """The tests that failed in a suite's log: kunit.py's [FAILED] cases, or
+    rig-user's FAIL lines (program: test name, variants folded)."""
+    names = []
+    try:
+        with open(os.path.join(LOGS, f'mutants.{tag}.log'),
+                  errors='replace') as f:
+            for line in f:
+                m = re.search(r'\[FAILED\] (\S+)', line)
+                if not m:
+                    m = re.match(r'FAIL rig-user: (\S+): \d+ (\S+)', line)
+                    if m:
+                        name = f'{m.group(1)} {m.group(2).split(".")[-1]}'
+                    else:
+                        continue
+                else:
+                    name = m.group(1)
+                if name not in names:
+                    names.append(name)
+    except OSError:
+        pass
+    return names
+
+
 def main():
     want = sys.argv[1:]
+    if want[:1] == ['--report']:
+        # The tests that caught each mutant of the last run, from its logs.
+        for mid, what, _, _, _, suite in MUTANTS:
+            print(f'{mid}: {", ".join(caught_by(mid)) or "(no failed test)"}')
+        return 0
     mutants = [m for m in MUTANTS if not want or m[0] in want]
     if not mutants:
         sys.exit(f'mutants: no mutant {" ".join(want)}')
@@ -151,8 +189,10 @@ def main():
             # Copy back (a new mtime: the next build recompiles the file).
             shutil.copyfile(saved, file)
             os.unlink(saved)
+        by = ', '.join(caught_by(mid)) or 'the suite failed'
         line = (f'{"caught" if rc else "SURVIVED"} {mid}: {what}; '
-                f'{suite_name(suite)} ({took:.0f} s)')
+                f'{suite_name(suite)} ({took:.0f} s)'
+                + (f'; by {by}' if rc else ''))
         print(line, flush=True)
         results.append((rc != 0, line))
 
