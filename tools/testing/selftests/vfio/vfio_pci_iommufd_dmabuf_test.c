@@ -289,6 +289,7 @@ FIXTURE_TEARDOWN(iommufd_dmabuf)
  * Every page of every range reaches the device at consecutive IOVAs: the
  * copy of each page equals the pattern of the BAR page its range names.
  */
+/* BEHAVIOURS: I1 I2 I4 I6 */
 TEST_F(iommufd_dmabuf, dma_reads_every_range)
 {
 	unsigned int bad = 0;
@@ -318,6 +319,7 @@ TEST_F(iommufd_dmabuf, dma_reads_every_range)
  * in the IOMMU and never reaches the BAR, and the IOVAs stay unmapped after
  * vfio-pci restores the buffer, until userspace maps it again.
  */
+/* BEHAVIOURS: I3 R1 */
 TEST_F(iommufd_dmabuf, reset_unmaps)
 {
 	u64 last = self->len - SZ_4K;
@@ -425,6 +427,7 @@ static void find_pci(unsigned int vendor, unsigned int device, char *bdf,
  * pattern from the first, writes a pattern of its own into the second
  * through the IOMMU and reads it back.
  */
+/* BEHAVIOURS: I4 */
 TEST_F(iommufd_dmabuf, two_providers)
 {
 	iova_t src_iova = self->ram.iova + SZ_256K, dst_iova;
