@@ -71,11 +71,14 @@ BENIGN_RE=$(printf '%s\n' "${BENIGN[@]}" | paste -sd'|')
 # expected_faults LOG HITS: HITS (line numbers) without the intel-iommu
 # fault reports a test announced. A test that makes a device DMA through an
 # IOVA it expects unmapped (vfio_pci_iommufd_dmabuf_test, after a revoke)
-# prints "phyr-expect-iommu-fault: BDF" first and
-# "phyr-expect-iommu-fault-end: BDF" once it has seen its faults (BDF as
-# intel-iommu prints it, 0000:01:00.0); between the two, "DMAR: [DMA
-# Read|Write ...] Request device [BDF]" of that device is expected. Any other fault, or one outside the window,
-# stays a report.
+# writes "phyr-expect-iommu-fault: BDF" to the kernel log first and
+# "phyr-expect-iommu-fault-end: BDF" once it has seen its faults there (BDF
+# as intel-iommu prints it, 0000:01:00.0); between the two, "DMAR: [DMA
+# Read|Write ...] Request device [BDF]" of that device is expected. Any
+# other fault, or one outside the window, stays a report. Through the kernel
+# log, not stdout: the console prints records whole and in order, whereas a
+# tty write can be cut mid-line by a record or overtaken by one (a CI run
+# lost its window that way, and failed on the expected faults).
 expected_faults() {
 	awk -v hits="$2" '
 	BEGIN { n = split(hits, h, "\n"); for (i = 1; i <= n; i++) hit[h[i]] = 1 }

@@ -19,7 +19,9 @@
  * (the device's buffer, poisoned first, gets what QEMU gives a failed read)
  * and the IOMMU records a fault at that IOVA, which the test finds in
  * /dev/kmsg (the console scan of tools/testing/phyr expects it, announced
- * by the "phyr-expect-iommu-fault" line).
+ * by the "phyr-expect-iommu-fault" lines, which the test writes to the
+ * kernel log so that the console shows them in order with the fault
+ * reports and never cut by one).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -200,9 +202,32 @@ static bool copy_uniform(struct _test_data_iommufd_dmabuf *self, u32 val)
 }
 
 /*
+ * Write one line to the kernel log; false if it could not. The serial
+ * console prints a kernel record whole and in the log's order, whereas the
+ * test's stdout reaches it through the tty and can be overtaken, or cut
+ * mid-line, by a record.
+ */
+static bool kmsg_line(const char *fmt, const char *arg)
+{
+	char buf[128];
+	int fd, n;
+	bool ok;
+
+	n = snprintf(buf, sizeof(buf), fmt, arg);
+	fd = open("/dev/kmsg", O_WRONLY);
+	if (fd < 0)
+		return false;
+	ok = write(fd, buf, n) == n;
+	close(fd);
+	return ok;
+}
+
+/*
  * Whether the kernel logged an IOMMU fault of the device at @iova since
  * @kmsg's position: intel-iommu's "DMAR: [DMA Read ...] Request device
- * [BDF] fault addr IOVA" line, copied to @line.
+ * [BDF] fault addr IOVA" line, copied to @line from its "[DMA" on (without
+ * the "DMAR: " prefix, so that the test's echo of it is not itself a report
+ * for the console scan).
  */
 static bool iommu_fault_logged(int kmsg, const char *bdf, u64 iova,
 			       char *line, size_t len)
@@ -224,9 +249,7 @@ static bool iommu_fault_logged(int kmsg, const char *bdf, u64 iova,
 		buf[n] = 0;
 		if (strstr(buf, "DMAR: [DMA Read") && strstr(buf, bdf) &&
 		    strstr(buf, addr)) {
-			char *msg = strchr(buf, ';');
-
-			snprintf(line, len, "%s", msg ? msg + 1 : buf);
+			snprintf(line, len, "%s", strstr(buf, "[DMA Read"));
 			line[strcspn(line, "\n")] = 0;
 			return true;
 		}
@@ -336,9 +359,8 @@ TEST_F(iommufd_dmabuf, reset_unmaps)
 	ASSERT_LE(0, self->kmsg);
 	ASSERT_LE(0, lseek(self->kmsg, 0, SEEK_END));
 
+	ASSERT_TRUE(kmsg_line("phyr-expect-iommu-fault: %s\n", dma_bdf));
 	ASSERT_EQ(0, __vfio_pci_device_reset(self->bar));
-	printf("phyr-expect-iommu-fault: %s\n", dma_bdf);
-	fflush(stdout);
 
 	/*
 	 * The read faults: the device gets what QEMU gives a failed read (one
@@ -362,8 +384,7 @@ TEST_F(iommufd_dmabuf, reset_unmaps)
 	printf("# after the restore: %u of 1024 u32 from the BAR\n",
 	       SZ_4K / 4 - bad);
 	printf("# the IOMMU: %s\n", *line ? line : "no fault logged");
-	printf("phyr-expect-iommu-fault-end: %s\n", dma_bdf);
-	fflush(stdout);
+	ASSERT_TRUE(kmsg_line("phyr-expect-iommu-fault-end: %s\n", dma_bdf));
 
 	ASSERT_EQ(0, unmap_iova(self->iommu, DMABUF_IOVA, self->len));
 	ASSERT_EQ(0, map_file(self->iommu, self->dmabuf, self->len,
