@@ -7,11 +7,16 @@
 
 #include <kunit/test.h>
 #include <kunit/visibility.h>
+#include <linux/file.h>
+#include <linux/fs.h>
 #include <linux/io.h>
+#include <linux/mman.h>
 #include <linux/module.h>
+#include <linux/mount.h>
 #include <linux/pci.h>
 #include <linux/pci-p2pdma.h>
 #include <linux/phyr.h>
+#include <linux/uaccess.h>
 
 #include "phyr_rig_common.h"
 
@@ -199,3 +204,137 @@ EXPORT_SYMBOL_IF_KUNIT(phyr_rig_p2pmem_alloc);
 
 MODULE_DESCRIPTION("Helpers of the phyr KUnit suites of the QEMU rig");
 MODULE_LICENSE("GPL");
+
+static void phyr_rig_debugfs_release(void *data)
+{
+	struct phyr_rig_debugfs *f = data;
+
+	fput(f->file);
+	kern_unmount(f->mnt);
+}
+
+/**
+ * phyr_rig_debugfs_open - open a debugfs file as userspace would
+ * @test: the test; the file is closed when it ends.
+ * @path: the path under the debugfs root, such as "kmemleak".
+ * @flags: open flags (O_RDWR, ...).
+ *
+ * What "echo" and "cat" on /sys/kernel/debug do, for a KUnit boot that has
+ * no userspace: kmemleak's scan, fault injection's attributes. Their
+ * ->read and ->write take user buffers: the test gets a user page from
+ * KUnit (kunit_vm_mmap()) for phyr_rig_debugfs_read() and
+ * phyr_rig_debugfs_write().
+ *
+ * Context: process context, may sleep.
+ * Return: the file, or an ERR_PTR(): -ENODEV without debugfs, -ENOMEM,
+ * or the error of the open (-ENOENT for a file that is not there).
+ */
+struct phyr_rig_debugfs *phyr_rig_debugfs_open(struct kunit *test,
+					       const char *path, int flags)
+{
+	struct file_system_type *type;
+	struct phyr_rig_debugfs *f;
+	int ret;
+
+	f = kunit_kzalloc(test, sizeof(*f), GFP_KERNEL);
+	if (!f)
+		return ERR_PTR(-ENOMEM);
+	f->ubuf = kunit_vm_mmap(test, NULL, 0, PAGE_SIZE,
+				PROT_READ | PROT_WRITE,
+				MAP_ANONYMOUS | MAP_PRIVATE, 0);
+	if (!f->ubuf)
+		return ERR_PTR(-ENOMEM);
+	type = get_fs_type("debugfs");
+	if (!type)
+		return ERR_PTR(-ENODEV);
+	f->mnt = kern_mount(type);
+	module_put(type->owner);	/* put_filesystem(), not exported */
+	if (IS_ERR(f->mnt))
+		return ERR_CAST(f->mnt);
+	f->file = file_open_root_mnt(f->mnt, path, flags, 0);
+	if (IS_ERR(f->file)) {
+		kern_unmount(f->mnt);
+		return ERR_CAST(f->file);
+	}
+	ret = kunit_add_action_or_reset(test, phyr_rig_debugfs_release, f);
+	return ret ? ERR_PTR(ret) : f;
+}
+EXPORT_SYMBOL_IF_KUNIT(phyr_rig_debugfs_open);
+
+/**
+ * phyr_rig_debugfs_write - write to a file of phyr_rig_debugfs_open()
+ * @f: the file.
+ * @buf: the bytes, at most a page.
+ * @len: their number.
+ *
+ * Context: process context, may sleep.
+ * Return: what ->write returns: the number of bytes written or -errno;
+ * -EINVAL for more than a page, -EFAULT if the user page is gone.
+ */
+ssize_t phyr_rig_debugfs_write(struct phyr_rig_debugfs *f, const char *buf,
+			       size_t len)
+{
+	loff_t pos = 0;
+
+	if (len > PAGE_SIZE)
+		return -EINVAL;
+	if (copy_to_user((void __user *)f->ubuf, buf, len))
+		return -EFAULT;
+	return f->file->f_op->write(f->file, (const char __user *)f->ubuf,
+				    len, &pos);
+}
+EXPORT_SYMBOL_IF_KUNIT(phyr_rig_debugfs_write);
+
+/**
+ * phyr_rig_debugfs_read - read a file of phyr_rig_debugfs_open()
+ * @f: the file.
+ * @buf: where to put the bytes, NUL-terminated.
+ * @len: the size of @buf, at most a page.
+ *
+ * Reads from the start of the file, at most @len - 1 bytes.
+ *
+ * Context: process context, may sleep.
+ * Return: the number of bytes read or -errno (-EINVAL for a @len of 0 or
+ * more than a page, -EFAULT if the user page is gone).
+ */
+ssize_t phyr_rig_debugfs_read(struct phyr_rig_debugfs *f, char *buf,
+			      size_t len)
+{
+	loff_t pos = 0;
+	ssize_t ret;
+
+	if (!len || len > PAGE_SIZE)
+		return -EINVAL;
+	ret = f->file->f_op->read(f->file, (char __user *)f->ubuf, len - 1,
+				  &pos);
+	if (ret < 0)
+		return ret;
+	if (copy_from_user(buf, (void __user *)f->ubuf, ret))
+		return -EFAULT;
+	buf[ret] = '\0';
+	return ret;
+}
+EXPORT_SYMBOL_IF_KUNIT(phyr_rig_debugfs_read);
+
+/**
+ * phyr_rig_debugfs_set - write a value to a debugfs file, as "echo" would
+ * @test: the test.
+ * @path: the path under the debugfs root.
+ * @val: the value, a string.
+ *
+ * Context: process context, may sleep.
+ * Return: 0, or the error of phyr_rig_debugfs_open() or of the write.
+ */
+int phyr_rig_debugfs_set(struct kunit *test, const char *path,
+			 const char *val)
+{
+	struct phyr_rig_debugfs *f = phyr_rig_debugfs_open(test, path,
+							   O_WRONLY);
+	ssize_t ret;
+
+	if (IS_ERR(f))
+		return PTR_ERR(f);
+	ret = phyr_rig_debugfs_write(f, val, strlen(val));
+	return ret < 0 ? ret : 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(phyr_rig_debugfs_set);

@@ -1217,6 +1217,463 @@ static void phyr_rig_dma_swiotlb(struct kunit *test)
 		phyr_dma_map_destroy(map);
 }
 
+/* ---- fault injection: each allocation of an operation in turn (R5) ---- */
+
+/*
+ * Every operation below is run again and again with its n-th fault
+ * injection point made to fail, n = 1, 2, ..., until a run passes all its
+ * points without reaching the n-th, the way
+ * tools/testing/selftests/iommu/iommufd_fail_nth.c sweeps iommufd's
+ * ioctls. The point is chosen with the calling task's fail-nth
+ * (Documentation/fault-injection/fault-injection.rst: the field behind
+ * /proc/<pid>/fail-nth), counted over failslab and fail_page_alloc, which
+ * rig_fail_setup() sets through their debugfs attributes as
+ * iommufd_fail_nth.c does (allocations that may sleep and pages of order 0
+ * injectable too, quietly). Each operation is swept twice:
+ *
+ * - "once": only the n-th point fails. What retries once absorbs it
+ *   (kvrealloc() retries a failed krealloc() with kvmalloc(); dma-iommu
+ *   retries an IOVA allocation after flushing its caches; kmemleak falls
+ *   back to its pool): such a run must succeed like the others.
+ * - "from n on": the n-th point and every later one of this task fail
+ *   (fail-nth, then the attributes' task filter with probability 100 and
+ *   this task's make-it-fail), so that the operation's own error path is
+ *   reached behind any retry.
+ *
+ * A run that fails must fail with one of the operation's documented errors
+ * and leave nothing behind: the phyr as it was (the builders' contract),
+ * no IOVA (the device's DMA mask is narrowed so that its IOVA space holds
+ * exactly one mapping, and after each failed run the slice maps again),
+ * no memory (the rig's kmemleak suite runs after this one and fails on a
+ * leak), no console report (the run's console scan).
+ */
+#ifdef CONFIG_FAULT_INJECTION
+static void rig_fail_nth_set(unsigned int n, bool from_n_on)
+{
+	WRITE_ONCE(current->fail_nth, n);
+	WRITE_ONCE(current->make_it_fail, from_n_on);
+}
+
+static unsigned int rig_fail_nth_get(void)
+{
+	return READ_ONCE(current->fail_nth);
+}
+#else
+static void rig_fail_nth_set(unsigned int n, bool from_n_on)
+{
+}
+
+static unsigned int rig_fail_nth_get(void)
+{
+	return 0;
+}
+#endif
+
+struct rig_fail_attr {
+	const char	*name;
+	const char	*set;		/* for the sweeps */
+	const char	*reset;		/* the boot's default */
+};
+
+/*
+ * In the order they are written: the task filter before the probability,
+ * so that there is never a moment where every task's allocations fail;
+ * undone in reverse.
+ */
+static const struct rig_fail_attr rig_fail_attr_values[] = {
+	{ "verbose", "0", "2" },
+	{ "ignore-gfp-wait", "N", "Y" },
+	{ "ignore-gfp-highmem", "N", "Y" },	/* fail_page_alloc only */
+	{ "min-order", "0", "1" },		/* fail_page_alloc only */
+	{ "task-filter", "Y", "N" },
+	{ "interval", "1", "1" },
+	{ "times", "-1", "1" },
+	{ "probability", "100", "0" },
+};
+
+static const char * const rig_fail_attr_dirs[] = {
+	"failslab", "fail_page_alloc",
+};
+
+static void rig_fail_attrs_write(struct kunit *test, bool set)
+{
+	unsigned int i, d, n = ARRAY_SIZE(rig_fail_attr_values);
+	char path[64];
+
+	for (d = 0; d < ARRAY_SIZE(rig_fail_attr_dirs); d++) {
+		for (i = 0; i < n; i++) {
+			const struct rig_fail_attr *v =
+				&rig_fail_attr_values[set ? i : n - 1 - i];
+			int ret;
+
+			snprintf(path, sizeof(path), "%s/%s",
+				 rig_fail_attr_dirs[d], v->name);
+			ret = phyr_rig_debugfs_set(test, path,
+						   set ? v->set : v->reset);
+			/* failslab has no ignore-gfp-highmem, min-order. */
+			if (ret == -ENOENT && !d)
+				continue;
+			KUNIT_EXPECT_EQ_MSG(test, ret, 0, "%s: %d", path, ret);
+		}
+	}
+}
+
+static void rig_fail_reset(void *test)
+{
+	rig_fail_nth_set(0, false);
+	rig_fail_attrs_write(test, false);
+}
+
+static void rig_fail_setup(struct kunit *test)
+{
+	if (!IS_ENABLED(CONFIG_FAILSLAB) ||
+	    !IS_ENABLED(CONFIG_FAIL_PAGE_ALLOC) ||
+	    !IS_ENABLED(CONFIG_FAULT_INJECTION_DEBUG_FS))
+		kunit_skip(test, "needs FAILSLAB, FAIL_PAGE_ALLOC and FAULT_INJECTION_DEBUG_FS");
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, rig_fail_reset,
+							test), 0);
+	rig_fail_attrs_write(test, true);
+}
+
+#define RIG_FAIL_PAGES		64	/* > the IOVA rcache's largest size */
+#define RIG_FAIL_MAX_POINTS	1000
+
+struct rig_fail_op {
+	const char	*name;
+	int		(*run)(struct kunit *test, void *ctx);
+	void		(*undo)(void *ctx);	/* after a run that succeeded */
+	/* After a run that failed: nothing is left behind. */
+	void		(*check)(struct kunit *test, void *ctx);
+	int		errnos[3];		/* the documented errors */
+};
+
+static bool rig_fail_documented(const struct rig_fail_op *op, int ret)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(op->errnos) && op->errnos[i]; i++)
+		if (ret == op->errnos[i])
+			return true;
+	return false;
+}
+
+static void rig_fail_sweep_mode(struct kunit *test,
+				const struct rig_fail_op *op, void *ctx,
+				bool from_n_on)
+{
+	unsigned int n, failed = 0, absorbed = 0, points;
+	bool fired = false;
+	int ret = 0;
+
+	for (n = 1; n <= RIG_FAIL_MAX_POINTS; n++) {
+		rig_fail_nth_set(n, from_n_on);
+		ret = op->run(test, ctx);
+		/* Reached and failed: the count ran down to 0. */
+		fired = !rig_fail_nth_get();
+		rig_fail_nth_set(0, false);
+		if (!ret) {
+			op->undo(ctx);
+			if (!fired)
+				break;
+			absorbed++;
+			continue;
+		}
+		KUNIT_EXPECT_TRUE_MSG(test, fired,
+				      "%s: %pe with no failure injected (point %u)",
+				      op->name, ERR_PTR(ret), n);
+		KUNIT_EXPECT_TRUE_MSG(test, rig_fail_documented(op, ret),
+				      "%s: point %u: %pe, not a documented error",
+				      op->name, n, ERR_PTR(ret));
+		op->check(test, ctx);
+		failed++;
+		if (!fired)
+			break;
+	}
+	points = n - 1;
+	KUNIT_EXPECT_EQ_MSG(test, ret, 0, "%s: never succeeded", op->name);
+	KUNIT_EXPECT_LE_MSG(test, n, RIG_FAIL_MAX_POINTS,
+			    "%s: more than %u injection points", op->name,
+			    RIG_FAIL_MAX_POINTS);
+	/* A sweep that injected nothing, or failed nothing, proves nothing. */
+	KUNIT_EXPECT_GT_MSG(test, points, 0, "%s: no injection point reached",
+			    op->name);
+	if (from_n_on)
+		KUNIT_EXPECT_GT_MSG(test, failed, 0,
+				    "%s: no run failed with every allocation from the n-th on failing",
+				    op->name);
+	rig_info(test, "fail-nth: %s: %s: %u injection points, %u failed with a documented error, %u absorbed%s",
+		 op->name, from_n_on ? "from n on" : "once", points, failed,
+		 absorbed, test->status == KUNIT_FAILURE ? "" :
+		 ", nothing left behind");
+}
+
+static void rig_fail_sweep(struct kunit *test, const struct rig_fail_op *op,
+			   void *ctx)
+{
+	rig_fail_sweep_mode(test, op, ctx, false);
+	rig_fail_sweep_mode(test, op, ctx, true);
+}
+
+/* RIG_FAIL_PAGES discontiguous RAM pages, as pages, bio_vecs, sg_table */
+struct rig_fail_build {
+	struct phyr		*phyr;
+	struct page		*pages[RIG_FAIL_PAGES];
+	struct bio_vec		bvecs[RIG_FAIL_PAGES];
+	struct sg_table		sgt;
+	struct page		*first;		/* the phyr's range before */
+};
+
+/* The phyr as every run finds it: one range, which the runs append to. */
+static void rig_fail_build_reset(void *ctx)
+{
+	struct rig_fail_build *b = ctx;
+
+	phyr_destroy(b->phyr);
+	WARN_ON(phyr_append(b->phyr, &phyr_provider_ram, PHYR_ATTRS_RAM,
+			    page_to_phys(b->first), PAGE_SIZE, GFP_KERNEL));
+}
+
+/* The builders' contract: on error the phyr is unchanged. */
+static void rig_fail_build_check(struct kunit *test, void *ctx)
+{
+	struct rig_fail_build *b = ctx;
+	struct phyr_seg seg;
+	struct phyr_iter it;
+
+	KUNIT_EXPECT_EQ(test, b->phyr->nr_chunks, 1);
+	KUNIT_EXPECT_EQ(test, b->phyr->nr_ranges, 1);
+	KUNIT_EXPECT_EQ(test, b->phyr->len, PAGE_SIZE);
+	KUNIT_ASSERT_EQ(test, phyr_iter_start(&it, b->phyr, 0, PAGE_SIZE), 0);
+	KUNIT_ASSERT_TRUE(test, phyr_iter_next(&it, &seg));
+	KUNIT_EXPECT_EQ(test, seg.paddr, page_to_phys(b->first));
+	KUNIT_EXPECT_EQ(test, seg.len, PAGE_SIZE);
+}
+
+static int rig_fail_append_pages(struct kunit *test, void *ctx)
+{
+	struct rig_fail_build *b = ctx;
+
+	return phyr_append_pages(b->phyr, b->pages, RIG_FAIL_PAGES, 0,
+				 RIG_FAIL_PAGES * PAGE_SIZE, GFP_KERNEL);
+}
+
+static int rig_fail_append_bvecs(struct kunit *test, void *ctx)
+{
+	struct rig_fail_build *b = ctx;
+
+	return phyr_append_bvecs(b->phyr, b->bvecs, RIG_FAIL_PAGES, GFP_KERNEL);
+}
+
+static int rig_fail_append_sgtable(struct kunit *test, void *ctx)
+{
+	struct rig_fail_build *b = ctx;
+
+	return phyr_append_sgtable(b->phyr, &b->sgt, GFP_KERNEL);
+}
+
+static int rig_fail_reserve(struct kunit *test, void *ctx)
+{
+	struct rig_fail_build *b = ctx;
+
+	return phyr_reserve(b->phyr, RIG_FAIL_PAGES, RIG_FAIL_PAGES,
+			    GFP_KERNEL);
+}
+
+static void rig_fail_sg_free(void *sgt)
+{
+	sg_free_table(sgt);
+}
+
+static struct rig_fail_build *rig_fail_build_alloc(struct kunit *test)
+{
+	struct rig_fail_build *b = kunit_kzalloc(test, sizeof(*b), GFP_KERNEL);
+	unsigned int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, b);
+	b->phyr = phyr_rig_phyr_alloc(test);
+	b->first = rig_lone_page(test, 0x11);
+	for (i = 0; i < RIG_FAIL_PAGES; i++) {
+		b->pages[i] = rig_lone_page(test, i);
+		bvec_set_page(&b->bvecs[i], b->pages[i], PAGE_SIZE, 0);
+	}
+	KUNIT_ASSERT_EQ(test, sg_alloc_table_from_pages(&b->sgt, b->pages,
+							RIG_FAIL_PAGES, 0,
+							RIG_FAIL_PAGES * PAGE_SIZE,
+							GFP_KERNEL), 0);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, rig_fail_sg_free,
+							&b->sgt), 0);
+	rig_fail_build_reset(b);
+	return b;
+}
+
+/* BEHAVIOURS: R5 (the builders: pages, bio_vecs, sg_table, reserve) */
+static void phyr_rig_dma_fail_nth_build(struct kunit *test)
+{
+	static const struct rig_fail_op ops[] = {
+		{ "phyr_append_pages", rig_fail_append_pages,
+		  rig_fail_build_reset, rig_fail_build_check, { -ENOMEM } },
+		{ "phyr_append_bvecs", rig_fail_append_bvecs,
+		  rig_fail_build_reset, rig_fail_build_check, { -ENOMEM } },
+		{ "phyr_append_sgtable", rig_fail_append_sgtable,
+		  rig_fail_build_reset, rig_fail_build_check, { -ENOMEM } },
+		{ "phyr_reserve", rig_fail_reserve,
+		  rig_fail_build_reset, rig_fail_build_check, { -ENOMEM } },
+	};
+	struct rig_fail_build *b = rig_fail_build_alloc(test);
+	unsigned int i;
+
+	rig_fail_setup(test);
+	for (i = 0; i < ARRAY_SIZE(ops); i++)
+		rig_fail_sweep(test, &ops[i], b);
+}
+
+/* A phyr of RIG_FAIL_PAGES RAM pages mapped for a device, three ways */
+struct rig_fail_map {
+	struct rig_fail_build		*b;
+	struct phyr_dma_params		params;
+	struct phyr_dma_map		*map;
+	struct sg_table			*sgt;
+	struct phyr_dma_iter		iter;
+	struct phyr_dma_vec		vecs[RIG_FAIL_PAGES];
+	unsigned int			nr_vecs;
+	u64				mask;	/* the device's, restored */
+};
+
+static int rig_fail_map_list(struct kunit *test, void *ctx)
+{
+	struct rig_fail_map *m = ctx;
+
+	m->map = phyr_dma_map_create(m->b->phyr, PAGE_SIZE,
+				     RIG_FAIL_PAGES * PAGE_SIZE, &m->params,
+				     GFP_KERNEL);
+	return PTR_ERR_OR_ZERO(m->map);
+}
+
+static void rig_fail_unmap_list(void *ctx)
+{
+	struct rig_fail_map *m = ctx;
+
+	phyr_dma_map_destroy(m->map);
+}
+
+static int rig_fail_map_sgt(struct kunit *test, void *ctx)
+{
+	struct rig_fail_map *m = ctx;
+
+	m->sgt = phyr_dma_map_sgt(m->b->phyr, PAGE_SIZE,
+				  RIG_FAIL_PAGES * PAGE_SIZE, &m->params,
+				  GFP_KERNEL);
+	return PTR_ERR_OR_ZERO(m->sgt);
+}
+
+static void rig_fail_unmap_sgt(void *ctx)
+{
+	struct rig_fail_map *m = ctx;
+
+	phyr_dma_unmap_sgt(m->sgt);
+}
+
+static void rig_fail_unmap_iter(void *ctx)
+{
+	struct rig_fail_map *m = ctx;
+	struct device *dev = m->params.dev;
+
+	phyr_dma_unmap_vecs(dev, m->vecs, m->nr_vecs, m->params.dir,
+			    m->params.attrs);
+	phyr_dma_unmap_state(dev, &m->iter.state, m->params.dir,
+			     m->params.attrs);
+}
+
+/* The iterator's contract: on error the caller unmaps what it got. */
+static int rig_fail_map_iter(struct kunit *test, void *ctx)
+{
+	struct rig_fail_map *m = ctx;
+	int ret;
+
+	m->nr_vecs = 0;
+	ret = phyr_dma_iter_start(&m->iter, m->b->phyr, PAGE_SIZE,
+				  RIG_FAIL_PAGES * PAGE_SIZE, &m->params);
+	if (ret)
+		return ret;
+	while (m->nr_vecs < RIG_FAIL_PAGES &&
+	       (ret = phyr_dma_iter_next(&m->iter, &m->vecs[m->nr_vecs])) > 0)
+		m->nr_vecs++;
+	if (ret < 0)
+		rig_fail_unmap_iter(m);
+	return ret < 0 ? ret : 0;
+}
+
+/*
+ * No IOVA left behind by a failed run: with the DMA mask narrowed to room
+ * for one mapping, the same slice maps again (nothing injected now).
+ */
+static void rig_fail_map_check(struct kunit *test, void *ctx)
+{
+	struct rig_fail_map *m = ctx;
+	struct phyr_dma_map *map;
+
+	map = phyr_dma_map_create(m->b->phyr, PAGE_SIZE,
+				  RIG_FAIL_PAGES * PAGE_SIZE, &m->params,
+				  GFP_KERNEL);
+	KUNIT_EXPECT_FALSE_MSG(test, IS_ERR(map),
+			       "a failed run left its IOVA behind: %pe", map);
+	if (!IS_ERR(map))
+		phyr_dma_map_destroy(map);
+}
+
+static void rig_fail_restore_mask(void *ctx)
+{
+	struct rig_fail_map *m = ctx;
+
+	*m->params.dev->dma_mask = m->mask;
+}
+
+/* BEHAVIOURS: R5, M10 (the DMA map: list, iterator, IOVA, sg_table) */
+static void phyr_rig_dma_fail_nth_map(struct kunit *test)
+{
+	static const struct rig_fail_op ops[] = {
+		{ "phyr_dma_map_create", rig_fail_map_list,
+		  rig_fail_unmap_list, rig_fail_map_check,
+		  { -ENOMEM, -EIO } },
+		{ "phyr_dma_iter_start/next", rig_fail_map_iter,
+		  rig_fail_unmap_iter, rig_fail_map_check,
+		  { -ENOMEM, -EIO } },
+		{ "phyr_dma_map_sgt", rig_fail_map_sgt,
+		  rig_fail_unmap_sgt, rig_fail_map_check,
+		  { -ENOMEM, -EIO } },
+	};
+	struct pci_dev *edu = rig_get_edu(test, true);
+	struct rig_fail_map *m = kunit_kzalloc(test, sizeof(*m), GFP_KERNEL);
+	unsigned int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, m);
+	m->b = rig_fail_build_alloc(test);
+	KUNIT_ASSERT_EQ(test, phyr_append_pages(m->b->phyr, m->b->pages,
+						RIG_FAIL_PAGES, 0,
+						RIG_FAIL_PAGES * PAGE_SIZE,
+						GFP_KERNEL), 0);
+	m->params = (struct phyr_dma_params){ .dev = &edu->dev,
+					      .dir = DMA_TO_DEVICE };
+	if (rig_behind_iommu_dma(&edu->dev)) {
+		/*
+		 * One IOVA of RIG_FAIL_PAGES pages, size-aligned, and IOVA
+		 * page 0 never handed out: a mask of twice that many pages
+		 * leaves room for exactly one.
+		 */
+		m->mask = *edu->dev.dma_mask;
+		KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test,
+						rig_fail_restore_mask, m), 0);
+		*edu->dev.dma_mask = 2 * RIG_FAIL_PAGES * PAGE_SIZE - 1;
+	}
+	rig_fail_setup(test);
+	for (i = 0; i < ARRAY_SIZE(ops); i++)
+		rig_fail_sweep(test, &ops[i], m);
+	rig_info(test, "fail-nth: the DMA maps were for edu %s (%s)",
+		 pci_name(edu), rig_behind_iommu_dma(&edu->dev) ?
+		 "one IOVA, its DMA mask narrowed to room for one" :
+		 "no IOMMU translation in this boot");
+}
+
 static struct kunit_case phyr_rig_dma_cases[] = {
 	KUNIT_CASE(phyr_rig_dma_map_type),
 	KUNIT_CASE(phyr_rig_dma_iova_refused),
@@ -1239,7 +1696,18 @@ static struct kunit_suite phyr_rig_dma_suite = {
 	.test_cases = phyr_rig_dma_cases,
 };
 
-kunit_test_suite(phyr_rig_dma_suite);
+static struct kunit_case phyr_rig_dma_fail_nth_cases[] = {
+	KUNIT_CASE(phyr_rig_dma_fail_nth_build),
+	KUNIT_CASE(phyr_rig_dma_fail_nth_map),
+	{}
+};
+
+static struct kunit_suite phyr_rig_dma_fail_nth_suite = {
+	.name = "phyr_rig_dma_fail_nth",
+	.test_cases = phyr_rig_dma_fail_nth_cases,
+};
+
+kunit_test_suites(&phyr_rig_dma_suite, &phyr_rig_dma_fail_nth_suite);
 
 MODULE_DESCRIPTION("KUnit tests of phyr's DMA pieces on the rig's PCI devices");
 MODULE_LICENSE("GPL");

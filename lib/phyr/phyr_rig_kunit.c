@@ -626,19 +626,14 @@ static void phyr_rig_mixed(struct kunit *test)
  * runs a minute after boot, when the rig has already rebooted: so wait, and
  * trigger a scan through its debugfs file, as "echo scan" would. With
  * kmemleak.verbose=1 every leak found is printed on the console, where the
- * run's console check fails on it. The file has only ->read and ->write,
- * which take user buffers: the test gets a user mapping from KUnit.
+ * run's console check fails on it.
  */
 #define RIG_KMEMLEAK_MIN_AGE_MS	5500
 
 static void phyr_rig_kmemleak_scan(struct kunit *test)
 {
 	static const char cmd[] = "scan";
-	struct file_system_type *type;
-	unsigned long ubuf;
-	struct vfsmount *mnt;
-	struct file *file;
-	loff_t pos = 0;
+	struct phyr_rig_debugfs *f;
 	unsigned int i;
 	ssize_t ret;
 	char *buf;
@@ -648,23 +643,9 @@ static void phyr_rig_kmemleak_scan(struct kunit *test)
 		kunit_skip(test, "kmemleak is not built in");
 	buf = kunit_kzalloc(test, PAGE_SIZE, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, buf);
-	ubuf = kunit_vm_mmap(test, NULL, 0, PAGE_SIZE, PROT_READ | PROT_WRITE,
-			     MAP_ANONYMOUS | MAP_PRIVATE, 0);
-	KUNIT_ASSERT_NE_MSG(test, ubuf, 0, "no user mapping");
-	KUNIT_ASSERT_EQ(test, copy_to_user((void __user *)ubuf, cmd,
-					   strlen(cmd)), 0);
-
-	type = get_fs_type("debugfs");
-	if (!type)
-		kunit_skip(test, "no debugfs");
-	mnt = kern_mount(type);
-	module_put(type->owner);	/* put_filesystem(), not exported */
-	KUNIT_ASSERT_FALSE(test, IS_ERR(mnt));
-	file = file_open_root_mnt(mnt, "kmemleak", O_RDWR, 0);
-	if (IS_ERR(file)) {
-		kern_unmount(mnt);
-		kunit_skip(test, "kmemleak is off (%pe)", file);
-	}
+	f = phyr_rig_debugfs_open(test, "kmemleak", O_RDWR);
+	if (IS_ERR(f))
+		kunit_skip(test, "kmemleak is off, or no debugfs (%pe)", f);
 
 	/*
 	 * An object is reported when a scan finds it unreferenced and
@@ -672,18 +653,13 @@ static void phyr_rig_kmemleak_scan(struct kunit *test)
 	 */
 	msleep(RIG_KMEMLEAK_MIN_AGE_MS);
 	for (i = 0; i < 2; i++) {
-		ret = file->f_op->write(file, (const char __user *)ubuf,
-					strlen(cmd), &pos);
+		ret = phyr_rig_debugfs_write(f, cmd, strlen(cmd));
 		KUNIT_EXPECT_EQ(test, ret, strlen(cmd));
 	}
 	/* The report lists every object kmemleak suspects since boot. */
-	pos = 0;
-	ret = file->f_op->read(file, (char __user *)ubuf, PAGE_SIZE - 1, &pos);
-	fput(file);
-	kern_unmount(mnt);
-
+	ret = phyr_rig_debugfs_read(f, buf, PAGE_SIZE);
 	KUNIT_EXPECT_GE(test, ret, 0);
-	if (ret > 0 && !copy_from_user(buf, (void __user *)ubuf, ret))
+	if (ret > 0)
 		KUNIT_FAIL(test, "kmemleak reports leaks:\n%s", buf);
 	rig_info(test, "kmemleak: scan done, %s",
 		 ret ? "LEAKS REPORTED" : "no leak reported");

@@ -57,24 +57,41 @@
 # 1800: the boot takes about 13 min, KVM's set_memory_region_test 4 of
 # them under TCG, upstream's iommufd and vfio selftests 1.5 and 2) bounds
 # it.
+#
+# PHYR_RIG_PRISTINE=1 (development; never in make check, it builds a second
+# kernel): the same boot on 7.3.4 as Debian ships it, the regression bar
+# for upstream's suites. The tree is build/base (tree.sh --pristine), the
+# kernel build/pristine-x86, configured from the rig's build/x86_64/.config
+# (the series' options drop out with olddefconfig), the programs upstream's
+# only; console and results in build/logs/rig-user-pristine.*. Compare the
+# results with build/logs/rig-user.results: an upstream case that passes
+# here and fails there is the series' regression.
 
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
 PHYR=$ROOT/tools/testing/phyr
 . "$PHYR/lib.sh"
+PRISTINE=${PHYR_RIG_PRISTINE:-}
 TREE=$ROOT/build/linux
 KBUILD=$ROOT/build/x86_64
 OUT=$ROOT/build/rig-user
 LOGS=$ROOT/build/logs
 LOG=$LOGS/rig-user.log
 RESULTS=$LOGS/rig-user.results
+if [ -n "$PRISTINE" ]; then
+	TREE=$ROOT/build/base
+	KBUILD=$ROOT/build/pristine-x86
+	OUT=$ROOT/build/rig-user-pristine
+	LOG=$LOGS/rig-user-pristine.log
+	RESULTS=$LOGS/rig-user-pristine.results
+fi
 TIMEOUT=${PHYR_RIG_TIMEOUT:-1800}
 SELFTESTS=$TREE/tools/testing/selftests
 BUILD=1
 [ "${1:-}" = --no-build ] && BUILD=
 
-"$PHYR/tree.sh"
+"$PHYR/tree.sh" ${PRISTINE:+--pristine}
 mkdir -p "$LOGS" "$OUT"
 rm -f "$LOG" "$RESULTS"		# never count a stale run
 # build/x86_64 and build/rig are shared with kunit-rig.sh: one at a time.
@@ -82,7 +99,23 @@ exec 9>"$ROOT/build/.rig.lock"
 flock 9
 "$PHYR/mkrig.py"
 
-if [ -n "$BUILD" ]; then
+if [ -n "$BUILD" ] && [ -n "$PRISTINE" ]; then
+	[ -f "$ROOT/build/x86_64/.config" ] || {
+		echo "rig-user: no build/x86_64/.config to configure the pristine kernel from; run kunit-rig.sh first" >&2
+		exit 1
+	}
+	echo "rig-user: building the pristine 7.3.4 kernel in build/pristine-x86 (about 11 min the first time)..."
+	start=$(date +%s)
+	mkdir -p "$KBUILD"
+	cp "$ROOT/build/x86_64/.config" "$KBUILD/.config"
+	make -C "$TREE" O="$KBUILD" ARCH=x86_64 olddefconfig bzImage -j2 \
+		>"$LOGS/rig-user-pristine.build.log" 2>&1 || {
+		echo "rig-user: kernel build failed; the end of build/logs/rig-user-pristine.build.log:" >&2
+		tail -n 30 "$LOGS/rig-user-pristine.build.log" >&2
+		exit 1
+	}
+	echo "rig-user: kernel built in $(($(date +%s) - start))s"
+elif [ -n "$BUILD" ]; then
 	echo "rig-user: building the x86_64 kernel with kunit.py (incremental)..."
 	start=$(date +%s)
 	(cd "$TREE" && ./tools/testing/kunit/kunit.py build --arch=x86_64 \
@@ -115,9 +148,12 @@ mkdir -p "$OUT/tests"
 rm -f "$OUT"/tests/*
 CFLAGS=(-static -O2 -g -Wall -isystem "$KBUILD/usr/include"
 	-I "$SELFTESTS")
-for src in drivers/dma-buf/udmabuf.c drivers/dma-buf/udmabuf-phyr.c \
-	   vfio/vfio_pci_dmabuf_test.c vfio/vfio_pci_kvm_dmabuf_test.c \
-	   vfio/vfio_pci_race_test.c; do
+SINGLE=(drivers/dma-buf/udmabuf.c drivers/dma-buf/udmabuf-phyr.c
+	vfio/vfio_pci_dmabuf_test.c vfio/vfio_pci_kvm_dmabuf_test.c
+	vfio/vfio_pci_race_test.c)
+# Upstream's only, on the pristine tree; the series' are not in it.
+[ -z "$PRISTINE" ] || SINGLE=(drivers/dma-buf/udmabuf.c)
+for src in "${SINGLE[@]}"; do
 	t=$(basename "$src" .c)
 	src=$SELFTESTS/$src
 	gcc "${CFLAGS[@]}" -o "$OUT/tests/$t" "$src" -lpthread >"$OUT/$t.cc.log" 2>&1 || {
@@ -148,13 +184,19 @@ selftest() {
 }
 # KVM (kvm_util): the project's KVM_MEM_DMABUF refusals, and upstream's
 # memslot and guest_memfd tests.
-selftest kvm kvm.cc.log EXTRA_CFLAGS=-static -- dmabuf_memslot_test \
+SERIES_KVM=dmabuf_memslot_test
+SERIES_VFIO=vfio_pci_iommufd_dmabuf_test
+if [ -n "$PRISTINE" ]; then
+	SERIES_KVM=
+	SERIES_VFIO=
+fi
+selftest kvm kvm.cc.log EXTRA_CFLAGS=-static -- $SERIES_KVM \
 	set_memory_region_test memslot_modification_stress_test \
 	memslot_perf_test guest_memfd_test
 # vfio (libvfio), upstream's, on an edu device (rig-user-init binds it).
 selftest vfio vfio.cc.log EXTRA_CFLAGS=-static -- vfio_pci_device_test \
 	vfio_dma_mapping_test vfio_dma_mapping_mmio_test vfio_iommufd_setup_test \
-	vfio_pci_iommufd_dmabuf_test
+	$SERIES_VFIO
 # iommufd's, on its mock IOMMU (CONFIG_IOMMUFD_TEST). Its Makefile sets
 # CFLAGS itself: -static goes in LDFLAGS. iommufd_fail_nth takes far
 # longer than the rest (every ioctl, failing each allocation in turn):

@@ -5,6 +5,10 @@
 # with quilt, and symlink the project's new files at their kernel paths.
 # Re-running after an edit only re-applies the series if it changed and
 # refreshes the links.
+#
+# tree.sh --pristine: only extract the pinned base, unpatched, into
+# build/base (once), the tree rig-user.sh's PHYR_RIG_PRISTINE=1 boots to
+# run upstream's selftests on 7.3.4 as Debian ships it.
 
 set -euo pipefail
 
@@ -15,14 +19,22 @@ BASE_VER=$(cat "$ROOT/build/apt/root/.version" 2>/dev/null || true)
 
 "$ROOT/tools/testing/phyr/deps.sh"
 
+PRISTINE=
+if [ "${1:-}" = --pristine ]; then
+	PRISTINE=1
+	TREE=$ROOT/build/base
+fi
+
 if [ "$(cat "$TREE/.phyr-base" 2>/dev/null)" != "$BASE_VER" ]; then
-	echo "tree: extracting linux-source-7.3 $BASE_VER into build/linux (about a minute)"
+	echo "tree: extracting linux-source-7.3 $BASE_VER into build/${TREE##*/} (about a minute)"
 	rm -rf "$TREE" "$TREE.tmp"
 	mkdir -p "$TREE.tmp"
 	tar -C "$TREE.tmp" --strip-components=1 -xaf "$TARBALL"
 	echo "$BASE_VER" >"$TREE.tmp/.phyr-base"
 	mv "$TREE.tmp" "$TREE"
 fi
+
+[ -z "$PRISTINE" ] || exit 0
 
 cd "$TREE"
 export QUILT_PATCHES=patches QUILT_PC=.pc

@@ -1445,6 +1445,146 @@ TEST_F_TIMEOUT(vfio_dmabuf, race_toggle_reset_map_close, TIMEOUT)
 	close(fd);
 }
 
+/* ---- fault injection (R5, fail_nth_sweep() in vfio_pci_util.h) ---- */
+
+struct fail_vfio {
+	struct vdev *d;
+	int ctl;
+	int buf;		/* the export a sweep made, or the one imported */
+	const char *mode;	/* the importer's: "phyr" or "sgt" */
+};
+
+/* Three ranges, out of order: the exporter's phyr has three. */
+static int fail_export_run(void *ctx)
+{
+	struct fail_vfio *x = ctx;
+	struct vfio_region_dma_range r[3] = {
+		{ .offset = 4 * page_size, .length = 2 * page_size },
+		{ .offset = 0, .length = page_size },
+		{ .offset = 16 * page_size, .length = 4 * page_size },
+	};
+
+	x->buf = export(x->d->device, x->d->bar, r, 3, O_CLOEXEC);
+	return x->buf < 0 ? x->buf : 0;
+}
+
+static void fail_export_undo(void *ctx)
+{
+	struct fail_vfio *x = ctx;
+
+	close(x->buf);
+	x->buf = -1;
+}
+
+/* What the sweep counts (fds, vfio dma-bufs) is all an export leaves. */
+static bool fail_export_check(void *ctx, char *why, size_t len)
+{
+	return true;
+}
+
+static int fail_attach_run(void *ctx)
+{
+	struct fail_vfio *x = ctx;
+
+	return ti_cmd(x->ctl, "attach %d %s", x->buf, x->mode);
+}
+
+static void fail_detach(void *ctx)
+{
+	struct fail_vfio *x = ctx;
+
+	ti_cmd(x->ctl, "detach");
+}
+
+/* A failed attach leaves the importer with no attachment. */
+static bool fail_attach_check(void *ctx, char *why, size_t len)
+{
+	struct fail_vfio *x = ctx;
+	const char *r = ti_report(x->ctl);
+
+	if (strstr(r, "lifetime none"))
+		return true;
+	snprintf(why, len, "an attachment: %.80s", r);
+	return false;
+}
+
+static int fail_map_run(void *ctx)
+{
+	struct fail_vfio *x = ctx;
+
+	return ti_cmd(x->ctl, "map");
+}
+
+static void fail_unmap(void *ctx)
+{
+	struct fail_vfio *x = ctx;
+
+	ti_cmd(x->ctl, "unmap");
+}
+
+/* A failed map leaves the attachment unmapped, and it maps afterwards. */
+static bool fail_map_check(void *ctx, char *why, size_t len)
+{
+	struct fail_vfio *x = ctx;
+	bool mapped = true;
+	int rv, rs, ret;
+
+	if (!ti_counts(x->ctl, &rv, &rs, &mapped) || mapped) {
+		snprintf(why, len, "a mapping");
+		return false;
+	}
+	ret = ti_cmd(x->ctl, "map");
+	if (ret) {
+		snprintf(why, len, "an attachment that no longer maps (%s)",
+			 strerror(-ret));
+		return false;
+	}
+	ti_cmd(x->ctl, "unmap");
+	return true;
+}
+
+/*
+ * BEHAVIOURS: R5 - every allocation of the vfio export, of a phyr
+ * importer's attach and map and of a legacy importer's (the exporter's
+ * sg_table compat, DMA-mapped for the rig's edu through its IOVA) fails
+ * in turn: -ENOMEM, nothing left behind.
+ */
+TEST_F_TIMEOUT(vfio_dmabuf, fail_nth, 4 * TIMEOUT)
+{
+	static const struct fail_nth_op export_op = {
+		"vfio export (VFIO_DEVICE_FEATURE_DMA_BUF, 3 ranges)",
+		fail_export_run, fail_export_undo, fail_export_check,
+		{ -ENOMEM } };
+	static const char * const modes[] = { "phyr", "sgt" };
+	struct fail_vfio x = { .d = &self->d, .ctl = self->ctl, .buf = -1 };
+	char name[2][96];
+	unsigned int i;
+
+	fail_nth_sweep(_metadata, &export_op, &x);
+	if (self->ctl < 0)
+		SKIP(return, NO_IMPORTER);
+	ASSERT_EQ(0, fail_export_run(&x));
+	for (i = 0; i < ARRAY_SIZE(modes); i++) {
+		struct fail_nth_op attach_op = {
+			name[0], fail_attach_run, fail_detach,
+			fail_attach_check, { -ENOMEM } };
+		struct fail_nth_op map_op = {
+			name[1], fail_map_run, fail_unmap, fail_map_check,
+			{ -ENOMEM } };
+
+		x.mode = modes[i];
+		snprintf(name[0], sizeof(name[0]), "dma-buf attach (%s importer)",
+			 x.mode);
+		snprintf(name[1], sizeof(name[1]), "dma-buf map (%s importer%s)",
+			 x.mode, i ? ", the sg_table DMA-mapped for edu" : "");
+		fail_nth_sweep(_metadata, &attach_op, &x);
+		ASSERT_EQ(0, fail_attach_run(&x));
+		fail_nth_sweep(_metadata, &map_op, &x);
+		fail_detach(&x);
+	}
+	fail_export_undo(&x);
+}
+
 /*
  * BEHAVIOURS: V11, R1 - after every test above (exports, malformed
  * requests, revokes, closes in every order), kmemleak finds nothing.

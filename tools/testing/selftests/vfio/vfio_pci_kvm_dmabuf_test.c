@@ -1176,6 +1176,104 @@ TEST_F_TIMEOUT(kvm_dmabuf, vmm_killed, TIMEOUT)
 	close(fd);
 }
 
+/* ---- fault injection (R5, fail_nth_sweep() in vfio_pci_util.h) ---- */
+
+#define FAIL_LEN	(2ull << 20)	/* one 2 MiB mapping */
+
+struct fail_kvm {
+	struct vm *vm;
+	int buf;
+	struct guest g;
+};
+
+static int fail_bind_run(void *ctx)
+{
+	struct fail_kvm *k = ctx;
+
+	return dmabuf_slot(k->vm, SLOT_BAR, GPA_BAR, FAIL_LEN, k->buf, 0);
+}
+
+static void fail_bind_undo(void *ctx)
+{
+	struct fail_kvm *k = ctx;
+
+	delete_slot(k->vm, SLOT_BAR);
+}
+
+/* A failed bind leaves no slot, half-made or whole: it can be made. */
+static bool fail_bind_check(void *ctx, char *why, size_t len)
+{
+	int ret = fail_bind_run(ctx);
+
+	if (ret) {
+		snprintf(why, len, "a slot that cannot be made again (%s)",
+			 strerror(-ret));
+		return false;
+	}
+	fail_bind_undo(ctx);
+	return true;
+}
+
+/* The guest reads the slot's 2 MiB: KVM_RUN faults them in from the phyr. */
+static int fail_fault_run(void *ctx)
+{
+	struct fail_kvm *k = ctx;
+	int ret = guest_walk(k->vm, &k->g, GPA_BAR, FAIL_LEN, 0, 1);
+
+	if (ret == RUN_HLT)
+		return 0;
+	return ret < 0 ? ret : -EPROTO;
+}
+
+/* A new slot: no SPTE of it is left, the next run faults again. */
+static void fail_fault_undo(void *ctx)
+{
+	struct fail_kvm *k = ctx;
+
+	delete_slot(k->vm, SLOT_BAR);
+	if (fail_bind_run(ctx))
+		k->buf = -1;	/* the next run fails, and says so */
+}
+
+/* After a failed fault the guest reads the whole BAR pattern again. */
+static bool fail_fault_check(void *ctx, char *why, size_t len)
+{
+	struct fail_kvm *k = ctx;
+	int ret = fail_fault_run(ctx);
+
+	fail_fault_undo(ctx);
+	if (ret || k->g.mismatches) {
+		snprintf(why, len, "a guest that no longer reads the BAR: %s, %lu mismatches",
+			 ret ? strerror(-ret) : "halted", k->g.mismatches);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * BEHAVIOURS: R5 - every allocation of the KVM_MEM_DMABUF bind and of the
+ * fault that maps the dma-buf's memory into the guest fails in turn:
+ * -ENOMEM from KVM_SET_USER_MEMORY_REGION2 and from KVM_RUN, nothing left
+ * behind (the slot can be made again, the guest reads the BAR after).
+ */
+TEST_F_TIMEOUT(kvm_dmabuf, fail_nth, 4 * TIMEOUT)
+{
+	static const struct fail_nth_op bind_op = {
+		"KVM bind (KVM_SET_USER_MEMORY_REGION2, KVM_MEM_DMABUF, 2 MiB)",
+		fail_bind_run, fail_bind_undo, fail_bind_check, { -ENOMEM } };
+	static const struct fail_nth_op fault_op = {
+		"KVM fault (KVM_RUN, the guest reads 2 MiB of the slot)",
+		fail_fault_run, fail_fault_undo, fail_fault_check,
+		{ -ENOMEM } };
+	struct fail_kvm k = { .vm = &self->vm, .buf = self->buf };
+
+	fail_nth_sweep(_metadata, &bind_op, &k);
+	ASSERT_EQ(0, fail_bind_run(&k));
+	fail_nth_sweep(_metadata, &fault_op, &k);
+	EXPECT_EQ(0, k.g.mismatches);
+	delete_slot(&self->vm, SLOT_BAR);
+}
+
 /*
  * BEHAVIOURS: E3, R1, V11 - after every test above (slots, refusals,
  * revokes, the race, the killed VMM), kmemleak finds nothing. Runs last:

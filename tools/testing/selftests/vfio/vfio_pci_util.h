@@ -663,4 +663,126 @@ static void expect_no_leaks(struct __test_metadata *_metadata)
 	close(fd);
 }
 
+/*
+ * BEHAVIOURS: R5 - fault injection at every allocation of an operation in
+ * turn, the way tools/testing/selftests/iommu/iommufd_fail_nth.c sweeps
+ * iommufd's ioctls: the operation is run again and again with the calling
+ * thread's n-th injection point made to fail (its /proc fail-nth,
+ * Documentation/fault-injection/fault-injection.rst), n = 1, 2, ..., until
+ * a run passes all its points. failslab and fail_page_alloc are set, as
+ * iommufd_fail_nth.c sets them, to inject into allocations that may sleep
+ * too, quietly (no stack dump on the console).
+ *
+ * A run that fails must fail with one of the operation's documented errors
+ * and leave nothing behind: no fd, no dma-buf, and what op->check() looks
+ * at; a run whose injected failure was absorbed must succeed like the
+ * others. The program's no_leaks test runs kmemleak afterwards.
+ */
+#define FAIL_NTH_MAX	2000
+
+struct fail_nth_op {
+	const char *name;
+	int (*run)(void *ctx);		/* 0 or -errno */
+	void (*undo)(void *ctx);	/* after a run that succeeded */
+	/* After a run that failed: what it must not have left; true if so. */
+	bool (*check)(void *ctx, char *why, size_t len);
+	int errnos[3];			/* the documented errors */
+};
+
+static int fail_nth_attr(const char *attr, const char *val)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/%s", attr);
+	return sysfs_write(path, val);
+}
+
+/* Set up failslab and fail_page_alloc: 0, or -errno (not built in). */
+static int fail_nth_setup(void)
+{
+	int ret = fail_nth_attr("failslab/ignore-gfp-wait", "N");
+
+	if (ret)
+		return ret;
+	fail_nth_attr("failslab/verbose", "0");
+	fail_nth_attr("fail_page_alloc/ignore-gfp-wait", "N");
+	fail_nth_attr("fail_page_alloc/ignore-gfp-highmem", "N");
+	fail_nth_attr("fail_page_alloc/verbose", "0");
+	return 0;
+}
+
+static bool fail_nth_documented(const struct fail_nth_op *op, int ret)
+{
+	unsigned int i;
+
+	for (i = 0; i < 3 && op->errnos[i]; i++)
+		if (ret == op->errnos[i])
+			return true;
+	return false;
+}
+
+/*
+ * Sweep @op (the thread's fail-nth, /proc/thread-self); what it did goes
+ * to the log as "# fail-nth: NAME: N injection points, ..." (the README's
+ * table, from tools/testing/phyr/report.sh).
+ */
+static void fail_nth_sweep(struct __test_metadata *_metadata,
+			   const struct fail_nth_op *op, void *ctx)
+{
+	unsigned int n, failed = 0, absorbed = 0, points;
+	int nth, ret = 0, fds, bufs;
+	char val[16], why[256];
+	bool fired = false;
+	ssize_t len;
+
+	ret = fail_nth_setup();
+	if (ret)
+		SKIP(return, "no <debugfs>/failslab (CONFIG_FAILSLAB, CONFIG_FAULT_INJECTION_DEBUG_FS): %s",
+		     strerror(-ret));
+	nth = open("/proc/thread-self/fail-nth", O_RDWR);
+	ASSERT_LE(0, nth) TH_LOG("fail-nth: %s", strerror(errno));
+	for (n = 1; n <= FAIL_NTH_MAX; n++) {
+		fds = count_fds();
+		bufs = count_vfio_dmabufs();
+		len = snprintf(val, sizeof(val), "%u", n);
+		ASSERT_EQ(len, pwrite(nth, val, len, 0));
+		ret = op->run(ctx);
+		/* Reached and failed: the count ran down to 0. */
+		len = pread(nth, val, sizeof(val) - 1, 0);
+		fired = len > 0 && val[0] == '0';
+		ASSERT_EQ(1, pwrite(nth, "0", 1, 0));
+		if (!ret) {
+			op->undo(ctx);
+			if (!fired)
+				break;
+			absorbed++;
+			continue;
+		}
+		failed++;
+		EXPECT_TRUE(fired) TH_LOG("%s: %s with no failure injected (point %u)",
+					  op->name, strerror(-ret), n);
+		EXPECT_TRUE(fail_nth_documented(op, ret))
+			TH_LOG("%s: point %u: %s, not a documented error",
+			       op->name, n, strerror(-ret));
+		EXPECT_EQ(fds, count_fds())
+			TH_LOG("%s: point %u left an fd", op->name, n);
+		EXPECT_EQ(bufs, wait_vfio_dmabufs(bufs))
+			TH_LOG("%s: point %u left a dma-buf", op->name, n);
+		why[0] = '\0';
+		EXPECT_TRUE(op->check(ctx, why, sizeof(why)))
+			TH_LOG("%s: point %u left %s", op->name, n, why);
+		if (!fired || _metadata->exit_code)
+			break;
+	}
+	close(nth);
+	points = n - 1;
+	EXPECT_EQ(0, ret) TH_LOG("%s: never succeeded", op->name);
+	EXPECT_GE(FAIL_NTH_MAX, n) TH_LOG("%s: more than %u injection points",
+					  op->name, FAIL_NTH_MAX);
+	/* A sweep that injected nothing would prove nothing. */
+	EXPECT_LT(0, points) TH_LOG("%s: no injection point reached", op->name);
+	note("fail-nth: %s: %u injection points, %u failed with a documented error, %u absorbed, nothing left behind\n",
+	     op->name, points, failed, absorbed);
+}
+
 #endif /* VFIO_PCI_UTIL_H */
