@@ -15,8 +15,11 @@
  *   attach FD private KVMFD
  *                      a revocable importer of private (TDISP T=1) P2P
  *                      memory for the VM of KVMFD (a KVM_CREATE_VM fd)
- *   map                dma_buf_map_phyr_unlocked(), or for "sgt"
- *                      dma_buf_map_attachment_unlocked()
+ *   map [to_device]    dma_buf_map_phyr_unlocked(), or for "sgt"
+ *                      dma_buf_map_attachment_unlocked(), DMA_BIDIRECTIONAL
+ *                      or with "to_device" DMA_TO_DEVICE (a scanout-like
+ *                      importer: no device write, which DMA_API_DEBUG's
+ *                      cacheline tracking, and its allocation, skip)
  *   check MUL XOR [BASE]
  *                      compare the mapped phyr, through the CPU, with the
  *                      pattern whose little-endian u32 at byte offset o is
@@ -81,6 +84,7 @@ static const char * const ti_mode_names[] = {
  * @phyr: the mapped phyr; protected by the reservation lock, since the
  *	invalidate_mappings callback unmaps it.
  * @sgt: the mapped sg_table of a "sgt" or "rdma" attachment.
+ * @dir: the direction @sgt was mapped for.
  * @kvm_file: for "private", the VM's file, held while attached.
  * @caps: for "private", the caps naming that VM.
  * @ops: for "private", the ops pointing at @caps.
@@ -98,6 +102,7 @@ struct ti_session {
 	struct pci_dev *pdev;
 	const struct phyr *phyr;
 	struct sg_table *sgt;
+	enum dma_data_direction dir;
 	struct file *kvm_file;
 	struct dma_buf_caps caps;
 	struct dma_buf_attach_ops ops;
@@ -362,7 +367,7 @@ static void ti_report_phyr(struct ti_session *s, const struct phyr *phyr)
 		ti_report(s, "(%u more chunks)\n", phyr->nr_chunks - TI_MAX_CHUNKS);
 }
 
-static int ti_map(struct ti_session *s)
+static int ti_map(struct ti_session *s, enum dma_data_direction dir)
 {
 	struct scatterlist *sg;
 	u64 dma_len = 0;
@@ -377,10 +382,10 @@ static int ti_map(struct ti_session *s)
 	if (s->mode == TI_SGT || s->mode == TI_RDMA) {
 		struct sg_table *sgt;
 
-		sgt = dma_buf_map_attachment_unlocked(s->attach,
-						      DMA_BIDIRECTIONAL);
+		sgt = dma_buf_map_attachment_unlocked(s->attach, dir);
 		if (IS_ERR(sgt))
 			return PTR_ERR(sgt);
+		s->dir = dir;
 		for_each_sgtable_dma_sg(sgt, sg, i) {
 			dma_len += sg_dma_len(sg);
 			if (!PAGE_ALIGNED(sg_dma_address(sg)) ||
@@ -524,8 +529,7 @@ static int ti_unmap(struct ti_session *s)
 	int ret = 0;
 
 	if (s->sgt) {
-		dma_buf_unmap_attachment_unlocked(s->attach, s->sgt,
-						  DMA_BIDIRECTIONAL);
+		dma_buf_unmap_attachment_unlocked(s->attach, s->sgt, s->dir);
 		s->sgt = NULL;
 		return 0;
 	}
@@ -594,10 +598,13 @@ static int ti_command(struct ti_session *s, char *cmd)
 			return -EINVAL;
 		return ti_check(s, mul, xor, base);
 	}
+	if (!strcmp(argv[0], "map") && argc == 2 &&
+	    !strcmp(argv[1], "to_device"))
+		return ti_map(s, DMA_TO_DEVICE);
 	if (argc != 1)
 		return -EINVAL;
 	if (!strcmp(argv[0], "map"))
-		return ti_map(s);
+		return ti_map(s, DMA_BIDIRECTIONAL);
 	if (!strcmp(argv[0], "unmap"))
 		return ti_unmap(s);
 	if (!strcmp(argv[0], "detach"))

@@ -1452,7 +1452,27 @@ struct fail_vfio {
 	int ctl;
 	int buf;		/* the export a sweep made, or the one imported */
 	const char *mode;	/* the importer's: "phyr" or "sgt" */
+	const char *map;	/* its map command */
+	int udmabuf;		/* /dev/udmabuf */
+	int memfd;		/* what the udmabuf is made of */
+	/*
+	 * A map's phyr is built once per buffer (udmabuf keeps it): each
+	 * map run gets a new udmabuf, attached, or it would find it built.
+	 */
+	bool refresh;
 };
+
+static int fail_udmabuf_run(void *ctx);
+static int fail_attach_run(void *ctx);
+
+/* Detach, close, make a new udmabuf and attach again. */
+static void fail_refresh(struct fail_vfio *x)
+{
+	ti_cmd(x->ctl, "detach");
+	close(x->buf);
+	if (fail_udmabuf_run(x) || fail_attach_run(x))
+		x->ctl = -1;	/* the next run fails, and says so */
+}
 
 /* Three ranges, out of order: the exporter's phyr has three. */
 static int fail_export_run(void *ctx)
@@ -1512,7 +1532,7 @@ static int fail_map_run(void *ctx)
 {
 	struct fail_vfio *x = ctx;
 
-	return ti_cmd(x->ctl, "map");
+	return ti_cmd(x->ctl, "%s", x->map);
 }
 
 static void fail_unmap(void *ctx)
@@ -1520,6 +1540,8 @@ static void fail_unmap(void *ctx)
 	struct fail_vfio *x = ctx;
 
 	ti_cmd(x->ctl, "unmap");
+	if (x->refresh)
+		fail_refresh(x);
 }
 
 /* A failed map leaves the attachment unmapped, and it maps afterwards. */
@@ -1533,21 +1555,63 @@ static bool fail_map_check(void *ctx, char *why, size_t len)
 		snprintf(why, len, "a mapping");
 		return false;
 	}
-	ret = ti_cmd(x->ctl, "map");
+	ret = fail_map_run(x);
 	if (ret) {
 		snprintf(why, len, "an attachment that no longer maps (%s)",
 			 strerror(-ret));
 		return false;
 	}
-	ti_cmd(x->ctl, "unmap");
+	fail_unmap(x);
 	return true;
 }
 
+#define FAIL_UDMABUF_LEN	(64u << 12)	/* 64 pages of 4 KiB */
+
+/* The ioctl alone: the memfd and /dev/udmabuf are opened beforehand. */
+static int fail_udmabuf_run(void *ctx)
+{
+	struct fail_vfio *x = ctx;
+	struct udmabuf_create c = {
+		.memfd = x->memfd,
+		.flags = UDMABUF_FLAGS_CLOEXEC,
+		.size = FAIL_UDMABUF_LEN,
+	};
+
+	x->buf = ioctl(x->udmabuf, UDMABUF_CREATE, &c);
+	if (x->buf < 0)
+		x->buf = -errno;
+	return x->buf < 0 ? x->buf : 0;
+}
+
 /*
- * BEHAVIOURS: R5 - every allocation of the vfio export, of a phyr
- * importer's attach and map and of a legacy importer's (the exporter's
- * sg_table compat, DMA-mapped for the rig's edu through its IOVA) fails
- * in turn: -ENOMEM, nothing left behind.
+ * Sweep an importer's attach (@attach_name), then its map (@map_name), of
+ * x->buf in x->mode.
+ */
+static void fail_import(struct __test_metadata *_metadata,
+			struct fail_vfio *x, const char *attach_name,
+			const char *map_name, bool map_allocates_nothing)
+{
+	struct fail_nth_op attach_op = {
+		attach_name, fail_attach_run, fail_detach, fail_attach_check,
+		{ -ENOMEM } };
+	struct fail_nth_op map_op = {
+		map_name, fail_map_run, fail_unmap, fail_map_check,
+		{ -ENOMEM }, map_allocates_nothing };
+
+	fail_nth_sweep(_metadata, &attach_op, x);
+	ASSERT_EQ(0, fail_attach_run(x)) TH_LOG("%s", ti_report(x->ctl));
+	fail_nth_sweep(_metadata, &map_op, x);
+	fail_detach(x);
+}
+
+/*
+ * BEHAVIOURS: R5 - every allocation fails in turn, once and from the n-th
+ * on, in: the vfio export; a phyr importer's attach to it (its map hands
+ * out the exporter's phyr: nothing to allocate, which the sweep shows);
+ * the udmabuf export (its phyr built from the memfd's folios); a phyr
+ * importer's attach and map of that, and a legacy importer's, whose
+ * sg_table the compat helper builds and DMA-maps for the rig's edu
+ * through its IOVA. -ENOMEM, nothing left behind.
  */
 TEST_F_TIMEOUT(vfio_dmabuf, fail_nth, 4 * TIMEOUT)
 {
@@ -1555,34 +1619,52 @@ TEST_F_TIMEOUT(vfio_dmabuf, fail_nth, 4 * TIMEOUT)
 		"vfio export (VFIO_DEVICE_FEATURE_DMA_BUF, 3 ranges)",
 		fail_export_run, fail_export_undo, fail_export_check,
 		{ -ENOMEM } };
-	static const char * const modes[] = { "phyr", "sgt" };
-	struct fail_vfio x = { .d = &self->d, .ctl = self->ctl, .buf = -1 };
-	char name[2][96];
-	unsigned int i;
+	static const struct fail_nth_op udmabuf_op = {
+		"udmabuf export (UDMABUF_CREATE, 64 pages)",
+		fail_udmabuf_run, fail_export_undo, fail_export_check,
+		{ -ENOMEM } };
+	struct fail_vfio x = { .d = &self->d, .ctl = self->ctl, .buf = -1,
+			       .map = "map" };
 
 	fail_nth_sweep(_metadata, &export_op, &x);
 	if (self->ctl < 0)
 		SKIP(return, NO_IMPORTER);
 	ASSERT_EQ(0, fail_export_run(&x));
-	for (i = 0; i < ARRAY_SIZE(modes); i++) {
-		struct fail_nth_op attach_op = {
-			name[0], fail_attach_run, fail_detach,
-			fail_attach_check, { -ENOMEM } };
-		struct fail_nth_op map_op = {
-			name[1], fail_map_run, fail_unmap, fail_map_check,
-			{ -ENOMEM } };
-
-		x.mode = modes[i];
-		snprintf(name[0], sizeof(name[0]), "dma-buf attach (%s importer)",
-			 x.mode);
-		snprintf(name[1], sizeof(name[1]), "dma-buf map (%s importer%s)",
-			 x.mode, i ? ", the sg_table DMA-mapped for edu" : "");
-		fail_nth_sweep(_metadata, &attach_op, &x);
-		ASSERT_EQ(0, fail_attach_run(&x));
-		fail_nth_sweep(_metadata, &map_op, &x);
-		fail_detach(&x);
-	}
+	x.mode = "phyr";
+	fail_import(_metadata, &x, "dma-buf attach (phyr importer, vfio)",
+		    "dma-buf map (phyr importer, vfio: the exporter's phyr)",
+		    true);
 	fail_export_undo(&x);
+
+	/* A udmabuf of a sealed memfd, made once to have the memfd. */
+	x.buf = udmabuf_new(FAIL_UDMABUF_LEN, &x.memfd);
+	if (x.buf < 0 && x.memfd >= 0)
+		close(x.memfd);
+	if (x.buf == -ENOENT)
+		SKIP(return, "no /dev/udmabuf (CONFIG_UDMABUF)");
+	ASSERT_LE(0, x.buf) TH_LOG("udmabuf: %s", strerror(-x.buf));
+	close(x.buf);
+	x.udmabuf = open("/dev/udmabuf", O_RDWR);
+	ASSERT_LE(0, x.udmabuf);
+	fail_nth_sweep(_metadata, &udmabuf_op, &x);
+	ASSERT_EQ(0, fail_udmabuf_run(&x)) TH_LOG("udmabuf: %s",
+						  strerror(-x.buf));
+	x.refresh = true;
+	fail_import(_metadata, &x, "dma-buf attach (phyr importer, udmabuf)",
+		    "dma-buf map (phyr importer, udmabuf)", false);
+	/*
+	 * DMA_TO_DEVICE: for a device that writes, DMA_API_DEBUG tracks
+	 * cachelines in a radix tree whose allocation, failed, disables
+	 * dma-debug for the rest of the boot ("cacheline tracking ENOMEM").
+	 */
+	x.mode = "sgt";
+	x.map = "map to_device";
+	fail_import(_metadata, &x, "dma-buf attach (legacy importer, udmabuf)",
+		    "dma-buf map (legacy importer, udmabuf: sg_table compat DMA-mapped for edu, DMA_TO_DEVICE)",
+		    false);
+	fail_export_undo(&x);
+	close(x.udmabuf);
+	close(x.memfd);
 }
 
 /*

@@ -664,27 +664,6 @@ struct bad_slot {
 	int err;
 };
 
-/* A udmabuf of @len bytes (not revocable), and its memfd: the fd or -errno. */
-static int udmabuf_new(size_t len, int *memfd)
-{
-	struct udmabuf_create c = { .flags = UDMABUF_FLAGS_CLOEXEC, .size = len };
-	int dev, fd;
-
-	*memfd = memfd_create("kvm-dmabuf-k2", MFD_ALLOW_SEALING);
-	if (*memfd < 0)
-		return -errno;
-	if (ftruncate(*memfd, len) || fcntl(*memfd, F_ADD_SEALS, F_SEAL_SHRINK))
-		return -errno;
-	dev = open("/dev/udmabuf", O_RDWR);
-	if (dev < 0)
-		return -errno;
-	c.memfd = *memfd;
-	fd = ioctl(dev, UDMABUF_CREATE, &c);
-	fd = fd < 0 ? -errno : fd;
-	close(dev);
-	return fd;
-}
-
 /*
  * BEHAVIOURS: K2, R2 - malformed KVM_MEM_DMABUF slots, each refused with its
  * errno and nothing created: no slot (the same slot and GPA then work), no

@@ -36,6 +36,7 @@
 
 #include <linux/kvm.h>
 #include <linux/pci_regs.h>
+#include <linux/udmabuf.h>
 #include <linux/vfio.h>
 
 #include "../kselftest_harness.h"
@@ -590,6 +591,22 @@ static int count_vfio_dmabufs(void)
 	return n;
 }
 
+/* Every dma-buf in bufinfo: its lines that start with the size. */
+static int count_dmabufs(void)
+{
+	char line[512];
+	int n = 0;
+	FILE *f;
+
+	f = fopen(BUFINFO, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		n += line[0] >= '0' && line[0] <= '9';
+	fclose(f);
+	return n;
+}
+
 /*
  * vfio-pci dma-bufs in bufinfo reach @want within a second: the count.
  * Inline: not every program waits.
@@ -664,14 +681,47 @@ static void expect_no_leaks(struct __test_metadata *_metadata)
 }
 
 /*
+ * A udmabuf of @len bytes (not revocable) over a new sealed memfd, returned
+ * in @memfd: the dma-buf's fd or -errno. Inline: not every program uses it.
+ */
+static inline int udmabuf_new(size_t len, int *memfd)
+{
+	struct udmabuf_create c = { .flags = UDMABUF_FLAGS_CLOEXEC, .size = len };
+	int dev, fd;
+
+	*memfd = memfd_create("vfio-selftest", MFD_ALLOW_SEALING);
+	if (*memfd < 0)
+		return -errno;
+	if (ftruncate(*memfd, len) || fcntl(*memfd, F_ADD_SEALS, F_SEAL_SHRINK))
+		return -errno;
+	dev = open("/dev/udmabuf", O_RDWR);
+	if (dev < 0)
+		return -errno;
+	c.memfd = *memfd;
+	fd = ioctl(dev, UDMABUF_CREATE, &c);
+	fd = fd < 0 ? -errno : fd;
+	close(dev);
+	return fd;
+}
+
+/*
  * BEHAVIOURS: R5 - fault injection at every allocation of an operation in
  * turn, the way tools/testing/selftests/iommu/iommufd_fail_nth.c sweeps
- * iommufd's ioctls: the operation is run again and again with the calling
+ * iommufd's ioctls (and lib/phyr/phyr_rig_dma_kunit.c the builders and
+ * DMA maps): the operation is run again and again with the calling
  * thread's n-th injection point made to fail (its /proc fail-nth,
  * Documentation/fault-injection/fault-injection.rst), n = 1, 2, ..., until
  * a run passes all its points. failslab and fail_page_alloc are set, as
  * iommufd_fail_nth.c sets them, to inject into allocations that may sleep
- * too, quietly (no stack dump on the console).
+ * too, quietly. Each operation is swept twice:
+ *
+ * - "once": only the n-th point fails. What retries once absorbs it
+ *   (kvrealloc(), kmemleak's pool): such a run must succeed like the
+ *   others.
+ * - "from n on": the n-th point and every later one of this thread fail
+ *   (fail-nth, then the attributes' task filter with probability 100 and
+ *   the thread's make-it-fail), so that the operation's own error path is
+ *   reached behind any retry.
  *
  * A run that fails must fail with one of the operation's documented errors
  * and leave nothing behind: no fd, no dma-buf, and what op->check() looks
@@ -687,27 +737,52 @@ struct fail_nth_op {
 	/* After a run that failed: what it must not have left; true if so. */
 	bool (*check)(void *ctx, char *why, size_t len);
 	int errnos[3];			/* the documented errors */
+	bool allocates_nothing;		/* documented: no injection point */
 };
 
-static int fail_nth_attr(const char *attr, const char *val)
+struct fail_nth_attr {
+	const char *name;
+	const char *set;	/* for the sweeps */
+	const char *reset;	/* the boot's default */
+};
+
+/*
+ * In the order they are written: the task filter before the probability,
+ * so that there is never a moment where every task's allocations fail;
+ * undone in reverse.
+ */
+static const struct fail_nth_attr fail_nth_attrs[] = {
+	{ "verbose", "0", "2" },
+	{ "ignore-gfp-wait", "N", "Y" },
+	{ "ignore-gfp-highmem", "N", "Y" },	/* fail_page_alloc only */
+	{ "task-filter", "Y", "N" },
+	{ "interval", "1", "1" },
+	{ "times", "-1", "1" },
+	{ "probability", "100", "0" },
+};
+
+/* Set (or reset) failslab and fail_page_alloc: 0, or -errno. */
+static int fail_nth_setup(bool set)
 {
+	static const char * const dirs[] = { "failslab", "fail_page_alloc" };
+	unsigned int d, i, n = ARRAY_SIZE(fail_nth_attrs);
 	char path[PATH_MAX];
+	int ret;
 
-	snprintf(path, sizeof(path), "/sys/kernel/debug/%s", attr);
-	return sysfs_write(path, val);
-}
+	for (d = 0; d < ARRAY_SIZE(dirs); d++) {
+		for (i = 0; i < n; i++) {
+			const struct fail_nth_attr *a =
+				&fail_nth_attrs[set ? i : n - 1 - i];
 
-/* Set up failslab and fail_page_alloc: 0, or -errno (not built in). */
-static int fail_nth_setup(void)
-{
-	int ret = fail_nth_attr("failslab/ignore-gfp-wait", "N");
-
-	if (ret)
-		return ret;
-	fail_nth_attr("failslab/verbose", "0");
-	fail_nth_attr("fail_page_alloc/ignore-gfp-wait", "N");
-	fail_nth_attr("fail_page_alloc/ignore-gfp-highmem", "N");
-	fail_nth_attr("fail_page_alloc/verbose", "0");
+			snprintf(path, sizeof(path), "/sys/kernel/debug/%s/%s",
+				 dirs[d], a->name);
+			ret = sysfs_write(path, set ? a->set : a->reset);
+			/* failslab has no ignore-gfp-highmem. */
+			if (ret && !(ret == -ENOENT && !d &&
+				     !strcmp(a->name, "ignore-gfp-highmem")))
+				return ret;
+		}
+	}
 	return 0;
 }
 
@@ -721,36 +796,35 @@ static bool fail_nth_documented(const struct fail_nth_op *op, int ret)
 	return false;
 }
 
-/*
- * Sweep @op (the thread's fail-nth, /proc/thread-self); what it did goes
- * to the log as "# fail-nth: NAME: N injection points, ..." (the README's
- * table, from tools/testing/phyr/report.sh).
- */
-static void fail_nth_sweep(struct __test_metadata *_metadata,
-			   const struct fail_nth_op *op, void *ctx)
+static int fail_nth_write(int fd, unsigned int val)
+{
+	char buf[16];
+	int len = snprintf(buf, sizeof(buf), "%u", val);
+
+	return pwrite(fd, buf, len, 0) == len ? 0 : -errno;
+}
+
+static void fail_nth_sweep_mode(struct __test_metadata *_metadata,
+				const struct fail_nth_op *op, void *ctx,
+				int nth, int mif, bool from_n_on)
 {
 	unsigned int n, failed = 0, absorbed = 0, points;
-	int nth, ret = 0, fds, bufs;
-	char val[16], why[256];
+	int ret = 0, fds, bufs;
 	bool fired = false;
+	char val[16], why[256];
 	ssize_t len;
 
-	ret = fail_nth_setup();
-	if (ret)
-		SKIP(return, "no <debugfs>/failslab (CONFIG_FAILSLAB, CONFIG_FAULT_INJECTION_DEBUG_FS): %s",
-		     strerror(-ret));
-	nth = open("/proc/thread-self/fail-nth", O_RDWR);
-	ASSERT_LE(0, nth) TH_LOG("fail-nth: %s", strerror(errno));
 	for (n = 1; n <= FAIL_NTH_MAX; n++) {
 		fds = count_fds();
-		bufs = count_vfio_dmabufs();
-		len = snprintf(val, sizeof(val), "%u", n);
-		ASSERT_EQ(len, pwrite(nth, val, len, 0));
+		bufs = count_dmabufs();
+		ASSERT_EQ(0, fail_nth_write(mif, from_n_on));
+		ASSERT_EQ(0, fail_nth_write(nth, n));
 		ret = op->run(ctx);
 		/* Reached and failed: the count ran down to 0. */
 		len = pread(nth, val, sizeof(val) - 1, 0);
 		fired = len > 0 && val[0] == '0';
-		ASSERT_EQ(1, pwrite(nth, "0", 1, 0));
+		ASSERT_EQ(0, fail_nth_write(mif, 0));
+		ASSERT_EQ(0, fail_nth_write(nth, 0));
 		if (!ret) {
 			op->undo(ctx);
 			if (!fired)
@@ -766,7 +840,7 @@ static void fail_nth_sweep(struct __test_metadata *_metadata,
 			       op->name, n, strerror(-ret));
 		EXPECT_EQ(fds, count_fds())
 			TH_LOG("%s: point %u left an fd", op->name, n);
-		EXPECT_EQ(bufs, wait_vfio_dmabufs(bufs))
+		EXPECT_EQ(bufs, count_dmabufs())
 			TH_LOG("%s: point %u left a dma-buf", op->name, n);
 		why[0] = '\0';
 		EXPECT_TRUE(op->check(ctx, why, sizeof(why)))
@@ -774,15 +848,58 @@ static void fail_nth_sweep(struct __test_metadata *_metadata,
 		if (!fired || _metadata->exit_code)
 			break;
 	}
-	close(nth);
 	points = n - 1;
 	EXPECT_EQ(0, ret) TH_LOG("%s: never succeeded", op->name);
 	EXPECT_GE(FAIL_NTH_MAX, n) TH_LOG("%s: more than %u injection points",
 					  op->name, FAIL_NTH_MAX);
-	/* A sweep that injected nothing would prove nothing. */
-	EXPECT_LT(0, points) TH_LOG("%s: no injection point reached", op->name);
-	note("fail-nth: %s: %u injection points, %u failed with a documented error, %u absorbed, nothing left behind\n",
-	     op->name, points, failed, absorbed);
+	/*
+	 * A sweep that injected nothing, or failed nothing, proves nothing;
+	 * unless the operation is documented to allocate nothing, which the
+	 * sweep then shows.
+	 */
+	if (op->allocates_nothing) {
+		EXPECT_EQ(0, points) TH_LOG("%s: allocates", op->name);
+	} else {
+		EXPECT_LT(0, points)
+			TH_LOG("%s: no injection point reached", op->name);
+	}
+	if (from_n_on)
+		EXPECT_LT(0, failed)
+			TH_LOG("%s: no run failed with every allocation from the n-th on failing",
+			       op->name);
+	note("fail-nth: %s: %s: %u injection points, %u failed with a documented error, %u absorbed%s\n",
+	     op->name, from_n_on ? "from n on" : "once", points, failed,
+	     absorbed, _metadata->exit_code ? "" : ", nothing left behind");
+}
+
+/*
+ * Sweep @op in both modes; what it did goes to the log as
+ * "# fail-nth: NAME: MODE: N injection points, ..." (the README's table).
+ * Inline: not every program injects.
+ */
+static inline void fail_nth_sweep(struct __test_metadata *_metadata,
+			   const struct fail_nth_op *op, void *ctx)
+{
+	int nth, mif, ret;
+
+	ret = fail_nth_setup(true);
+	if (ret)
+		SKIP(return, "<debugfs>/failslab, fail_page_alloc (CONFIG_FAILSLAB, CONFIG_FAIL_PAGE_ALLOC, CONFIG_FAULT_INJECTION_DEBUG_FS): %s",
+		     strerror(-ret));
+	nth = open("/proc/thread-self/fail-nth", O_RDWR);
+	mif = open("/proc/thread-self/make-it-fail", O_RDWR);
+	if (nth >= 0 && mif >= 0) {
+		fail_nth_sweep_mode(_metadata, op, ctx, nth, mif, false);
+		if (!_metadata->exit_code && !op->allocates_nothing)
+			fail_nth_sweep_mode(_metadata, op, ctx, nth, mif, true);
+	}
+	EXPECT_LE(0, nth) TH_LOG("fail-nth: %s", strerror(errno));
+	EXPECT_LE(0, mif) TH_LOG("make-it-fail: %s", strerror(errno));
+	if (nth >= 0)
+		close(nth);
+	if (mif >= 0)
+		close(mif);
+	EXPECT_EQ(0, fail_nth_setup(false));
 }
 
 #endif /* VFIO_PCI_UTIL_H */
