@@ -81,6 +81,37 @@ MUTANTS = [
      '\treturn state->mmio ? attrs | DMA_ATTR_MMIO : attrs;\n',
      '\treturn attrs;\n',
      ('rig', 'phyr_rig_dma*')),
+    ('phyr-map-leaks-iova',
+     'lib/phyr: phyr_dma_map_create() keeps the IOVA when its vector array '
+     'cannot be allocated (R5)',
+     'lib/phyr/dma.c',
+     '\t\tif (ret) {\n'
+     '\t\t\tphyr_dma_unmap_state(map->dev, &map->state, map->dir,\n'
+     '\t\t\t\t\t     map->attrs);\n'
+     '\t\t\tgoto err_free;\n',
+     '\t\tif (ret) {\n'
+     '\t\t\tgoto err_free;\n',
+     ('rig', 'phyr_rig_dma_fail_nth*')),
+    ('phyr-bvecs-partial',
+     'lib/phyr: phyr_append_bvecs() leaves the bio_vecs it appended before '
+     'an allocation failed (R5: the phyr must be unchanged)',
+     'lib/phyr/phyr.c',
+     '\t\t\t\t       bvec_phys(&bvecs[i]), bvecs[i].bv_len,\n'
+     '\t\t\t\t       gfp);\n'
+     '\t\tif (ret) {\n'
+     '\t\t\tphyr_snapshot_restore(phyr, &snap);\n',
+     '\t\t\t\t       bvec_phys(&bvecs[i]), bvecs[i].bv_len,\n'
+     '\t\t\t\t       gfp);\n'
+     '\t\tif (ret) {\n',
+     ('rig', 'phyr_rig_dma_fail_nth*')),
+    ('kvm-bind-keeps-attachment',
+     'KVM: a KVM_MEM_DMABUF slot that fails to be created after its bind '
+     '(kvm_set_memslot()) keeps its dma-buf attachment (R5)',
+     'virt/kvm/kvm_main.c',
+     '\tif (r && change == KVM_MR_CREATE && (mem->flags & KVM_MEM_DMABUF))\n'
+     '\t\tkvm_dmabuf_unbind(new);\n',
+     '',
+     ('user', 'vfio_pci_kvm_dmabuf_test')),
 ]
 
 

@@ -607,6 +607,23 @@ static int count_dmabufs(void)
 	return n;
 }
 
+/* Attachments of every dma-buf: the sum of bufinfo's per-buffer totals. */
+static int count_attachments(void)
+{
+	char line[512];
+	int n = 0, k;
+	FILE *f;
+
+	f = fopen(BUFINFO, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Total %d devices attached", &k) == 1)
+			n += k;
+	fclose(f);
+	return n;
+}
+
 /*
  * vfio-pci dma-bufs in bufinfo reach @want within a second: the count.
  * Inline: not every program waits.
@@ -724,9 +741,9 @@ static inline int udmabuf_new(size_t len, int *memfd)
  *   reached behind any retry.
  *
  * A run that fails must fail with one of the operation's documented errors
- * and leave nothing behind: no fd, no dma-buf, and what op->check() looks
- * at; a run whose injected failure was absorbed must succeed like the
- * others. The program's no_leaks test runs kmemleak afterwards.
+ * and leave nothing behind: no fd, no dma-buf, no dma-buf attachment
+ * (bufinfo), and what op->check() looks at; a run whose injected failure
+ * was absorbed must succeed like the others. The program's no_leaks test runs kmemleak afterwards.
  */
 #define FAIL_NTH_MAX	2000
 
@@ -809,7 +826,7 @@ static void fail_nth_sweep_mode(struct __test_metadata *_metadata,
 				int nth, int mif, bool from_n_on)
 {
 	unsigned int n, failed = 0, absorbed = 0, points;
-	int ret = 0, fds, bufs;
+	int ret = 0, fds, bufs, atts;
 	bool fired = false;
 	char val[16], why[256];
 	ssize_t len;
@@ -817,6 +834,7 @@ static void fail_nth_sweep_mode(struct __test_metadata *_metadata,
 	for (n = 1; n <= FAIL_NTH_MAX; n++) {
 		fds = count_fds();
 		bufs = count_dmabufs();
+		atts = count_attachments();
 		ASSERT_EQ(0, fail_nth_write(mif, from_n_on));
 		ASSERT_EQ(0, fail_nth_write(nth, n));
 		ret = op->run(ctx);
@@ -842,6 +860,8 @@ static void fail_nth_sweep_mode(struct __test_metadata *_metadata,
 			TH_LOG("%s: point %u left an fd", op->name, n);
 		EXPECT_EQ(bufs, count_dmabufs())
 			TH_LOG("%s: point %u left a dma-buf", op->name, n);
+		EXPECT_EQ(atts, count_attachments())
+			TH_LOG("%s: point %u left an attachment", op->name, n);
 		why[0] = '\0';
 		EXPECT_TRUE(op->check(ctx, why, sizeof(why)))
 			TH_LOG("%s: point %u left %s", op->name, n, why);
