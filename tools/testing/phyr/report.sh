@@ -282,6 +282,19 @@ else
 fi
 
 echo
+echo "-- fault injection (R5): each allocation of each operation failed in turn, once and from the n-th on"
+# "fail-nth: OPERATION: MODE: N injection points, ..." of the KUnit boot
+# (lib/phyr/phyr_rig_dma_kunit.c) and of the userspace boot (vfio_pci_util.h).
+fn=$( { grep -a -h -o 'phyr-rig: fail-nth: .*' "$LOG" | sed 's/^phyr-rig: //'
+	[ -s "$ulog" ] && grep -a -h -o 'fail-nth: .*: .*injection points.*' "$ulog"
+	} | tr -d '\r' | grep -v 'the DMA maps were')
+if [ -n "$fn" ]; then
+	echo "$fn" | sed 's/^fail-nth: /   /'
+else
+	echo "   no fail-nth lines in build/logs/rig.log or rig-user.log"
+fi
+
+echo
 echo "-- KUnit"
 if [ -s "$SUMMARY" ]; then
 	sed 's/^\[[0-9:]*\] //' "$SUMMARY" |
