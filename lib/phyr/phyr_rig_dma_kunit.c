@@ -1217,6 +1217,97 @@ static void phyr_rig_dma_swiotlb(struct kunit *test)
 		phyr_dma_map_destroy(map);
 }
 
+/*
+ * A host bridge that translates: bus addresses are CPU physical addresses
+ * plus an offset (pcim_p2pdma_provider() takes it from pci_bus_address()
+ * minus pci_resource_start()). q35's windows have none, so a bus offset
+ * left out would go unseen: the NVMe CMB's provider is copied with
+ * RIG_BUS_OFFSET set and its owner kept (the map type is the owner's), and
+ * the expected bus addresses are the test's own sum, not the provider's
+ * field.
+ */
+#define RIG_BUS_OFFSET	(1ULL << 40)
+
+struct rig_mask {
+	struct device	*dev;
+	u64		mask;
+};
+
+static void rig_restore_mask(void *data)
+{
+	struct rig_mask *m = data;
+
+	dma_set_mask(m->dev, m->mask);
+}
+
+/* BEHAVIOURS: M2, C2, M16 (with a non-zero bus offset) */
+static void phyr_rig_dma_bus_offset(struct kunit *test)
+{
+	struct pci_dev *nvme = phyr_rig_get_nvme(test);
+	struct pci_dev *sw = rig_get_edu(test, true);
+	struct phyr_dma_params params = { .dev = &sw->dev,
+					  .dir = DMA_TO_DEVICE };
+	struct phyr_provider *prov, *shifted;
+	struct p2pdma_provider *p2p;
+	struct phyr_dma_map *map;
+	struct rig_mask *saved;
+	struct phyr *phyr;
+	struct sg_table *sgt;
+	phys_addr_t paddr;
+	u64 mask;
+
+	rig_cmb_phyr(test, nvme, &prov, &paddr);
+	p2p = kunit_kzalloc(test, sizeof(*p2p), GFP_KERNEL);
+	shifted = kunit_kzalloc(test, sizeof(*shifted), GFP_KERNEL);
+	saved = kunit_kzalloc(test, sizeof(*saved), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, p2p);
+	KUNIT_ASSERT_NOT_NULL(test, shifted);
+	KUNIT_ASSERT_NOT_NULL(test, saved);
+	*p2p = *prov->p2p;
+	p2p->bus_offset = RIG_BUS_OFFSET;
+	shifted->kind = PHYR_PROVIDER_P2P;
+	shifted->p2p = p2p;
+	phyr = phyr_rig_phyr_alloc(test);
+	KUNIT_ASSERT_EQ(test, phyr_append(phyr, shifted, PHYR_ATTRS_MMIO, paddr,
+					  RIG_MMIO_LEN, GFP_KERNEL), 0);
+	KUNIT_ASSERT_EQ(test, phyr_dma_map_type(shifted, &sw->dev, 0),
+			PHYR_MAP_BUS_ADDR);
+	saved->dev = &sw->dev;
+	saved->mask = *sw->dev.dma_mask;
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, rig_restore_mask,
+							saved), 0);
+
+	/* No DMA is done: the mask only has to pass the bus address. */
+	KUNIT_ASSERT_EQ(test, dma_set_mask(&sw->dev, DMA_BIT_MASK(64)), 0);
+	map = phyr_dma_map_create(phyr, 0, RIG_MMIO_LEN, &params, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, map);
+	KUNIT_EXPECT_EQ(test, map->nr_vecs, 1);
+	KUNIT_EXPECT_TRUE(test, map->vecs[0].flags & PHYR_DMA_VEC_BUS_ADDR);
+	KUNIT_EXPECT_EQ(test, map->vecs[0].dma_addr,
+			(dma_addr_t)(paddr + RIG_BUS_OFFSET));
+	rig_info(test, "bus offset %#llx: the NVMe CMB at %pa is bus address %pad for edu %s",
+		 RIG_BUS_OFFSET, &paddr, &map->vecs[0].dma_addr, pci_name(sw));
+	phyr_dma_map_destroy(map);
+
+	sgt = phyr_dma_map_sgt(phyr, 0, RIG_MMIO_LEN, &params, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, sgt);
+	KUNIT_EXPECT_TRUE(test, sg_dma_is_bus_address(sgt->sgl));
+	KUNIT_EXPECT_EQ(test, sg_dma_address(sgt->sgl),
+			(dma_addr_t)(paddr + RIG_BUS_OFFSET));
+	phyr_dma_unmap_sgt(sgt);
+
+	/* A mask that passes the CPU address but not the bus address. */
+	mask = DMA_BIT_MASK(fls64(paddr + RIG_MMIO_LEN - 1));
+	KUNIT_ASSERT_LT(test, mask, paddr + RIG_BUS_OFFSET);
+	KUNIT_ASSERT_EQ(test, dma_set_mask(&sw->dev, mask), 0);
+	map = phyr_dma_map_create(phyr, 0, RIG_MMIO_LEN, &params, GFP_KERNEL);
+	KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(map), -EIO);
+	if (!IS_ERR(map))
+		phyr_dma_map_destroy(map);
+	rig_info(test, "bus offset %#llx: a %d-bit DMA mask refuses the CMB (-EIO), its CPU address would pass",
+		 RIG_BUS_OFFSET, fls64(mask));
+}
+
 /* ---- fault injection: each allocation of an operation in turn (R5) ---- */
 
 /*
@@ -1674,6 +1765,62 @@ static void phyr_rig_dma_fail_nth_map(struct kunit *test)
 		 "no IOMMU translation in this boot");
 }
 
+/*
+ * BEHAVIOURS: P4 - iterating a phyr, and yielding the DMA segments of its
+ * IOVA once phyr_dma_iter_start() has mapped it, reach no fault injection
+ * point: no allocation of any kind, GFP_ATOMIC and order-0 pages included
+ * (rig_fail_setup() makes them all count). The fail-nth count is set and
+ * must be where it was afterwards: every allocation on the way would have
+ * taken one off it (and failed).
+ */
+static void phyr_rig_dma_fail_nth_iterate(struct kunit *test)
+{
+	struct pci_dev *edu = rig_get_edu(test, true);
+	struct rig_fail_map *m = kunit_kzalloc(test, sizeof(*m), GFP_KERNEL);
+	unsigned int n = 0, left;
+	struct phyr_iter it;
+	struct phyr_seg seg;
+	int ret;
+
+	KUNIT_ASSERT_NOT_NULL(test, m);
+	m->b = rig_fail_build_alloc(test);
+	KUNIT_ASSERT_EQ(test, phyr_append_pages(m->b->phyr, m->b->pages,
+						RIG_FAIL_PAGES, 0,
+						RIG_FAIL_PAGES * PAGE_SIZE,
+						GFP_KERNEL), 0);
+	rig_fail_setup(test);
+
+	KUNIT_ASSERT_EQ(test, phyr_iter_start(&it, m->b->phyr, 0,
+					      m->b->phyr->len), 0);
+	rig_fail_nth_set(1, true);
+	while (phyr_iter_next(&it, &seg))
+		n++;
+	left = rig_fail_nth_get();
+	rig_fail_nth_set(0, false);
+	KUNIT_EXPECT_EQ_MSG(test, left, 1, "phyr_iter_next() allocated");
+	KUNIT_EXPECT_EQ(test, n, m->b->phyr->nr_ranges);
+
+	if (!rig_behind_iommu_dma(&edu->dev))
+		kunit_skip(test, "%s is not translated by iommu-dma in this boot",
+			   pci_name(edu));
+	m->params = (struct phyr_dma_params){ .dev = &edu->dev,
+					      .dir = DMA_TO_DEVICE };
+	ret = phyr_dma_iter_start(&m->iter, m->b->phyr, PAGE_SIZE,
+				  RIG_FAIL_PAGES * PAGE_SIZE, &m->params);
+	KUNIT_ASSERT_EQ(test, ret, 0);
+	rig_fail_nth_set(1, true);
+	while (m->nr_vecs < RIG_FAIL_PAGES &&
+	       (ret = phyr_dma_iter_next(&m->iter, &m->vecs[m->nr_vecs])) > 0)
+		m->nr_vecs++;
+	left = rig_fail_nth_get();
+	rig_fail_nth_set(0, false);
+	rig_fail_unmap_iter(m);
+	KUNIT_EXPECT_EQ(test, ret, 0);
+	KUNIT_EXPECT_EQ_MSG(test, left, 1, "phyr_dma_iter_next() allocated");
+	rig_info(test, "fail-nth: iterating %u ranges, then %u DMA segments of one IOVA for edu %s: no injection point reached",
+		 n, m->nr_vecs, pci_name(edu));
+}
+
 static struct kunit_case phyr_rig_dma_cases[] = {
 	KUNIT_CASE(phyr_rig_dma_map_type),
 	KUNIT_CASE(phyr_rig_dma_iova_refused),
@@ -1686,6 +1833,7 @@ static struct kunit_case phyr_rig_dma_cases[] = {
 	KUNIT_CASE(phyr_rig_dma_mmio_apart),
 	KUNIT_CASE(phyr_rig_dma_p2pdma_pages),
 	KUNIT_CASE(phyr_rig_dma_bus_addr_mask),
+	KUNIT_CASE(phyr_rig_dma_bus_offset),
 	KUNIT_CASE(phyr_rig_dma_unwind),
 	KUNIT_CASE(phyr_rig_dma_swiotlb),
 	{}
@@ -1699,6 +1847,7 @@ static struct kunit_suite phyr_rig_dma_suite = {
 static struct kunit_case phyr_rig_dma_fail_nth_cases[] = {
 	KUNIT_CASE(phyr_rig_dma_fail_nth_build),
 	KUNIT_CASE(phyr_rig_dma_fail_nth_map),
+	KUNIT_CASE(phyr_rig_dma_fail_nth_iterate),
 	{}
 };
 
