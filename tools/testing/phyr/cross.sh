@@ -64,11 +64,56 @@ report() {
 	fi
 }
 
+# calls_check ARCH CROSS_COMPILE OBJECT - BEHAVIOURS P4 read off the
+# machine code, which no test that runs the loop can see: the loop
+# phyr_test_iter_loop() of lib/phyr/phyr_kunit.c, phyr_iter_next() inlined
+# in it, has no call and no indirect branch (arm64 bl, blr, br and their
+# pointer-authenticated forms; riscv jal, jalr, jr, call, tail; its return
+# is ret).
+calls_check() {
+	local arch=$1 cc=$2 obj=$3 dis bad re
+	if [ ! -f "$obj" ]; then
+		report "$arch" calls FAIL "no ${obj#"$PHYR_ROOT"/}"
+		return
+	fi
+	# Its extent from the symbol table (a clone may carry a suffix; riscv
+	# objects keep local labels, which split a plain disassembly).
+	local addr sect size
+	read -r addr sect size < <("${cc}objdump" -t "$obj" |
+		awk '$NF ~ /^phyr_test_iter_loop(\.|$)/ && $3 == "F" {
+			print $1, $4, $5; exit }')
+	dis=
+	if [ -n "$size" ]; then
+		dis=$("${cc}objdump" -d --no-show-raw-insn -j "$sect" \
+			--start-address=$((0x$addr)) \
+			--stop-address=$((0x$addr + 0x$size)) "$obj" |
+		      grep -E '^ *[0-9a-f]+:'$'\t')
+	fi
+	if [ -z "$dis" ]; then
+		report "$arch" calls FAIL "no phyr_test_iter_loop in ${obj#"$PHYR_ROOT"/}"
+		return
+	fi
+	case $arch in
+	arm64) re=':[[:space:]]+(bl|blr|br|blraa|blraaz|blrab|blrabz|braa|braaz|brab|brabz)([[:space:]]|$)' ;;
+	*) re=':[[:space:]]+(jal|jalr|jr|call|tail|c\.jal|c\.jalr|c\.jr)([[:space:]]|$)' ;;
+	esac
+	bad=$(mktemp)
+	grep -E "$re" <<<"$dis" >"$bad" || true
+	if [ -s "$bad" ]; then
+		report "$arch" calls FAIL \
+			"phyr_test_iter_loop (P4) calls or branches indirectly" "$bad"
+	else
+		report "$arch" calls PASS \
+			"phyr_test_iter_loop (P4): $(wc -l <<<"$dis") instructions, no call, no indirect branch"
+	fi
+	rm -f "$bad"
+}
+
 # fail_all ARCH SUMMARY [LOG] - nothing could be checked: every check of
 # ARCH fails, so that make check counts the same tests every time.
 fail_all() {
 	local t
-	for t in config W=1 sparse; do
+	for t in config W=1 sparse calls; do
 		report "$1" "$t" FAIL "$2" "" "${3:-}"
 	done
 }
@@ -76,7 +121,7 @@ fail_all() {
 # fail_build ARCH SUMMARY [LOG] - the config passed, the build could not run.
 fail_build() {
 	local t
-	for t in W=1 sparse; do
+	for t in W=1 sparse calls; do
 		report "$1" "$t" FAIL "$2" "" "${3:-}"
 	done
 }
@@ -346,6 +391,7 @@ for arch in $ARCHS; do
 			report "$arch" sparse PASS "${#objs[@]} files clean$note"
 		fi
 	fi
+	calls_check "$arch" "$cc" "$O/lib/phyr/phyr_kunit.o"
 	[ ${#skipped[@]} = 0 ] ||
 		echo "      $arch: not built:" \
 		     "$(printf '%s\n' "${skipped[@]}" | paste -sd, | sed 's/,/, /g')"
