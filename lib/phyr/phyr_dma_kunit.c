@@ -311,6 +311,98 @@ static void phyr_dma_test_private(struct kunit *test)
 	phyr_dma_expect_balanced(test);
 }
 
+/* A range as a test appended it: what the oracle below reads. */
+struct phyr_dma_test_piece {
+	phys_addr_t	paddr;
+	u64		len;
+	bool		priv;	/* a private interconnect address, as is */
+};
+
+/*
+ * BEHAVIOURS: M7, M11 - the segments a slice must give, computed by the
+ * test from the ranges it appended and the device's limits, never by the
+ * iterator or the list under test: each range's piece of the slice, RAM at
+ * phys_to_dma() and a private interconnect range at its own address, cut
+ * after the max segment size (dma_get_max_seg_size(), at most 2 GiB,
+ * rounded down to a page when it is one or more) and before each segment
+ * boundary (dma_get_seg_boundary()). Fills at most @max of @out; returns
+ * the number of segments.
+ */
+static unsigned int phyr_dma_test_oracle(struct device *dev,
+					 const struct phyr_dma_test_piece *r,
+					 unsigned int nr, u64 offset, u64 len,
+					 struct phyr_dma_vec *out,
+					 unsigned int max)
+{
+	u64 max_seg = min_t(u64, dma_get_max_seg_size(dev), SZ_2G);
+	u64 boundary = dma_get_seg_boundary(dev);
+	unsigned int i, n = 0;
+
+	if (max_seg >= PAGE_SIZE)
+		max_seg = round_down(max_seg, PAGE_SIZE);
+	for (i = 0; i < nr && len; i++) {
+		u64 skip = min(offset, r[i].len);
+		u64 piece = min(r[i].len - skip, len);
+		u64 addr = r[i].priv ? r[i].paddr + skip :
+				       phys_to_dma(dev, r[i].paddr + skip);
+
+		offset -= skip;
+		len -= piece;
+		while (piece) {
+			u64 seg = min(piece, max_seg);
+
+			/* The last byte before the next boundary. */
+			if (boundary != ~0ULL)
+				seg = min(seg, (addr | boundary) - addr + 1);
+			if (n < max)
+				out[n] = (struct phyr_dma_vec){
+					.dma_addr = addr,
+					.len = seg,
+					.flags = r[i].priv ?
+						 PHYR_DMA_VEC_PRIVATE : 0,
+				};
+			n++;
+			addr += seg;
+			piece -= seg;
+		}
+	}
+	return n;
+}
+
+/*
+ * @got (@n of them) are the oracle's @want (@nr): the same addresses and
+ * lengths; private segments marked private, RAM ones neither IOVA, bus
+ * address, MMIO nor private (dma-direct: mapped one by one or computed).
+ */
+static void phyr_dma_test_expect_vecs(struct kunit *test, const char *what,
+				      unsigned int s,
+				      const struct phyr_dma_vec *got,
+				      unsigned int n,
+				      const struct phyr_dma_vec *want,
+				      unsigned int nr)
+{
+	const u32 not_ram = PHYR_DMA_VEC_IOVA | PHYR_DMA_VEC_BUS_ADDR |
+			    PHYR_DMA_VEC_MMIO | PHYR_DMA_VEC_PRIVATE;
+	unsigned int i;
+
+	KUNIT_EXPECT_EQ_MSG(test, n, nr, "%s, slice %u: segments", what, s);
+	for (i = 0; i < min(n, nr); i++) {
+		KUNIT_EXPECT_EQ_MSG(test, got[i].dma_addr, want[i].dma_addr,
+				    "%s, slice %u, segment %u", what, s, i);
+		KUNIT_EXPECT_EQ_MSG(test, got[i].len, want[i].len,
+				    "%s, slice %u, segment %u", what, s, i);
+		if (want[i].flags & PHYR_DMA_VEC_PRIVATE)
+			KUNIT_EXPECT_EQ_MSG(test, got[i].flags,
+					    PHYR_DMA_VEC_PRIVATE,
+					    "%s, slice %u, segment %u", what,
+					    s, i);
+		else
+			KUNIT_EXPECT_EQ_MSG(test, got[i].flags & not_ram, 0,
+					    "%s, slice %u, segment %u", what,
+					    s, i);
+	}
+}
+
 /* Slices of the M7 phyr: offset, length; ends at a zero length. */
 static const struct {
 	u64 offset;
@@ -330,12 +422,17 @@ static void phyr_dma_test_iter_list(struct kunit *test)
 					       SZ_4K - 1);
 	const struct phyr_dma_params *params;
 	struct phyr *phyr = phyr_dma_test_phyr(test);
-	struct phyr_dma_vec *vecs, vec;
+	struct phyr_dma_vec *vecs, *want, vec;
 	struct phyr_dma_iter iter;
 	struct phyr_dma_map *map;
 	phys_addr_t a = phyr_dma_test_ram(test, SZ_8K);
 	phys_addr_t b = phyr_dma_test_ram(test, SZ_32K);
-	unsigned int i, n, s;
+	const struct phyr_dma_test_piece pieces[] = {
+		{ a + 100, 7000 },
+		{ 0x1ff00, 600, true },
+		{ b + 1000, 30000 },
+	};
+	unsigned int i, n, nr, s;
 	u64 offset, len, sum;
 	int ret;
 
@@ -344,7 +441,9 @@ static void phyr_dma_test_iter_list(struct kunit *test)
 	phyr_dma_test_append(test, phyr, RAM, PHYR_ATTRS_RAM, b + 1000, 30000);
 	params = phyr_dma_test_params(test, dev, 7);
 	vecs = kunit_kcalloc(test, 128, sizeof(*vecs), GFP_KERNEL);
+	want = kunit_kcalloc(test, 128, sizeof(*want), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, vecs);
+	KUNIT_ASSERT_NOT_NULL(test, want);
 
 	for (s = 0; !s || phyr_dma_test_slices[s].len; s++) {
 		offset = phyr_dma_test_slices[s].offset;
@@ -363,20 +462,17 @@ static void phyr_dma_test_iter_list(struct kunit *test)
 		KUNIT_ASSERT_EQ(test, ret, 0);
 		KUNIT_EXPECT_EQ(test, sum, len);
 
+		/* Both against the test's own segments, not each other. */
+		nr = phyr_dma_test_oracle(dev, pieces, ARRAY_SIZE(pieces),
+					  offset, len, want, 128);
+		KUNIT_ASSERT_LE(test, nr, 128);
+		phyr_dma_test_expect_vecs(test, "iterator", s, vecs, n, want,
+					  nr);
 		map = phyr_dma_map_create(phyr, offset, len, params,
 					  GFP_KERNEL);
 		KUNIT_ASSERT_NOT_ERR_OR_NULL(test, map);
-		KUNIT_EXPECT_EQ_MSG(test, map->nr_vecs, n, "slice %u", s);
-		for (i = 0; i < min(n, map->nr_vecs); i++) {
-			KUNIT_EXPECT_EQ_MSG(test, map->vecs[i].dma_addr,
-					    vecs[i].dma_addr, "slice %u vec %u",
-					    s, i);
-			KUNIT_EXPECT_EQ_MSG(test, map->vecs[i].len, vecs[i].len,
-					    "slice %u vec %u", s, i);
-			KUNIT_EXPECT_EQ_MSG(test, map->vecs[i].flags,
-					    vecs[i].flags, "slice %u vec %u",
-					    s, i);
-		}
+		phyr_dma_test_expect_vecs(test, "list", s, map->vecs,
+					  map->nr_vecs, want, nr);
 		phyr_dma_map_destroy(map);
 
 		for (i = 0; i < n; i++)
@@ -466,11 +562,19 @@ static void phyr_dma_test_limits(struct kunit *test)
 	struct phyr *phyr = phyr_dma_test_phyr(test);
 	phys_addr_t a = phyr_dma_test_ram(test, SZ_128K);
 	phys_addr_t b = phyr_dma_test_ram(test, SZ_4K);
-	unsigned int l, i, max_seg;
+	const struct phyr_dma_test_piece pieces[] = {
+		{ a + 100, SZ_128K - 200 },
+		{ b + 1, 4000 },
+	};
+	unsigned int l, i, max_seg, nr;
+	struct phyr_dma_vec *want;
 	unsigned long boundary;
 	struct phyr_dma_map *map;
 	struct device *dev;
 	u64 sum;
+
+	want = kunit_kcalloc(test, 512, sizeof(*want), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, want);
 
 	phyr_dma_test_append(test, phyr, RAM, PHYR_ATTRS_RAM, a + 100,
 			     SZ_128K - 200);
@@ -505,6 +609,11 @@ static void phyr_dma_test_limits(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, map->vecs[map->nr_vecs - 1].dma_addr +
 				map->vecs[map->nr_vecs - 1].len,
 				phys_to_dma(dev, b + 4001));
+		nr = phyr_dma_test_oracle(dev, pieces, ARRAY_SIZE(pieces), 0,
+					  phyr_len(phyr), want, 512);
+		KUNIT_ASSERT_LE(test, nr, 512);
+		phyr_dma_test_expect_vecs(test, "limits", l, map->vecs,
+					  map->nr_vecs, want, nr);
 		phyr_dma_map_destroy(map);
 	}
 	phyr_dma_expect_balanced(test);

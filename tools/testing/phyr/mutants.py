@@ -104,6 +104,14 @@ MUTANTS = [
      '\t\t\t\t       gfp);\n'
      '\t\tif (ret) {\n',
      ('rig', 'phyr_rig_dma_fail_nth*')),
+    ('phyr-private-segments-uncut',
+     'lib/phyr: a private interconnect or bus address segment is not cut '
+     'at the segment boundary (what the list and the iterator share: M7 '
+     'checked against the test\'s own segments, not list against iterator)',
+     'lib/phyr/dma.c',
+     '\t\tvec->len = phyr_dma_fit(vec->dma_addr, len, iter->boundary);\n',
+     '\t\tvec->len = len;\n',
+     ('uml', 'phyr_dma*')),
     ('phyr-bus-offset-dropped',
      'lib/phyr: a P2P range reached through a PCI switch is given its CPU '
      'physical address, not its bus address (the bus offset dropped)',
