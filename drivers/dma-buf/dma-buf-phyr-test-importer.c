@@ -26,6 +26,15 @@
  *                      (o / 4) * MUL ^ XOR (mod 2^32), the buffer starting
  *                      at pattern offset BASE (default 0)
  *   unmap, detach, status
+ *   watch BDF, unwatch
+ *                      number, from one counter, this session's first
+ *                      revoke notification and the first call for PCI
+ *                      device BDF of each function a revoke must precede
+ *                      (ti_watch_events[], caught with kprobes); "status"
+ *                      then adds "order revoke N FUNCTION M ..." (0: not
+ *                      seen), so that a test sees which came first, not
+ *                      only the state after its ioctl (BEHAVIOURS V3-V5).
+ *                      One session watches at a time (-EBUSY).
  *
  * A write fails with the command's errno (that of dma_buf_get(), of the
  * attach or of the map); a read returns a status line (mode, lifetime,
@@ -47,6 +56,7 @@
 #include <linux/highmem.h>
 #include <linux/io.h>
 #include <linux/iommu.h>
+#include <linux/kprobes.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
@@ -64,6 +74,7 @@
 #define TI_NAME		"dma_buf_phyr_importer"
 #define TI_REPORT_LEN	2048
 #define TI_CMD_LEN	128
+#define TI_READ_LEN	(TI_REPORT_LEN + 512)	/* status, order, report */
 #define TI_MAX_CHUNKS	16	/* chunks reported one by one */
 
 enum ti_mode { TI_NONE, TI_PHYR, TI_PINNED, TI_SGT, TI_PRIVATE, TI_RDMA };
@@ -88,6 +99,8 @@ static const char * const ti_mode_names[] = {
  * @kvm_file: for "private", the VM's file, held while attached.
  * @caps: for "private", the caps naming that VM.
  * @ops: for "private", the ops pointing at @caps.
+ * @revoke_seq: for the watching session, the number of its first revoke
+ *	notification since "watch", or 0.
  * @revokes: invalidate_mappings calls while the buffer was revoked.
  * @restores: invalidate_mappings calls while it was not (a restore, or a
  *	move).
@@ -106,10 +119,49 @@ struct ti_session {
 	struct file *kvm_file;
 	struct dma_buf_caps caps;
 	struct dma_buf_attach_ops ops;
+	atomic64_t revoke_seq;
 	atomic_t revokes;
 	atomic_t restores;
 	char report[TI_REPORT_LEN];
 };
+
+/*
+ * The order watch: what a revoke must come before, for one PCI device. The
+ * functions are those vfio-pci calls for a reset (VFIO_DEVICE_RESET and an
+ * FLR through config space: pci_try_reset_function(); a hot reset:
+ * pci_reset_bus()), a power change (pci_set_power_state()) and a write of
+ * its config space (the memory-space enable bit: pci_user_write_config_*()),
+ * each with the device as its first argument.
+ */
+struct ti_watch_event {
+	struct kprobe	kp;
+	atomic64_t	seq;	/* of its first call for the device, or 0 */
+};
+
+static struct ti_watch_event ti_watch_events[] = {
+	{ .kp.symbol_name = "pci_try_reset_function" },
+	{ .kp.symbol_name = "pci_reset_bus" },
+	{ .kp.symbol_name = "pci_set_power_state" },
+	{ .kp.symbol_name = "pci_user_write_config_byte" },
+	{ .kp.symbol_name = "pci_user_write_config_word" },
+	{ .kp.symbol_name = "pci_user_write_config_dword" },
+};
+
+static DEFINE_MUTEX(ti_watch_lock);	/* the owner, the kprobes */
+static struct ti_session *ti_watch_owner;
+static struct pci_dev *ti_watch_pdev;
+static atomic64_t ti_watch_seq;
+
+static int ti_watch_hit(struct kprobe *kp, struct pt_regs *regs)
+{
+	struct ti_watch_event *e = container_of(kp, struct ti_watch_event, kp);
+
+	if ((void *)regs_get_kernel_argument(regs, 0) == READ_ONCE(ti_watch_pdev) &&
+	    !atomic64_read(&e->seq))
+		atomic64_cmpxchg(&e->seq, 0, atomic64_inc_return(&ti_watch_seq));
+	return 0;
+}
+NOKPROBE_SYMBOL(ti_watch_hit);
 
 static struct dentry *ti_dir;
 static struct platform_device *ti_platform;
@@ -130,10 +182,14 @@ static void ti_invalidate(struct dma_buf_attachment *attach)
 		dma_buf_unmap_phyr(attach, s->phyr);
 		s->phyr = NULL;
 	}
-	if (dma_buf_is_revoked(attach->dmabuf))
+	if (dma_buf_is_revoked(attach->dmabuf)) {
 		atomic_inc(&s->revokes);
-	else
+		if (READ_ONCE(ti_watch_owner) == s && !atomic64_read(&s->revoke_seq))
+			atomic64_cmpxchg(&s->revoke_seq, 0,
+					 atomic64_inc_return(&ti_watch_seq));
+	} else {
 		atomic_inc(&s->restores);
+	}
 }
 
 /*
@@ -568,6 +624,86 @@ static int ti_detach(struct ti_session *s)
 	return 0;
 }
 
+static void ti_unwatch(struct ti_session *s)
+{
+	unsigned int i;
+
+	mutex_lock(&ti_watch_lock);
+	if (ti_watch_owner == s) {
+		for (i = 0; i < ARRAY_SIZE(ti_watch_events); i++)
+			if (ti_watch_events[i].kp.addr)
+				unregister_kprobe(&ti_watch_events[i].kp);
+		pci_dev_put(ti_watch_pdev);
+		WRITE_ONCE(ti_watch_owner, NULL);
+		WRITE_ONCE(ti_watch_pdev, NULL);
+	}
+	mutex_unlock(&ti_watch_lock);
+}
+
+static int ti_watch(struct ti_session *s, const char *bdf)
+{
+	unsigned int domain, bus, slot, fn, i;
+	struct pci_dev *pdev;
+	int ret = 0;
+
+	if (sscanf(bdf, "%x:%x:%x.%x", &domain, &bus, &slot, &fn) != 4)
+		return -EINVAL;
+	pdev = pci_get_domain_bus_and_slot(domain, bus, PCI_DEVFN(slot, fn));
+	if (!pdev)
+		return -ENODEV;
+
+	mutex_lock(&ti_watch_lock);
+	if (ti_watch_owner) {
+		ret = -EBUSY;
+		goto out;
+	}
+	atomic64_set(&s->revoke_seq, 0);
+	WRITE_ONCE(ti_watch_pdev, pdev);
+	for (i = 0; i < ARRAY_SIZE(ti_watch_events); i++) {
+		struct ti_watch_event *e = &ti_watch_events[i];
+
+		atomic64_set(&e->seq, 0);
+		/* register_kprobe() fills these in: start afresh. */
+		e->kp.addr = NULL;
+		e->kp.flags = 0;
+		e->kp.pre_handler = ti_watch_hit;
+		ret = register_kprobe(&e->kp);
+		if (ret) {
+			e->kp.addr = NULL;
+			while (i--)
+				unregister_kprobe(&ti_watch_events[i].kp);
+			for (i = 0; i < ARRAY_SIZE(ti_watch_events); i++)
+				ti_watch_events[i].kp.addr = NULL;
+			WRITE_ONCE(ti_watch_pdev, NULL);
+			goto out;
+		}
+	}
+	WRITE_ONCE(ti_watch_owner, s);
+	pdev = NULL;	/* held by the watch */
+out:
+	mutex_unlock(&ti_watch_lock);
+	pci_dev_put(pdev);
+	return ret;
+}
+
+/* "order revoke N FUNCTION M ..." for the watching session. */
+static int ti_watch_status(struct ti_session *s, char *buf, size_t len)
+{
+	unsigned int i;
+	int n = 0;
+
+	if (READ_ONCE(ti_watch_owner) != s)
+		return 0;
+	n += scnprintf(buf + n, len - n, "order revoke %lld",
+		       atomic64_read(&s->revoke_seq));
+	for (i = 0; i < ARRAY_SIZE(ti_watch_events); i++)
+		n += scnprintf(buf + n, len - n, " %s %lld",
+			       ti_watch_events[i].kp.symbol_name,
+			       atomic64_read(&ti_watch_events[i].seq));
+	n += scnprintf(buf + n, len - n, "\n");
+	return n;
+}
+
 static int ti_command(struct ti_session *s, char *cmd)
 {
 	char *argv[4] = {};
@@ -598,6 +734,8 @@ static int ti_command(struct ti_session *s, char *cmd)
 			return -EINVAL;
 		return ti_check(s, mul, xor, base);
 	}
+	if (!strcmp(argv[0], "watch") && argc == 2)
+		return ti_watch(s, argv[1]);
 	if (!strcmp(argv[0], "map") && argc == 2 &&
 	    !strcmp(argv[1], "to_device"))
 		return ti_map(s, DMA_TO_DEVICE);
@@ -607,6 +745,10 @@ static int ti_command(struct ti_session *s, char *cmd)
 		return ti_map(s, DMA_BIDIRECTIONAL);
 	if (!strcmp(argv[0], "unmap"))
 		return ti_unmap(s);
+	if (!strcmp(argv[0], "unwatch")) {
+		ti_unwatch(s);
+		return 0;
+	}
 	if (!strcmp(argv[0], "detach"))
 		return ti_detach(s);
 	if (!strcmp(argv[0], "status"))
@@ -645,19 +787,20 @@ static ssize_t ti_read(struct file *file, char __user *ubuf, size_t count,
 	ssize_t ret;
 	int len;
 
-	buf = kmalloc(TI_REPORT_LEN + 160, GFP_KERNEL);
+	buf = kmalloc(TI_READ_LEN, GFP_KERNEL);
 	if (!buf)
 		return -ENOMEM;
 	mutex_lock(&s->lock);
-	len = scnprintf(buf, TI_REPORT_LEN + 160,
-			"id %u mode %s lifetime %s mapped %s revokes %d restores %d\n%s",
+	len = scnprintf(buf, TI_READ_LEN,
+			"id %u mode %s lifetime %s mapped %s revokes %d restores %d\n",
 			s->id, ti_mode_names[s->mode],
 			s->attach ?
 			ti_lifetime_name(dma_buf_attach_lifetime(s->attach)) :
 			"none",
 			s->phyr || s->sgt ? "yes" : "no",
-			atomic_read(&s->revokes), atomic_read(&s->restores),
-			s->report);
+			atomic_read(&s->revokes), atomic_read(&s->restores));
+	len += ti_watch_status(s, buf + len, TI_READ_LEN - len);
+	len += scnprintf(buf + len, TI_READ_LEN - len, "%s", s->report);
 	mutex_unlock(&s->lock);
 	ret = simple_read_from_buffer(ubuf, count, ppos, buf, len);
 	kfree(buf);
@@ -680,6 +823,7 @@ static int ti_release(struct inode *inode, struct file *file)
 {
 	struct ti_session *s = file->private_data;
 
+	ti_unwatch(s);
 	mutex_lock(&s->lock);
 	ti_detach(s);
 	mutex_unlock(&s->lock);

@@ -643,6 +643,45 @@ TEST_F_TIMEOUT(vfio_dmabuf, bad_requests, TIMEOUT)
 }
 
 /*
+ * The order, not only the state after the ioctl: the test importer numbers,
+ * from one counter, its first revoke notification and the first call of
+ * each PCI function a revoke must precede, for the device (its "watch",
+ * kprobes); "# ORDER: tag: revoke #N, then FN #M" goes to the log.
+ * watch_order() starts it; expect_revoke_before() checks that the revoke
+ * came first and stops it.
+ */
+static void watch_order(struct __test_metadata *_metadata, int ctl,
+			const struct vdev *d)
+{
+	int ret = ti_cmd(ctl, "watch %s", d->bdf);
+
+	ASSERT_EQ(0, ret) TH_LOG("watch %s: %s (CONFIG_KPROBES?)", d->bdf,
+				 strerror(-ret));
+}
+
+static void expect_revoke_before(struct __test_metadata *_metadata, int ctl,
+				 const char *tag, const char *fn)
+{
+	const char *r = strstr(ti_report(ctl), "order revoke ");
+	long long rev = 0, ev = 0;
+	char key[64];
+	const char *e;
+
+	ASSERT_NE(NULL, r) TH_LOG("%s: the importer shows no order", tag);
+	EXPECT_EQ(1, sscanf(r, "order revoke %lld", &rev));
+	snprintf(key, sizeof(key), " %s ", fn);
+	e = strstr(r, key);
+	ASSERT_NE(NULL, e) TH_LOG("%s: the importer does not watch %s", tag, fn);
+	EXPECT_EQ(1, sscanf(e + strlen(key), "%lld", &ev));
+	EXPECT_NE(0, rev) TH_LOG("%s: no revoke", tag);
+	EXPECT_NE(0, ev) TH_LOG("%s: %s not called for the device", tag, fn);
+	EXPECT_LT(rev, ev) TH_LOG("%s: the revoke (#%lld) came after %s (#%lld)",
+				  tag, rev, fn, ev);
+	note("ORDER: %s: revoke #%lld, then %s #%lld\n", tag, rev, fn, ev);
+	ti_cmd(ctl, "unwatch");
+}
+
+/*
  * BEHAVIOURS: V3 - clearing memory-space enable in config space revokes the
  * buffer before the write returns; setting it restores, and the importer
  * maps again and reads the same bytes.
@@ -656,8 +695,12 @@ TEST_F_TIMEOUT(vfio_dmabuf, memory_disable_revokes, TIMEOUT)
 	fd = export_attached(&self->d, self->ctl, "memory");
 	ASSERT_LE(0, fd) TH_LOG("memory: export and attach: %s", strerror(-fd));
 
+	watch_order(_metadata, self->ctl, &self->d);
 	ASSERT_EQ(0, set_memory(&self->d, false));
 	note("memory: PCI_COMMAND_MEMORY cleared\n");
+	/* vfio-pci writes the command register with the user's 2 bytes. */
+	expect_revoke_before(_metadata, self->ctl, "memory off",
+			     "pci_user_write_config_word");
 	expect_state(_metadata, self->ctl, fd, "memory off", 1, 0, true);
 	note_fdinfo("memory off", fd);
 
@@ -717,9 +760,12 @@ TEST_F_TIMEOUT(vfio_dmabuf, d3hot_revokes, TIMEOUT)
 	ctrl = cfg_read16(&self->d, pm + PCI_PM_CTRL);
 	d3 = (ctrl & ~PCI_PM_CTRL_STATE_MASK) | 3;
 	d0 = ctrl & ~PCI_PM_CTRL_STATE_MASK;
+	watch_order(_metadata, self->ctl, &self->d);
 	ASSERT_EQ(0, cfg_write(&self->d, pm + PCI_PM_CTRL, &d3, 2));
 	note("d3hot: PM_CTRL 0x%04x -> 0x%04x (reads 0x%04x)\n", ctrl, d3,
 	     cfg_read16(&self->d, pm + PCI_PM_CTRL));
+	expect_revoke_before(_metadata, self->ctl, "d3hot",
+			     "pci_set_power_state");
 	expect_state(_metadata, self->ctl, fd, "d3hot", 1, 0, true);
 
 	ASSERT_EQ(0, cfg_write(&self->d, pm + PCI_PM_CTRL, &d0, 2));
@@ -749,9 +795,12 @@ TEST_F_TIMEOUT(vfio_dmabuf, reset_revokes, TIMEOUT)
 	ASSERT_LE(0, fd) TH_LOG("reset: export and attach: %s", strerror(-fd));
 	ti_do(self->ctl, "reset", "status");
 	note("reset: VFIO_DEVICE_RESET\n");
+	watch_order(_metadata, self->ctl, &self->d);
 	ASSERT_EQ(0, ioctl(self->d.device, VFIO_DEVICE_RESET))
 		TH_LOG("VFIO_DEVICE_RESET: %s", strerror(errno));
 	ti_do(self->ctl, "reset", "status");
+	expect_revoke_before(_metadata, self->ctl, "reset",
+			     "pci_try_reset_function");
 	/* The revoke unmapped; the restore came after the reset. */
 	expect_state(_metadata, self->ctl, fd, "reset", 1, 1, false);
 	EXPECT_EQ(0, ti_check(self->ctl, "reset", 0));
@@ -803,10 +852,13 @@ TEST_F_TIMEOUT(vfio_dmabuf, hot_reset_revokes, TIMEOUT)
 	reset->argsz = sizeof(*reset) + sizeof(reset->group_fds[0]);
 	reset->count = 1;
 	reset->group_fds[0] = self->d.group;
+	watch_order(_metadata, self->ctl, &self->d);
 	EXPECT_EQ(0, ioctl(self->d.device, VFIO_DEVICE_PCI_HOT_RESET, reset))
 		TH_LOG("VFIO_DEVICE_PCI_HOT_RESET: %s", strerror(errno));
 	free(reset);
 	note("hot reset: VFIO_DEVICE_PCI_HOT_RESET\n");
+	expect_revoke_before(_metadata, self->ctl, "hot reset",
+			     "pci_reset_bus");
 	expect_state(_metadata, self->ctl, fd, "hot reset", 1, 1, false);
 	EXPECT_EQ(0, ti_check(self->ctl, "hot reset", 0));
 	close(fd);
@@ -845,8 +897,11 @@ TEST_F_TIMEOUT(vfio_dmabuf, flr_revokes, TIMEOUT)
 	fd = export_attached(&self->d, self->ctl, "flr");
 	ASSERT_LE(0, fd) TH_LOG("flr: export and attach: %s", strerror(-fd));
 	devctl = cfg_read16(&self->d, exp + PCI_EXP_DEVCTL) | PCI_EXP_DEVCTL_BCR_FLR;
+	watch_order(_metadata, self->ctl, &self->d);
 	ASSERT_EQ(0, cfg_write(&self->d, exp + PCI_EXP_DEVCTL, &devctl, 2));
 	note("flr: %s, PCI_EXP_DEVCTL_BCR_FLR written\n", self->d.bdf);
+	expect_revoke_before(_metadata, self->ctl, "flr",
+			     "pci_try_reset_function");
 	if (!(cfg_read16(&self->d, PCI_COMMAND) & PCI_COMMAND_MEMORY))
 		ASSERT_EQ(0, set_memory(&self->d, true));
 	expect_state(_metadata, self->ctl, fd, "flr", 1, 1, false);

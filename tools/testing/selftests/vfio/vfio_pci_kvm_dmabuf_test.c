@@ -854,7 +854,8 @@ TEST_F_TIMEOUT(kvm_dmabuf, private_refused, TIMEOUT)
  * reads but cannot write: its store exits as emulated MMIO (KVM_EXIT_MMIO,
  * a 4-byte write of the value at its GPA), as for KVM_MEM_READONLY, and
  * the BAR keeps its pattern. The same BAR exported O_RDWR takes the store
- * (the guest reads it back); the pattern is then put back.
+ * (the guest reads it back, and the host in the BAR through the vfio
+ * region); the pattern is then put back.
  */
 TEST_F_TIMEOUT(kvm_dmabuf, readonly_dmabuf_not_writable, TIMEOUT)
 {
@@ -862,6 +863,7 @@ TEST_F_TIMEOUT(kvm_dmabuf, readonly_dmabuf_not_writable, TIMEOUT)
 	const uint32_t val = 0xdeadbeef, orig = pattern(off);
 	struct vfio_region_dma_range r = { .offset = 0, .length = SLOT_LEN };
 	struct vm *vm = &self->vm;
+	uint32_t host;
 	struct guest g;
 	int ro, ret;
 
@@ -901,7 +903,17 @@ TEST_F_TIMEOUT(kvm_dmabuf, readonly_dmabuf_not_writable, TIMEOUT)
 	ret = guest_walk(vm, &g, GPA_BAR + off, 0, off, 1);
 	EXPECT_EQ(RUN_HLT, ret);
 	EXPECT_EQ(val, g.first[0]) TH_LOG("the O_RDWR store did not land");
-	note("K15: O_RDWR dma-buf: the store landed: 0x%08x\n", g.first[0]);
+	/*
+	 * And the host sees it in the BAR, read through vfio-pci's region
+	 * (not through the slot), so that a store that only reached a copy
+	 * the guest reads back would fail here.
+	 */
+	host = 0;
+	EXPECT_EQ(4, pread(self->d.device, &host, 4,
+			   self->d.regions[self->d.bar].offset + off));
+	EXPECT_EQ(val, host) TH_LOG("the host reads 0x%08x in the BAR", host);
+	note("K15: O_RDWR dma-buf: the store landed: the guest reads 0x%08x, the host 0x%08x through the vfio region\n",
+	     g.first[0], host);
 	ASSERT_EQ(0, guest_start_write(vm, &g, GPA_BAR + off, orig));
 	ret = vcpu_run(vm, &g, false);
 	EXPECT_EQ(RUN_HLT, ret);

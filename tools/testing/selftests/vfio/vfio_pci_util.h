@@ -893,6 +893,23 @@ static void fail_nth_sweep_mode(struct __test_metadata *_metadata,
 }
 
 /*
+ * A line in the kernel log, where the console prints it in order with the
+ * kernel's own (tools/testing/phyr/scan-console.sh reads the windows such
+ * lines open); 0 or -errno.
+ */
+static int kmsg_mark(const char *line)
+{
+	int fd = open("/dev/kmsg", O_WRONLY), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, line, strlen(line)) != (ssize_t)strlen(line))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/*
  * Sweep @op in both modes; what it did goes to the log as
  * "# fail-nth: NAME: MODE: N injection points, ..." (the README's table).
  * Inline: not every program injects.
@@ -909,9 +926,12 @@ static inline void fail_nth_sweep(struct __test_metadata *_metadata,
 	nth = open("/proc/thread-self/fail-nth", O_RDWR);
 	mif = open("/proc/thread-self/make-it-fail", O_RDWR);
 	if (nth >= 0 && mif >= 0) {
+		/* A failed vmalloc() without __GFP_NOWARN dumps its stack. */
+		EXPECT_EQ(0, kmsg_mark("phyr-expect-alloc-failure: begin\n"));
 		fail_nth_sweep_mode(_metadata, op, ctx, nth, mif, false);
 		if (!_metadata->exit_code && !op->allocates_nothing)
 			fail_nth_sweep_mode(_metadata, op, ctx, nth, mif, true);
+		EXPECT_EQ(0, kmsg_mark("phyr-expect-alloc-failure: end\n"));
 	}
 	EXPECT_LE(0, nth) TH_LOG("fail-nth: %s", strerror(errno));
 	EXPECT_LE(0, mif) TH_LOG("make-it-fail: %s", strerror(errno));
