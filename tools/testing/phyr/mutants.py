@@ -57,6 +57,17 @@ MUTANTS = [
      '\tret = pci_try_reset_function(vdev->pdev);\n',
      '\tret = pci_try_reset_function(vdev->pdev);\n',
      ('user', 'vfio_pci_dmabuf_test vfio_pci_iommufd_dmabuf_test')),
+    ('vfio-reset-revokes-late',
+     'vfio-pci: VFIO_DEVICE_RESET revokes its dma-bufs after the reset, not '
+     'before (the state after the ioctl is the same: only the order shows)',
+     'drivers/vfio/pci/vfio_pci_core.c',
+     '\tvfio_pci_dma_buf_move(vdev, true);\n'
+     '\tret = pci_try_reset_function(vdev->pdev);\n'
+     '\tif (__vfio_pci_memory_enabled(vdev))\n',
+     '\tret = pci_try_reset_function(vdev->pdev);\n'
+     '\tvfio_pci_dma_buf_move(vdev, true);\n'
+     '\tif (__vfio_pci_memory_enabled(vdev))\n',
+     ('user', 'vfio_pci_dmabuf_test')),
     ('phyr-cc-private-mapped',
      'lib/phyr: confidential (PHYR_CC_PRIVATE) ranges are DMA-mapped like '
      'shared ones (M17)',
