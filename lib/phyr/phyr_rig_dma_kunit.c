@@ -1226,7 +1226,7 @@ static void phyr_rig_dma_swiotlb(struct kunit *test)
  * the expected bus addresses are the test's own sum, not the provider's
  * field.
  */
-#define RIG_BUS_OFFSET	(1ULL << 40)
+#define RIG_BUS_OFFSET	BIT_ULL(40)
 
 struct rig_mask {
 	struct device	*dev;
@@ -1492,7 +1492,7 @@ static void rig_fail_sweep_mode(struct kunit *test,
 		KUNIT_EXPECT_GT_MSG(test, failed, 0,
 				    "%s: no run failed with every allocation from the n-th on failing",
 				    op->name);
-	rig_info(test, "fail-nth: %s: %s: %u injection points, %u failed with a documented error, %u absorbed%s",
+	rig_info(test, "fail-nth: %s: %s: %u injection points, %u failed (documented errno), %u absorbed%s",
 		 op->name, from_n_on ? "from n on" : "once", points, failed,
 		 absorbed, test->status == KUNIT_FAILURE ? "" :
 		 ", nothing left behind");
@@ -1736,6 +1736,7 @@ static void phyr_rig_dma_fail_nth_map(struct kunit *test)
 	struct pci_dev *edu = rig_get_edu(test, true);
 	struct rig_fail_map *m = kunit_kzalloc(test, sizeof(*m), GFP_KERNEL);
 	unsigned int i;
+	int ret;
 
 	KUNIT_ASSERT_NOT_NULL(test, m);
 	m->b = rig_fail_build_alloc(test);
@@ -1752,8 +1753,8 @@ static void phyr_rig_dma_fail_nth_map(struct kunit *test)
 		 * leaves room for exactly one.
 		 */
 		m->mask = *edu->dev.dma_mask;
-		KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test,
-						rig_fail_restore_mask, m), 0);
+		ret = kunit_add_action_or_reset(test, rig_fail_restore_mask, m);
+		KUNIT_ASSERT_EQ(test, ret, 0);
 		*edu->dev.dma_mask = 2 * RIG_FAIL_PAGES * PAGE_SIZE - 1;
 	}
 	rig_fail_setup(test);

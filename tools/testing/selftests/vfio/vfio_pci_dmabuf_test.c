@@ -666,13 +666,16 @@ static void expect_revoke_before(struct __test_metadata *_metadata, int ctl,
 	long long rev = 0, ev = 0;
 	char key[64];
 	const char *e;
+	int n;
 
 	ASSERT_NE(NULL, r) TH_LOG("%s: the importer shows no order", tag);
-	EXPECT_EQ(1, sscanf(r, "order revoke %lld", &rev));
+	n = sscanf(r, "order revoke %lld", &rev);
+	EXPECT_EQ(1, n);
 	snprintf(key, sizeof(key), " %s ", fn);
 	e = strstr(r, key);
 	ASSERT_NE(NULL, e) TH_LOG("%s: the importer does not watch %s", tag, fn);
-	EXPECT_EQ(1, sscanf(e + strlen(key), "%lld", &ev));
+	n = sscanf(e + strlen(key), "%lld", &ev);
+	EXPECT_EQ(1, n);
 	EXPECT_NE(0, rev) TH_LOG("%s: no revoke", tag);
 	EXPECT_NE(0, ev) TH_LOG("%s: %s not called for the device", tag, fn);
 	EXPECT_LT(rev, ev) TH_LOG("%s: the revoke (#%lld) came after %s (#%lld)",

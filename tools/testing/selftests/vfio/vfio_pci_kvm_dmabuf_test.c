@@ -912,7 +912,7 @@ TEST_F_TIMEOUT(kvm_dmabuf, readonly_dmabuf_not_writable, TIMEOUT)
 	EXPECT_EQ(4, pread(self->d.device, &host, 4,
 			   self->d.regions[self->d.bar].offset + off));
 	EXPECT_EQ(val, host) TH_LOG("the host reads 0x%08x in the BAR", host);
-	note("K15: O_RDWR dma-buf: the store landed: the guest reads 0x%08x, the host 0x%08x through the vfio region\n",
+	note("K15: O_RDWR dma-buf: the store landed: guest 0x%08x, host (vfio region) 0x%08x\n",
 	     g.first[0], host);
 	ASSERT_EQ(0, guest_start_write(vm, &g, GPA_BAR + off, orig));
 	ret = vcpu_run(vm, &g, false);

@@ -887,7 +887,7 @@ static void fail_nth_sweep_mode(struct __test_metadata *_metadata,
 		EXPECT_LT(0, failed)
 			TH_LOG("%s: no run failed with every allocation from the n-th on failing",
 			       op->name);
-	note("fail-nth: %s: %s: %u injection points, %u failed with a documented error, %u absorbed%s\n",
+	note("fail-nth: %s: %s: %u injection points, %u failed (documented errno), %u absorbed%s\n",
 	     op->name, from_n_on ? "from n on" : "once", points, failed,
 	     absorbed, _metadata->exit_code ? "" : ", nothing left behind");
 }
@@ -915,13 +915,13 @@ static int kmsg_mark(const char *line)
  * Inline: not every program injects.
  */
 static inline void fail_nth_sweep(struct __test_metadata *_metadata,
-			   const struct fail_nth_op *op, void *ctx)
+				  const struct fail_nth_op *op, void *ctx)
 {
 	int nth, mif, ret;
 
 	ret = fail_nth_setup(true);
 	if (ret)
-		SKIP(return, "<debugfs>/failslab, fail_page_alloc (CONFIG_FAILSLAB, CONFIG_FAIL_PAGE_ALLOC, CONFIG_FAULT_INJECTION_DEBUG_FS): %s",
+		SKIP(return, "no <debugfs>/failslab, fail_page_alloc: %s",
 		     strerror(-ret));
 	nth = open("/proc/thread-self/fail-nth", O_RDWR);
 	mif = open("/proc/thread-self/make-it-fail", O_RDWR);
