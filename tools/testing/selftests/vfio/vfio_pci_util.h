@@ -574,37 +574,38 @@ static int lowest_free_fd(void)
 	return fd;
 }
 
-static int count_vfio_dmabufs(void)
+/*
+ * The dma-bufs in bufinfo (the lines that start with the size) whose
+ * exporter is @exp, or all of them for NULL.
+ */
+static int count_bufinfo(const char *exp)
 {
-	char line[512];
+	char line[512], key[64];
 	int n = 0;
 	FILE *f;
 
 	f = fopen(BUFINFO, "r");
 	if (!f)
 		return -1;
-	/* exp_name: vfio_pci, or the module's name if the export keeps it */
+	snprintf(key, sizeof(key), "\t%s\t", exp ?: "");
 	while (fgets(line, sizeof(line), f))
-		n += strstr(line, "\tvfio_pci\t") ||
-		     strstr(line, "\tvfio_pci_core\t");
+		n += line[0] >= '0' && line[0] <= '9' &&
+		     (!exp || strstr(line, key));
 	fclose(f);
 	return n;
 }
 
-/* Every dma-buf in bufinfo: its lines that start with the size. */
+/* exp_name: vfio_pci, or the module's name if the export keeps it */
+static int count_vfio_dmabufs(void)
+{
+	int a = count_bufinfo("vfio_pci"), b = count_bufinfo("vfio_pci_core");
+
+	return a < 0 || b < 0 ? -1 : a + b;
+}
+
 static int count_dmabufs(void)
 {
-	char line[512];
-	int n = 0;
-	FILE *f;
-
-	f = fopen(BUFINFO, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		n += line[0] >= '0' && line[0] <= '9';
-	fclose(f);
-	return n;
+	return count_bufinfo(NULL);
 }
 
 /* Attachments of every dma-buf: the sum of bufinfo's per-buffer totals. */
