@@ -292,7 +292,7 @@ gcc -O2 -o "$OUT/gen_init_cpio" "$TREE/usr/gen_init_cpio.c"
 mapfile -t QEMU < <("$PHYR/rig-qemu.py" "$KERNEL" "$OUT/initramfs.cpio" \
 	kunit.enable=0 panic=-1)
 [ ${#QEMU[@]} -gt 4 ] || { echo "rig-user: rig-qemu.py gave no command" >&2; exit 1; }
-echo "rig-user: booting QEMU (TCG, timeout ${TIMEOUT}s) -> build/logs/rig-user.log"
+echo "rig-user: booting QEMU (TCG, timeout ${TIMEOUT}s) -> ${LOG#"$ROOT"/}"
 printf '%q ' "${QEMU[@]}" >"$OUT/qemu.cmd"
 start=$(date +%s)
 rc=0
