@@ -3,8 +3,9 @@
  * A tiny VMM for the vfio selftests that run a KVM guest over a
  * KVM_MEM_DMABUF slot (vfio_pci_kvm_dmabuf_test.c, vfio_pci_race_test.c):
  * a 2 MiB RAM slot at GPA 0 with the guest code, one vCPU in 32-bit
- * protected mode with paging off (flat segments through KVM_SET_SREGS), and
- * port I/O to hear from the guest. Include after vfio_pci_util.h.
+ * protected mode with paging off (flat segments through KVM_SET_SREGS), a
+ * second one on demand (vm_add_vcpu()), and port I/O to hear from the
+ * guest. Include after vfio_pci_util.h.
  *
  * The guest (guest_code below) takes its parameters in registers: EBX the
  * GPA of the slot, ECX the bytes to walk, EBP the BAR offset the slot
@@ -153,6 +154,7 @@ struct vm {
 	size_t run_size;
 	void *ram;
 	void *hva;	/* PROT_NONE, the dma-buf slots' userspace_addr */
+	__u64 stack;	/* the guest's initial ESP; 0: RAM_SIZE */
 	char stats[PATH_MAX];	/* <debugfs>/kvm/<pid>-<vmfd> */
 };
 
@@ -246,10 +248,11 @@ static int delete_slot(struct vm *vm, __u32 slot)
  * code and one vCPU in flat 32-bit protected mode: 0, VDEV_SKIP without
  * /dev/kvm, or -errno. No harness macro: the E3 child calls it too.
  */
+static int vcpu_init(struct vm *vm, struct vm *out, int id);
+
 static int vm_init(struct vm *vm, int vmfd)
 {
 	struct sigaction sa = { .sa_handler = on_alarm };
-	struct kvm_sregs sregs;
 	const char *code;
 	size_t code_len;
 	int ret;
@@ -280,19 +283,31 @@ static int vm_init(struct vm *vm, int vmfd)
 	if (ret)
 		return ret;
 
-	vm->vcpu = ioctl(vm->fd, KVM_CREATE_VCPU, 0);
-	if (vm->vcpu < 0)
+	return vcpu_init(vm, vm, 0);
+}
+
+/*
+ * vCPU @id of @vm's VM in @out (which may be @vm): its fd, its kvm_run and
+ * flat 32-bit protected mode, paging off. 0 or -errno.
+ */
+static int vcpu_init(struct vm *vm, struct vm *out, int id)
+{
+	struct kvm_sregs sregs;
+	int ret;
+
+	out->vcpu = ioctl(vm->fd, KVM_CREATE_VCPU, id);
+	if (out->vcpu < 0)
 		return -errno;
 	ret = ioctl(vm->kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (ret <= 0)
 		return -errno;
-	vm->run_size = ret;
-	vm->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		       vm->vcpu, 0);
-	if (vm->run == MAP_FAILED)
+	out->run_size = ret;
+	out->run = mmap(NULL, out->run_size, PROT_READ | PROT_WRITE,
+			MAP_SHARED, out->vcpu, 0);
+	if (out->run == MAP_FAILED)
 		return -errno;
 
-	if (ioctl(vm->vcpu, KVM_GET_SREGS, &sregs))
+	if (ioctl(out->vcpu, KVM_GET_SREGS, &sregs))
 		return -errno;
 	flat_segment(&sregs.cs, 0x08, 0xb);	/* code, execute/read, accessed */
 	flat_segment(&sregs.ds, 0x10, 0x3);	/* data, read/write, accessed */
@@ -303,9 +318,23 @@ static int vm_init(struct vm *vm, int vmfd)
 	sregs.cr0 = 0x11;			/* PE | ET, paging off */
 	sregs.cr4 = 0;
 	sregs.efer = 0;
-	if (ioctl(vm->vcpu, KVM_SET_SREGS, &sregs))
+	if (ioctl(out->vcpu, KVM_SET_SREGS, &sregs))
 		return -errno;
 	return 0;
+}
+
+/*
+ * A second vCPU, @id, of @vm's VM in @out, with a stack of its own 64 KiB
+ * below the first's; the VM, its slots and RAM stay @vm's: vm_destroy(@out)
+ * closes the vCPU only. 0 or -errno. Inline: not every program races.
+ */
+static inline int vm_add_vcpu(struct vm *vm, struct vm *out, int id)
+{
+	memset(out, 0, sizeof(*out));
+	out->kvm = -1;
+	out->fd = -1;
+	out->stack = RAM_SIZE - (__u64)id * 0x10000;
+	return vcpu_init(vm, out, id);
 }
 
 /* Point the vCPU at the start of guest_code with these parameters. */
@@ -318,7 +347,7 @@ static int guest_start(struct vm *vm, struct guest *g, __u64 gpa, __u64 len,
 		.rbp = bar_off,
 		.rsi = STRIDE,
 		.rdi = passes,
-		.rsp = RAM_SIZE,
+		.rsp = vm->stack ?: RAM_SIZE,
 		.rip = CODE_GPA,
 		.rflags = 2,
 	};
@@ -334,7 +363,7 @@ static inline int guest_start_write(struct vm *vm, struct guest *g,
 	struct kvm_regs regs = {
 		.rbx = gpa,
 		.rsi = val,
-		.rsp = RAM_SIZE,
+		.rsp = vm->stack ?: RAM_SIZE,
 		.rip = guest_write_gpa(),
 		.rflags = 2,
 	};

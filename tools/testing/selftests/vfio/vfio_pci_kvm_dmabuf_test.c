@@ -513,60 +513,104 @@ static bool memory_on(struct vdev *d)
 	return cfg_read16(d, PCI_COMMAND) & PCI_COMMAND_MEMORY;
 }
 
+/* One vCPU's side of the race: its passes over the slot, on its CPU. */
+struct racer {
+	struct vm *vm;
+	struct vdev *d;
+	struct toggler *t;
+	struct guest g;
+	int cpu;
+	time_t end;
+	int ret;
+	unsigned long enodev, passes_after, overlapped;
+};
+
+static void *race_vcpu(void *arg)
+{
+	struct racer *r = arg;
+	int waits;
+
+	r->ret = bind_cpu(r->cpu);
+	if (r->ret)
+		return NULL;
+	r->ret = -ETIMEDOUT;
+	while (r->passes_after < 2 && time(NULL) < r->end) {
+		bool done = __atomic_load_n(&r->t->done, __ATOMIC_ACQUIRE);
+		int before = __atomic_load_n(&r->t->toggles, __ATOMIC_ACQUIRE);
+
+		r->ret = vcpu_run(r->vm, &r->g, true);
+		r->overlapped += before !=
+				 __atomic_load_n(&r->t->toggles, __ATOMIC_ACQUIRE);
+		if (r->ret == RUN_REVOKED) {
+			r->enodev++;
+			for (waits = 0; !memory_on(r->d) && waits < 100000; waits++)
+				usleep(100);
+			continue;
+		}
+		if (r->ret != RUN_PASS || r->g.mismatches)
+			break;
+		r->passes_after += done;
+	}
+	return NULL;
+}
+
 /*
  * BEHAVIOURS: K8, V10 - a thread toggles memory enable (and resets) while
- * the vCPU walks the slot over and over: each access either reads the
- * pattern or exits revoked (K14); a stale mapping would read the disabled
- * BAR (all ones) and the guest would report a mismatch. The two sides run
- * on two CPUs at once (R3): the vCPU thread on CPU 0, the toggler on CPU
- * 1, and the test counts the KVM_RUNs during which the toggler toggled;
- * none means the sides never overlapped, and fails.
+ * the guest's two vCPUs walk the slot over and over, through the same
+ * SPTEs: each access either reads the pattern or exits revoked (K14); a
+ * stale mapping would read the disabled BAR (all ones) and the guest would
+ * report a mismatch. The sides run on two CPUs at once (R3): vCPU 0's
+ * thread on CPU 0, vCPU 1's and the toggler on CPU 1, and the test counts,
+ * for each vCPU, the KVM_RUNs during which the toggler toggled; none
+ * means that vCPU never overlapped a revoke, and fails.
  */
 TEST_F_TIMEOUT(kvm_dmabuf, race_fault_vs_revoke, TIMEOUT)
 {
 	struct toggler t = { .d = &self->d };
-	unsigned long enodev = 0, passes_after = 0, overlapped = 0;
 	time_t end = time(NULL) + RACE_SECONDS + 30;
-	struct guest g;
-	pthread_t th;
-	int ret = -ETIMEDOUT, waits;
+	struct racer r[2];
+	struct vm vcpu1;
+	pthread_t th, th1;
+	unsigned int i;
 
 	ASSERT_EQ(0, dmabuf_slot(&self->vm, SLOT_BAR, GPA_BAR, 4 << 20, self->buf, 0));
-	ASSERT_EQ(0, guest_start(&self->vm, &g, GPA_BAR, 4 << 20, 0, 0));
+	ASSERT_EQ(0, vm_add_vcpu(&self->vm, &vcpu1, 1));
+	for (i = 0; i < 2; i++) {
+		r[i] = (struct racer){ .vm = i ? &vcpu1 : &self->vm,
+				       .d = &self->d, .t = &t, .cpu = i,
+				       .end = end };
+		ASSERT_EQ(0, guest_start(r[i].vm, &r[i].g, GPA_BAR, 4 << 20, 0, 0));
+	}
 	ASSERT_LE(2, sysconf(_SC_NPROCESSORS_ONLN))
 		TH_LOG("one CPU online: the sides would not overlap");
-	ASSERT_EQ(0, bind_cpu(0));
 	ASSERT_EQ(0, pthread_create(&th, NULL, toggle, &t));
-	while (passes_after < 2 && time(NULL) < end) {
-		bool done = __atomic_load_n(&t.done, __ATOMIC_ACQUIRE);
-		int before = __atomic_load_n(&t.toggles, __ATOMIC_ACQUIRE);
-
-		ret = vcpu_run(&self->vm, &g, true);
-		overlapped += before != __atomic_load_n(&t.toggles, __ATOMIC_ACQUIRE);
-		if (ret == RUN_REVOKED) {
-			enodev++;
-			for (waits = 0; !memory_on(&self->d) && waits < 100000; waits++)
-				usleep(100);
-			continue;
-		}
-		if (ret != RUN_PASS || g.mismatches)
-			break;
-		passes_after += done;
-	}
+	ASSERT_EQ(0, pthread_create(&th1, NULL, race_vcpu, &r[1]));
+	race_vcpu(&r[0]);
+	pthread_join(th1, NULL);
 	pthread_join(th, NULL);
-	note("K8: %d memory toggles, %d resets, %lu passes: %lu revoked exits, %lu mismatches\n",
-	     t.toggles, t.resets, g.passes, enodev, g.mismatches);
-	note("K8: %lu KVM_RUNs overlapped a toggle (vCPU thread on CPU 0, toggler on CPU 1)\n",
-	     overlapped);
-	EXPECT_EQ(RUN_PASS, ret) TH_LOG("KVM_RUN: %s, exit_reason %u",
-					run_str(ret), g.exit_reason);
-	EXPECT_LE(2, passes_after) TH_LOG("no pass completed after the toggles");
-	EXPECT_EQ(0, g.mismatches)
-		TH_LOG("a stale mapping: slot offset 0x%x read 0x%08x, not 0x%08x",
-		       g.bad_off, g.bad_val, pattern(g.bad_off));
+	vm_destroy(&vcpu1);
+	note("K8: %d memory toggles, %d resets\n", t.toggles, t.resets);
+	for (i = 0; i < 2; i++) {
+		struct racer *v = &r[i];
+
+		note("K8: vCPU %u on CPU %d: %lu passes, %lu revoked exits, %lu mismatches\n",
+		     i, v->cpu, v->g.passes, v->enodev, v->g.mismatches);
+		note("K8: vCPU %u: %lu KVM_RUNs overlapped a toggle (toggler on CPU 1)\n",
+		     i, v->overlapped);
+		EXPECT_EQ(RUN_PASS, v->ret)
+			TH_LOG("vCPU %u: KVM_RUN: %s, exit_reason %u", i,
+			       run_str(v->ret), v->g.exit_reason);
+		EXPECT_LE(2, v->passes_after)
+			TH_LOG("vCPU %u: no pass completed after the toggles", i);
+		EXPECT_EQ(0, v->g.mismatches)
+			TH_LOG("vCPU %u: a stale mapping: slot offset 0x%x read 0x%08x, not 0x%08x",
+			       i, v->g.bad_off, v->g.bad_val,
+			       pattern(v->g.bad_off));
+		EXPECT_LT(0, v->overlapped)
+			TH_LOG("vCPU %u: no KVM_RUN overlapped a toggle", i);
+	}
 	EXPECT_EQ(0, t.err) TH_LOG("the toggling thread: %s", strerror(t.err));
 	EXPECT_LT(0, t.toggles);
-	EXPECT_LT(0, overlapped) TH_LOG("no KVM_RUN overlapped a toggle");
 }
 
 /*
