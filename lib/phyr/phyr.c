@@ -497,6 +497,133 @@ static int phyr_append_page(struct phyr *phyr, struct page *page,
 	return phyr_append(phyr, provider, attrs, paddr, len, gfp);
 }
 
+/*
+ * The end (exclusive) of the run of physically contiguous RAM pages at @i,
+ * or 0 if a page of it is a ZONE_DEVICE page, which needs its provider.
+ */
+static __always_inline unsigned int
+phyr_page_run_end(struct page **pages, unsigned int i, unsigned int n)
+{
+	unsigned long pfn = page_to_pfn(pages[i]);
+
+	if (is_zone_device_page(pages[i]))
+		return 0;
+	while (++i < n && page_to_pfn(pages[i]) == ++pfn)
+		if (is_zone_device_page(pages[i]))
+			return 0;
+	return i;
+}
+
+/*
+ * The one pass of phyr_append_pages(): @len bytes from @offset in the
+ * first of @n pages, into arrays with room for one more chunk and as many
+ * ranges as the pages have runs. The first run goes through phyr_add(),
+ * which may extend the phyr's last range or start a chunk; every later run
+ * starts and ends on a page boundary in that same chunk, so it is written
+ * directly, and the chunk's extent and lengths are updated once, at the
+ * end. Returns false, with @phyr possibly changed (the caller restores
+ * it), at a ZONE_DEVICE page.
+ */
+static bool phyr_add_page_runs(struct phyr *phyr, struct page **pages,
+			       unsigned int n, unsigned int offset, size_t len)
+{
+	struct phys_vec *first, *v;
+	struct phyr_chunk *chunk;
+	phys_addr_t paddr, lo, hi;
+	unsigned int i, end;
+	size_t piece, added;
+
+	end = phyr_page_run_end(pages, 0, n);
+	if (!end)
+		return false;
+	paddr = page_to_phys(pages[0]) + offset;
+	piece = min(size_mul(end, PAGE_SIZE) - offset, len);
+	phyr_add(phyr, &phyr_provider_ram, PHYR_ATTRS_RAM, paddr,
+		 paddr + piece - 1, piece);
+	len -= piece;
+	if (!len)
+		return true;
+
+	chunk = &phyr->chunks[phyr->nr_chunks - 1];
+	first = &phyr->ranges[phyr->nr_ranges];
+	lo = chunk->lo;
+	hi = chunk->hi;
+	added = len;
+	/*
+	 * A run that is not the last ends on a page boundary before the
+	 * end of @len: whole pages, no clamp. The last takes what is left.
+	 */
+	for (v = first, i = end; ; v++, i = end) {
+		end = phyr_page_run_end(pages, i, n);
+		if (!end)
+			return false;
+		paddr = page_to_phys(pages[i]);
+		piece = end < n ? (size_t)(end - i) << PAGE_SHIFT : len;
+		*v = (struct phys_vec){ .paddr = paddr, .len = piece };
+		lo = min(lo, paddr);
+		hi = max(hi, paddr + piece - 1);
+		if (end == n)
+			break;
+		len -= piece;
+	}
+	v++;
+	phyr->nr_ranges += v - first;
+	chunk->nr_ranges += v - first;
+	chunk->lo = lo;
+	chunk->hi = hi;
+	chunk->len += added;
+	phyr->len += added;
+	return true;
+}
+
+/*
+ * Give back the ranges a one-pass build reserved and did not use. The
+ * slack is kept if the smaller array cannot be allocated: @phyr is right
+ * either way. krealloc() and vrealloc() keep the object when shrinking,
+ * so this copies.
+ */
+static void phyr_trim_ranges(struct phyr *phyr, gfp_t gfp)
+{
+	struct phys_vec *ranges;
+
+	if (phyr->max_ranges == phyr->nr_ranges)
+		return;
+	ranges = kvmalloc_array(phyr->nr_ranges, sizeof(*ranges),
+				gfp | __GFP_NOWARN);
+	if (!ranges)
+		return;
+	memcpy(ranges, phyr->ranges, phyr->nr_ranges * sizeof(*ranges));
+	kvfree(phyr->ranges);
+	phyr->ranges = ranges;
+	phyr->max_ranges = phyr->nr_ranges;
+}
+
+/*
+ * The number of physically contiguous runs of @n pages, or 0 if one of them
+ * is a ZONE_DEVICE page.
+ */
+static unsigned int phyr_page_runs(struct page **pages, unsigned int n)
+{
+	unsigned int i = 0, end, nr_runs = 0;
+
+	while (i < n) {
+		end = phyr_page_run_end(pages, i, n);
+		if (!end)
+			return 0;
+		nr_runs++;
+		i = end;
+	}
+	return nr_runs;
+}
+
+/* Room for @nr_chunks more chunks and @nr_ranges more ranges? */
+static bool phyr_has_room(const struct phyr *phyr, unsigned int nr_chunks,
+			  unsigned int nr_ranges)
+{
+	return phyr->max_chunks - phyr->nr_chunks >= nr_chunks &&
+	       phyr->max_ranges - phyr->nr_ranges >= nr_ranges;
+}
+
 /**
  * phyr_append_pages - append the RAM of a page array
  * @phyr: the phyr.
@@ -516,6 +643,14 @@ static int phyr_append_page(struct phyr *phyr, struct page *page,
  * pci_p2pdma_page_provider() names it, so it is mapped as P2P and never
  * with RAM attributes; a device-private page is refused.
  *
+ * Memory: one pass over @pages when @phyr already has room for one range
+ * per page (phyr_reserve()) or is empty; an empty phyr's range array is
+ * then allocated for one range per page and, after the pass, reallocated
+ * to the ranges used, so nothing is left over (the transient is 16 bytes
+ * per page on 64-bit). Otherwise the physically contiguous runs are
+ * counted first and the arrays grow by exactly that, as
+ * sg_alloc_table_from_pages() sizes its table.
+ *
  * Context: as allowed by @gfp; the caller serialises building and holds
  * the pages.
  * Return: 0 on success, else @phyr is unchanged and:
@@ -532,10 +667,10 @@ int phyr_append_pages(struct phyr *phyr, struct page **pages,
 {
 	struct phyr_snapshot snap;
 	unsigned int i, n, nr_runs;
-	phys_addr_t paddr;
+	bool grown = false;
 	size_t piece;
 	u64 total;
-	int ret;
+	int ret = 0;
 
 	if (!len || !nr_pages || offset >= PAGE_SIZE ||
 	    len > size_mul(nr_pages, PAGE_SIZE) - offset)
@@ -544,39 +679,37 @@ int phyr_append_pages(struct phyr *phyr, struct page **pages,
 		return -EINVAL;
 	if (check_add_overflow(phyr->len, (u64)len, &total))
 		return -EOVERFLOW;
+	/* Not DIV_ROUND_UP(): offset + len may be within a page of SIZE_MAX. */
+	n = (offset + len - 1) / PAGE_SIZE + 1;
+	phyr_snapshot_take(phyr, &snap);
 
 	/*
-	 * Size the arrays from the input, as sg_alloc_table_from_pages()
-	 * does: count the physically contiguous runs of the pages used once,
-	 * then fill. ZONE_DEVICE pages need their provider, page by page.
+	 * One pass when the arrays have room for every page as a range: in a
+	 * phyr the caller reserved, or in an empty one, whose range array is
+	 * sized for that first and trimmed to what the runs used after (a
+	 * transient 16 bytes per page). Otherwise, or if that allocation
+	 * fails, count the runs first, as sg_alloc_table_from_pages() does,
+	 * and grow by exactly that: no copy of the ranges already there.
 	 */
-	n = DIV_ROUND_UP(offset + len, PAGE_SIZE);
-	nr_runs = 0;
-	for (i = 0; i < n; i++) {
-		if (is_zone_device_page(pages[i]))
-			goto slow;
-		if (!i || page_to_pfn(pages[i]) != page_to_pfn(pages[i - 1]) + 1)
-			nr_runs++;
+	if (!phyr_has_room(phyr, 1, n) && !phyr->nr_ranges)
+		grown = !phyr_grow_exact(phyr, 1, n, gfp | __GFP_NOWARN);
+	if (phyr_has_room(phyr, 1, n)) {
+		if (phyr_add_page_runs(phyr, pages, n, offset, len))
+			goto out;
+		phyr_snapshot_restore(phyr, &snap);
+		goto slow;
 	}
+	nr_runs = phyr_page_runs(pages, n);
+	if (!nr_runs)
+		goto slow;
 	ret = phyr_grow_exact(phyr, 1, nr_runs, gfp);
 	if (ret)
 		return ret;
-
-	for (i = 0; len; offset = 0) {
-		paddr = page_to_phys(pages[i]) + offset;
-		piece = PAGE_SIZE - offset;
-		while (++i < n &&
-		       page_to_pfn(pages[i]) == page_to_pfn(pages[i - 1]) + 1)
-			piece += PAGE_SIZE;
-		piece = min(piece, len);
-		phyr_add(phyr, &phyr_provider_ram, PHYR_ATTRS_RAM, paddr,
-			 paddr + piece - 1, piece);
-		len -= piece;
-	}
+	phyr_add_page_runs(phyr, pages, n, offset, len);
 	return 0;
 
+	/* ZONE_DEVICE pages need their provider, page by page. */
 slow:
-	phyr_snapshot_take(phyr, &snap);
 	for (i = 0; len; i++, offset = 0) {
 		piece = min_t(size_t, len, PAGE_SIZE - offset);
 		ret = phyr_append_page(phyr, pages[i],
@@ -584,11 +717,14 @@ slow:
 				       gfp);
 		if (ret) {
 			phyr_snapshot_restore(phyr, &snap);
-			return ret;
+			break;
 		}
 		len -= piece;
 	}
-	return 0;
+out:
+	if (grown)
+		phyr_trim_ranges(phyr, gfp);
+	return ret;
 }
 EXPORT_SYMBOL_GPL(phyr_append_pages);
 
@@ -605,6 +741,14 @@ EXPORT_SYMBOL_GPL(phyr_append_pages);
  * MMIO (%PHYR_ATTRS_MMIO) of its BAR's P2P provider, as
  * pci_p2pdma_page_provider() names it, so it is mapped as P2P and never
  * with RAM attributes; a device-private page is refused.
+ *
+ * Memory: one pass over @pages when @phyr already has room for one range
+ * per page (phyr_reserve()) or is empty; an empty phyr's range array is
+ * then allocated for one range per page and, after the pass, reallocated
+ * to the ranges used, so nothing is left over (the transient is 16 bytes
+ * per page on 64-bit). Otherwise the physically contiguous runs are
+ * counted first and the arrays grow by exactly that, as
+ * sg_alloc_table_from_pages() sizes its table.
  *
  * Context: as allowed by @gfp; the caller serialises building and holds
  * the pages.
@@ -652,6 +796,14 @@ EXPORT_SYMBOL_GPL(phyr_append_bvecs);
  * MMIO (%PHYR_ATTRS_MMIO) of its BAR's P2P provider, as
  * pci_p2pdma_page_provider() names it, so it is mapped as P2P and never
  * with RAM attributes; a device-private page is refused.
+ *
+ * Memory: one pass over @pages when @phyr already has room for one range
+ * per page (phyr_reserve()) or is empty; an empty phyr's range array is
+ * then allocated for one range per page and, after the pass, reallocated
+ * to the ranges used, so nothing is left over (the transient is 16 bytes
+ * per page on 64-bit). Otherwise the physically contiguous runs are
+ * counted first and the arrays grow by exactly that, as
+ * sg_alloc_table_from_pages() sizes its table.
  *
  * Context: as allowed by @gfp; the caller serialises building and holds
  * the pages.

@@ -953,6 +953,59 @@ static void phyr_test_builders(struct kunit *test)
 	phyr_kunit_check_invariant(test, from_pages);
 }
 
+/*
+ * BEHAVIOURS: P2, P8 - phyr_append_pages() leaves no slack: into an empty
+ * phyr it builds in one pass, room for one range per page, and gives back
+ * what the runs did not use; onto a non-empty phyr it grows by exactly its
+ * runs; into a phyr reserved for it, it allocates nothing and keeps the
+ * reservation.
+ */
+static void phyr_test_builder_pages_sizes(struct kunit *test)
+{
+	struct phyr *phyr = phyr_kunit_alloc(test);
+	struct page *big = alloc_pages(GFP_KERNEL | __GFP_COMP, 3);
+	struct page *pages[8], *rev[2];
+	struct phys_vec *ranges;
+	unsigned int i;
+
+	phyr_kunit_own_page(test, big);
+	for (i = 0; i < ARRAY_SIZE(pages); i++)
+		pages[i] = big + i;
+	rev[0] = big + 5;
+	rev[1] = big + 4;
+
+	KUNIT_ASSERT_EQ(test, 0, phyr_append_pages(phyr, pages, 8, 0,
+						   8 * PAGE_SIZE, GFP_KERNEL));
+	KUNIT_EXPECT_EQ(test, phyr->nr_ranges, 1);
+	KUNIT_EXPECT_EQ(test, phyr->max_ranges, 1);
+	KUNIT_EXPECT_EQ(test, phyr->max_chunks, 1);
+	KUNIT_EXPECT_EQ(test, phyr->ranges[0].paddr, page_to_phys(big));
+	KUNIT_EXPECT_EQ(test, phyr->ranges[0].len, 8 * PAGE_SIZE);
+
+	/* Two pages in reverse order: two runs, neither continues the last. */
+	KUNIT_ASSERT_EQ(test, 0, phyr_append_pages(phyr, rev, 2, 0,
+						   2 * PAGE_SIZE, GFP_KERNEL));
+	KUNIT_EXPECT_EQ(test, phyr->nr_ranges, 3);
+	KUNIT_EXPECT_EQ(test, phyr->max_ranges, 3);
+	KUNIT_EXPECT_EQ(test, phyr->max_chunks, 1);
+	KUNIT_EXPECT_EQ(test, phyr->ranges[1].paddr, page_to_phys(big + 5));
+	KUNIT_EXPECT_EQ(test, phyr->ranges[2].paddr, page_to_phys(big + 4));
+	phyr_kunit_check_invariant(test, phyr);
+
+	phyr_destroy(phyr);
+	KUNIT_ASSERT_EQ(test, 0, phyr_reserve(phyr, 1, 8, GFP_KERNEL));
+	ranges = phyr->ranges;
+	KUNIT_ASSERT_EQ(test, 0, phyr_append_pages(phyr, pages + 1, 7, 0x10,
+						   7 * PAGE_SIZE - 0x20,
+						   GFP_KERNEL));
+	KUNIT_EXPECT_PTR_EQ(test, phyr->ranges, ranges);
+	KUNIT_EXPECT_EQ(test, phyr->max_ranges, 8);
+	KUNIT_EXPECT_EQ(test, phyr->nr_ranges, 1);
+	KUNIT_EXPECT_EQ(test, phyr->ranges[0].paddr, page_to_phys(big + 1) + 0x10);
+	KUNIT_EXPECT_EQ(test, phyr->ranges[0].len, 7 * PAGE_SIZE - 0x20);
+	phyr_kunit_check_invariant(test, phyr);
+}
+
 static const struct phyr_test_range phyr_test_providers[] = {
 	{ RAM, PHYR_ATTRS_RAM, 0x100000, 0x2000 },
 	{ &p2p_a, PHYR_ATTRS_MMIO, 0xfe000000, 0x4000 },
@@ -1052,6 +1105,7 @@ static struct kunit_case phyr_test_cases[] = {
 	KUNIT_CASE(phyr_test_malformed),
 	KUNIT_CASE(phyr_test_seg_page),
 	KUNIT_CASE(phyr_test_builders),
+	KUNIT_CASE(phyr_test_builder_pages_sizes),
 	KUNIT_CASE(phyr_test_mixed_providers),
 	KUNIT_CASE(phyr_test_provider_lifetime),
 	{}
