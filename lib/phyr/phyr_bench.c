@@ -24,7 +24,10 @@
 
 #include <kunit/device.h>
 #include <kunit/test.h>
+#include <linux/dma-buf.h>
+#include <linux/dma-buf-mapping.h>
 #include <linux/dma-mapping.h>
+#include <linux/dma-resv.h>
 #include <linux/iommu.h>
 #include <linux/kprobes.h>
 #include <linux/ktime.h>
@@ -32,6 +35,7 @@
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/pci.h>
+#include <linux/pci-p2pdma.h>
 #include <linux/phyr-dma.h>
 #include <linux/random.h>
 #include <linux/scatterlist.h>
@@ -42,6 +46,7 @@
 
 MODULE_DESCRIPTION("Benchmarks of phyr against scatterlist");
 MODULE_LICENSE("GPL");
+MODULE_IMPORT_NS("DMA_BUF");
 
 static unsigned int phyr_bench_mib = 1024;
 module_param_named(mib, phyr_bench_mib, uint, 0444);
@@ -333,6 +338,22 @@ static void phyr_bench_probes_off(void)
 	phyr_bench_unmap_probe.flags = 0;
 }
 
+/*
+ * How @dev's DMA is translated in this boot: "dma-direct" with no IOMMU or
+ * an identity domain (iommu=pt), else the IOMMU's invalidation mode:
+ * "IOMMU strict" (IOMMU_DOMAIN_DMA), "IOMMU lazy" (the flush queue,
+ * IOMMU_DOMAIN_DMA_FQ).
+ */
+static const char *phyr_bench_dma_mode(struct device *dev)
+{
+	struct iommu_domain *domain = iommu_get_domain_for_dev(dev);
+
+	if (!domain || domain->type == IOMMU_DOMAIN_IDENTITY)
+		return "dma-direct";
+	return domain->type == IOMMU_DOMAIN_DMA_FQ ? "IOMMU lazy" :
+						     "IOMMU strict";
+}
+
 /* "12.34" from a value scaled by 100. */
 static void phyr_bench_fmt(char *buf, size_t size, u64 x100)
 {
@@ -540,7 +561,80 @@ struct phyr_bench_times {
 	u64	build_sg, build_phyr;
 	u64	map_sg, map_list, map_stream;
 	u64	iter_sg, iter_phyr, iter_sg_dma, iter_vecs;
+	u64	alloc_sg, alloc_phyr, fill_phyr;
+	u64	write_sg, write_phyr, scan;
 };
+
+/*
+ * The floor of any build from a page array: one pass that reads each page
+ * pointer and compares its pfn with the one before, what both builders do
+ * at least once (phyr once, sg_alloc_table_from_pages() twice).
+ */
+static u64 phyr_bench_scan_pages(const struct phyr_bench_mem *mem)
+{
+	unsigned long pfn, prev = 0;
+	unsigned int i, runs = 0;
+
+	for (i = 0; i < mem->nr_pages; i++) {
+		pfn = page_to_pfn(mem->pages[i]);
+		runs += pfn != prev + 1;
+		prev = pfn;
+	}
+	return runs;
+}
+
+/*
+ * The floor of a build that writes @bytes of descriptors: the time to
+ * write that many bytes into memory just allocated, as a builder fills the
+ * arrays it just allocated (the allocation itself is not timed).
+ */
+static int phyr_bench_write_floor(size_t bytes, u64 *t)
+{
+	void *p = kvmalloc(bytes, GFP_KERNEL);
+
+	if (!p)
+		return -ENOMEM;
+	PHYR_BENCH_TIME(*t, memset(p, 0x5a, bytes));
+	phyr_bench_sink += *(u8 *)p;
+	kvfree(p);
+	return 0;
+}
+
+/*
+ * The parts of a build, each timed alone: @alloc_sg, sg_alloc_table() of
+ * as many entries as @sgt has; @alloc_phyr, phyr_reserve() of as many
+ * chunks and ranges as @phyr has; @fill_phyr, phyr_append_pages() of @mem
+ * into a phyr so reserved, which then allocates nothing (the count of runs
+ * and the fill).
+ */
+static int phyr_bench_build_parts(const struct sg_table *sgt,
+				  const struct phyr *phyr,
+				  const struct phyr_bench_mem *mem,
+				  u64 *alloc_sg, u64 *alloc_phyr,
+				  u64 *fill_phyr)
+{
+	struct sg_table tmp;
+	struct phyr p;
+	int ret;
+
+	PHYR_BENCH_TIME(*alloc_sg, ret = sg_alloc_table(&tmp, sgt->orig_nents,
+							GFP_KERNEL));
+	if (ret)
+		return ret;
+	sg_free_table(&tmp);
+
+	phyr_init(&p);
+	PHYR_BENCH_TIME(*alloc_phyr, ret = phyr_reserve(&p, phyr->nr_chunks,
+							phyr->nr_ranges,
+							GFP_KERNEL));
+	if (!ret)
+		PHYR_BENCH_TIME(*fill_phyr,
+				ret = phyr_append_pages(&p, mem->pages,
+							mem->nr_pages, 0,
+							mem->len, GFP_KERNEL));
+	phyr_destroy(&p);
+	return ret;
+}
 
 static void phyr_bench_run(struct kunit *test, unsigned int order,
 			   const char *shape)
@@ -552,6 +646,8 @@ static void phyr_bench_run(struct kunit *test, unsigned int order,
 	unsigned int nr_ranges = 0, flush_sg = 0, flush_phyr = 0;
 	struct phyr_dma_params p = params;
 	struct phyr_bench_times m;
+	const char *mode;
+	char metric[64];
 	struct phyr_bench_dev *bdev;
 	struct phyr_bench_mem mem = {};
 	struct phyr_dma_map *map;
@@ -562,7 +658,7 @@ static void phyr_bench_run(struct kunit *test, unsigned int order,
 	bool probes, iommu;
 	int ret;
 
-	t = kunit_kcalloc(test, 9, sizeof(*t), GFP_KERNEL);
+	t = kunit_kcalloc(test, 15, sizeof(*t), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, t);
 	bdev = phyr_bench_get_dev(test);
 	p.dev = bdev->dev;
@@ -578,9 +674,7 @@ static void phyr_bench_run(struct kunit *test, unsigned int order,
 	kunit_info(test, "phyr-bench: %s: %zu MiB, %u x %lu KiB, median of %u runs (x%u maps, x%u walks each); device %s (%s, %s)\n",
 		   shape, mem.len >> 20, mem.nr_units,
 		   (PAGE_SIZE << order) >> 10, runs, rm, ri, dev_name(bdev->dev),
-		   bdev->what,
-		   device_iommu_mapped(bdev->dev) ? "behind an IOMMU" :
-						    "dma-direct");
+		   bdev->what, phyr_bench_dma_mode(bdev->dev));
 
 	for (i = 0; i < runs; i++) {
 		/* Build, from the same page array. */
@@ -603,6 +697,25 @@ static void phyr_bench_run(struct kunit *test, unsigned int order,
 			phyr_bench_mem_free(&mem);
 		}
 		KUNIT_ASSERT_EQ(test, ret, 0);
+
+		/*
+		 * Where the build time goes: the allocation alone, each side
+		 * allocating for what it built above (sg_alloc_table() of its
+		 * entries; phyr_reserve() of its ranges, exactly), and phyr's
+		 * count and fill into arrays reserved beforehand.
+		 */
+		ret = phyr_bench_build_parts(&sgt, &phyr, &mem, &t[9][i],
+					     &t[10][i], &t[11][i]);
+		sg_bytes = phyr_bench_sgt_bytes(&sgt, &nr_chains);
+		if (!ret)
+			ret = phyr_bench_write_floor(sg_bytes, &t[12][i]);
+		if (!ret)
+			ret = phyr_bench_write_floor(phyr_bench_phyr_bytes(&phyr),
+						     &t[13][i]);
+		if (ret)
+			goto fail_phyr;
+		PHYR_BENCH_TIME(t[14][i], phyr_bench_sink +=
+				phyr_bench_scan_pages(&mem));
 
 		/* Iteration over the physical description. */
 		PHYR_BENCH_TIME(t[2][i], phyr_bench_sink +=
@@ -662,7 +775,8 @@ static void phyr_bench_run(struct kunit *test, unsigned int order,
 	}
 
 	/* One more map+unmap of each, untimed, counting IOTLB flushes. */
-	probes = device_iommu_mapped(p.dev) && phyr_bench_probes_on();
+	probes = strcmp(phyr_bench_dma_mode(p.dev), "dma-direct") &&
+		 phyr_bench_probes_on();
 	if (probes) {
 		if (!dma_map_sgtable(p.dev, &sgt, p.dir, 0))
 			dma_unmap_sgtable(p.dev, &sgt, p.dir, 0);
@@ -684,17 +798,23 @@ static void phyr_bench_run(struct kunit *test, unsigned int order,
 	m.map_list = phyr_bench_median(t[6], runs);
 	m.iter_vecs = phyr_bench_median(t[7], runs);
 	m.map_stream = phyr_bench_median(t[8], runs);
+	m.alloc_sg = phyr_bench_median(t[9], runs);
+	m.alloc_phyr = phyr_bench_median(t[10], runs);
+	m.fill_phyr = phyr_bench_median(t[11], runs);
+	m.write_sg = phyr_bench_median(t[12], runs);
+	m.write_phyr = phyr_bench_median(t[13], runs);
+	m.scan = phyr_bench_median(t[14], runs);
 
 	kunit_info(test, "phyr-bench: %s: %u ranges (phyr) / %u entries + %u chain entries (sg_table); mapped: %u DMA segments (sg_table) / %u (phyr)\n",
 		   shape, nr_ranges, sgt.orig_nents, nr_chains, dma_nents,
 		   nr_vecs);
-	iommu = device_iommu_mapped(p.dev);
+	mode = phyr_bench_dma_mode(p.dev);
+	iommu = strcmp(mode, "dma-direct");
 	kunit_info(test, "phyr-bench: | %-36s | %10s | %10s | %7s | %9s | %-6s |\n",
 		   "metric (per range)", "sg_table", "phyr", "ratio",
 		   "target", "");
-	phyr_bench_row(test, iommu ? "map+unmap, intel-iommu (ns)" :
-				     "map+unmap, dma-direct (ns)",
-		       phyr_bench_per(m.map_sg, nr_ranges),
+	snprintf(metric, sizeof(metric), "map+unmap, %s (ns)", mode);
+	phyr_bench_row(test, metric, phyr_bench_per(m.map_sg, nr_ranges),
 		       phyr_bench_per(m.map_stream, nr_ranges), true,
 		       iommu ? 100 : 150);
 	phyr_bench_row(test, "map+unmap, list allocated (ns)",
@@ -703,6 +823,19 @@ static void phyr_bench_run(struct kunit *test, unsigned int order,
 	phyr_bench_row(test, "build from pages (ns)",
 		       phyr_bench_per(m.build_sg, nr_ranges),
 		       phyr_bench_per(m.build_phyr, nr_ranges), true, 200);
+	phyr_bench_row(test, "build: allocation alone (ns)",
+		       phyr_bench_per(m.alloc_sg, nr_ranges),
+		       phyr_bench_per(m.alloc_phyr, nr_ranges), true, 0);
+	phyr_bench_row(test, "build: all but the allocation (ns)",
+		       phyr_bench_per(m.build_sg > m.alloc_sg ?
+				      m.build_sg - m.alloc_sg : 0, nr_ranges),
+		       phyr_bench_per(m.fill_phyr, nr_ranges), true, 0);
+	phyr_bench_row(test, "build: its bytes written alone (ns)",
+		       phyr_bench_per(m.write_sg, nr_ranges),
+		       phyr_bench_per(m.write_phyr, nr_ranges), true, 0);
+	kunit_info(test, "phyr-bench: %s: the floor of a build, one pass over the page array comparing pfns: %llu.%02llu ns per range\n",
+		   shape, phyr_bench_per(m.scan, nr_ranges) / 100,
+		   phyr_bench_per(m.scan, nr_ranges) % 100);
 	phyr_bench_row(test, "descriptor bytes, slack included",
 		       phyr_bench_per(sg_bytes, nr_ranges),
 		       phyr_bench_per(phyr_bytes, nr_ranges), false, 50);
@@ -723,9 +856,6 @@ static void phyr_bench_run(struct kunit *test, unsigned int order,
 		kunit_info(test, "phyr-bench: | %-36s | %10u | %10u | %7s | %9s | %-6s |\n",
 			   "IOTLB flushes per map+unmap", flush_sg, flush_phyr,
 			   "", "", "");
-	kunit_info(test, "phyr-bench: %s: dma_buf_phys_vec_to_sgt() not measured: it maps the MMIO of a PCI P2PDMA BAR only, and these ranges are RAM%s\n",
-		   shape, IS_ENABLED(CONFIG_PCI_P2PDMA) ? "" :
-		   " (nor has this kernel CONFIG_PCI_P2PDMA)");
 	kunit_info(test, "phyr-bench: %s: totals (ns): build %llu / %llu, map+unmap %llu / %llu (list) / %llu (streaming)\n",
 		   shape, m.build_sg, m.build_phyr, m.map_sg, m.map_list,
 		   m.map_stream);
@@ -742,6 +872,261 @@ fail_phyr:
 	KUNIT_FAIL(test, "%s: mapping failed: %d", shape, ret);
 }
 
+/*
+ * P2P BAR ranges, against upstream's own phys_vec user: 7.3's vfio-pci
+ * exporter maps the BAR ranges it exports with dma_buf_phys_vec_to_sgt()
+ * and dma_buf_free_sgt(). The same ranges of the rig's NVMe CMB (every
+ * other 4 KiB page of a P2PDMA allocation, so that nothing merges) are
+ * mapped that way and as a phyr, for each importer the rig has: the edu
+ * under the NVMe's switch (PCI bus addresses, no IOMMU call) and the edu on
+ * its own root port (through the host bridge: one IOVA, or dma_map_phys()
+ * per range when the device is not translated). The helper needs a
+ * dma-buf attachment with its reservation lock held: a minimal exporter
+ * here gives one; the lock is taken once, around both sides.
+ */
+#define PHYR_BENCH_P2P_MAX	SZ_4M	/* of CMB; halved until it allocates */
+
+struct phyr_bench_p2p {
+	struct pci_dev			*nvme;
+	void				*mem;
+	size_t				len;
+	struct phyr_provider		prov;
+	struct phyr			phyr;
+	struct dma_buf			*dmabuf;
+};
+
+static struct sg_table *phyr_bench_exp_map(struct dma_buf_attachment *attach,
+					   enum dma_data_direction dir)
+{
+	return ERR_PTR(-EOPNOTSUPP);	/* the benchmark calls the helper */
+}
+
+static void phyr_bench_exp_unmap(struct dma_buf_attachment *attach,
+				 struct sg_table *sgt,
+				 enum dma_data_direction dir)
+{
+}
+
+static void phyr_bench_exp_release(struct dma_buf *dmabuf)
+{
+}
+
+static const struct dma_buf_ops phyr_bench_exp_ops = {
+	.map_dma_buf = phyr_bench_exp_map,
+	.unmap_dma_buf = phyr_bench_exp_unmap,
+	.release = phyr_bench_exp_release,
+};
+
+static void phyr_bench_p2p_release(void *data)
+{
+	struct phyr_bench_p2p *b = data;
+
+	if (b->dmabuf)
+		dma_buf_put(b->dmabuf);
+	phyr_destroy(&b->phyr);
+	if (b->mem)
+		pci_free_p2pmem(b->nvme, b->mem, b->len);
+	pci_dev_put(b->nvme);
+}
+
+/* The CMB ranges as a phyr, and a dma-buf to attach the importers to. */
+static struct phyr_bench_p2p *phyr_bench_p2p_get(struct kunit *test)
+{
+	DEFINE_DMA_BUF_EXPORT_INFO(info);
+	struct phyr_bench_p2p *b;
+	phys_addr_t paddr;
+	size_t off;
+	int bar, ret;
+
+	b = kunit_kzalloc(test, sizeof(*b), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, b);
+	phyr_init(&b->phyr);
+	b->nvme = pci_get_device(PCI_VENDOR_ID_BENCH_NVME,
+				 PCI_DEVICE_ID_BENCH_NVME, NULL);
+	if (!b->nvme)
+		kunit_skip(test, "no NVMe controller with a CMB: not in the rig");
+	ret = kunit_add_action_or_reset(test, phyr_bench_p2p_release, b);
+	KUNIT_ASSERT_EQ(test, ret, 0);
+	for (b->len = PHYR_BENCH_P2P_MAX; b->len >= SZ_64K; b->len /= 2) {
+		b->mem = pci_alloc_p2pmem(b->nvme, b->len);
+		if (b->mem)
+			break;
+	}
+	if (!b->mem)
+		kunit_skip(test, "NVMe %s: no P2PDMA memory to map",
+			   pci_name(b->nvme));
+
+	paddr = virt_to_phys(b->mem);
+	for (bar = 0; bar < PCI_STD_NUM_BARS; bar++)
+		if (pci_resource_start(b->nvme, bar) <= paddr &&
+		    paddr + b->len - 1 <= pci_resource_end(b->nvme, bar))
+			break;
+	KUNIT_ASSERT_LT(test, bar, PCI_STD_NUM_BARS);
+	KUNIT_ASSERT_EQ(test, phyr_provider_init_pci_bar(&b->prov, b->nvme,
+							 bar), 0);
+	KUNIT_ASSERT_EQ(test, phyr_reserve(&b->phyr, 1, b->len / SZ_8K,
+					   GFP_KERNEL), 0);
+	for (off = 0; off < b->len; off += SZ_8K)
+		KUNIT_ASSERT_EQ(test, phyr_append(&b->phyr, &b->prov,
+						  PHYR_ATTRS_MMIO, paddr + off,
+						  SZ_4K, GFP_KERNEL), 0);
+
+	info.ops = &phyr_bench_exp_ops;
+	info.size = b->len;
+	info.priv = b;
+	b->dmabuf = dma_buf_export(&info);
+	if (IS_ERR(b->dmabuf)) {
+		ret = PTR_ERR(b->dmabuf);
+		b->dmabuf = NULL;
+		KUNIT_ASSERT_EQ(test, ret, 0);
+	}
+	return b;
+}
+
+struct phyr_bench_importer {
+	struct pci_dev			*pdev;
+	struct dma_buf_attachment	*attach;
+	struct dma_buf			*dmabuf;
+	u64				old_mask;
+};
+
+static void phyr_bench_importer_release(void *data)
+{
+	struct phyr_bench_importer *imp = data;
+
+	dma_buf_detach(imp->dmabuf, imp->attach);
+	dma_set_mask(&imp->pdev->dev, imp->old_mask);
+}
+
+/*
+ * An edu that reaches the CMB as @type, attached to the dma-buf, its mask
+ * opened to 64 bits for the bus addresses and direct addresses above 4 GiB
+ * (nothing is done with DMA: edu itself aborts above 28 bits).
+ */
+static struct phyr_bench_importer *
+phyr_bench_importer_get(struct kunit *test, struct phyr_bench_p2p *b,
+			enum phyr_map_type type)
+{
+	struct phyr_bench_importer *imp;
+	struct pci_dev *pdev = NULL;
+	int ret;
+
+	while ((pdev = pci_get_device(PCI_VENDOR_ID_BENCH_EDU,
+				      PCI_DEVICE_ID_BENCH_EDU, pdev)))
+		if (phyr_dma_map_type(&b->prov, &pdev->dev, 0) == type)
+			break;
+	if (!pdev)
+		return NULL;
+	ret = kunit_add_action_or_reset(test, phyr_bench_pci_dev_put, pdev);
+	KUNIT_ASSERT_EQ(test, ret, 0);
+	imp = kunit_kzalloc(test, sizeof(*imp), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, imp);
+	imp->pdev = pdev;
+	imp->dmabuf = b->dmabuf;
+	imp->old_mask = dma_get_mask(&pdev->dev);
+	imp->attach = dma_buf_attach(b->dmabuf, &pdev->dev);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, imp->attach);
+	ret = kunit_add_action_or_reset(test, phyr_bench_importer_release, imp);
+	KUNIT_ASSERT_EQ(test, ret, 0);
+	KUNIT_ASSERT_EQ(test, dma_set_mask(&pdev->dev, DMA_BIT_MASK(64)), 0);
+	return imp;
+}
+
+static int phyr_bench_map_helper(struct phyr_bench_p2p *b,
+				 struct dma_buf_attachment *attach,
+				 enum dma_data_direction dir,
+				 unsigned int reps)
+{
+	struct sg_table *sgt;
+
+	while (reps--) {
+		sgt = dma_buf_phys_vec_to_sgt(attach, b->prov.p2p,
+					      b->phyr.ranges,
+					      b->phyr.nr_ranges,
+					      phyr_len(&b->phyr), dir);
+		if (IS_ERR(sgt))
+			return PTR_ERR(sgt);
+		dma_buf_free_sgt(attach, sgt, dir);
+	}
+	return 0;
+}
+
+static void phyr_bench_p2p_one(struct kunit *test, struct phyr_bench_p2p *b,
+			       enum phyr_map_type type, const char *how)
+{
+	struct phyr_dma_params p = { .dir = DMA_TO_DEVICE };
+	unsigned int runs = phyr_bench_nr_runs();
+	unsigned int i, rm, nr = b->phyr.nr_ranges, max_vecs = nr;
+	u64 (*t)[PHYR_BENCH_MAX_RUNS];
+	struct phyr_bench_importer *imp;
+	struct phyr_dma_vec *vecs;
+	char metric[64];
+	int ret = 0;
+
+	imp = phyr_bench_importer_get(test, b, type);
+	if (!imp) {
+		kunit_info(test, "phyr-bench: P2P BAR ranges: no edu reaches the CMB by %s\n",
+			   how);
+		return;
+	}
+	p.dev = &imp->pdev->dev;
+	t = kunit_kcalloc(test, 3, sizeof(*t), GFP_KERNEL);
+	vecs = kunit_kcalloc(test, max_vecs, sizeof(*vecs), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, t);
+	KUNIT_ASSERT_NOT_NULL(test, vecs);
+	rm = clamp(PHYR_BENCH_MIN_MAPPED / nr, 1U, PHYR_BENCH_MAX_MAP_REPS);
+
+	dma_resv_lock(b->dmabuf->resv, NULL);
+	for (i = 0; i < runs && !ret; i++) {
+		PHYR_BENCH_TIME(t[0][i],
+				ret = phyr_bench_map_helper(b, imp->attach,
+							    p.dir, rm));
+		if (!ret)
+			PHYR_BENCH_TIME(t[1][i],
+					ret = phyr_bench_map_list(&b->phyr, &p,
+								  rm));
+		if (!ret)
+			PHYR_BENCH_TIME(t[2][i],
+					ret = phyr_bench_stream(&b->phyr, &p,
+								vecs, max_vecs,
+								rm));
+	}
+	dma_resv_unlock(b->dmabuf->resv);
+	KUNIT_ASSERT_EQ_MSG(test, ret, 0, "P2P BAR ranges, %s %s", how,
+			    pci_name(imp->pdev));
+
+	kunit_info(test, "phyr-bench: P2P BAR ranges: %u x 4 KiB of the NVMe CMB for edu %s, %s (%s); median of %u runs (x%u maps each)\n",
+		   nr, pci_name(imp->pdev), how, phyr_bench_dma_mode(p.dev),
+		   runs, rm);
+	kunit_info(test, "phyr-bench: | %-36s | %10s | %10s | %7s | %9s | %-6s |\n",
+		   "metric (per range)", "to_sgt", "phyr", "ratio", "target",
+		   "");
+	snprintf(metric, sizeof(metric), "map+unmap, %s, list (ns)", how);
+	phyr_bench_row(test, metric,
+		       phyr_bench_per(div_u64(phyr_bench_median(t[0], runs),
+					      rm), nr),
+		       phyr_bench_per(div_u64(phyr_bench_median(t[1], runs),
+					      rm), nr), true, 100);
+	snprintf(metric, sizeof(metric), "map+unmap, %s, streaming (ns)", how);
+	phyr_bench_row(test, metric,
+		       phyr_bench_per(div_u64(phyr_bench_median(t[0], runs),
+					      rm), nr),
+		       phyr_bench_per(div_u64(phyr_bench_median(t[2], runs),
+					      rm), nr), true, 0);
+}
+
+static void phyr_bench_p2p_bar(struct kunit *test)
+{
+	struct phyr_bench_p2p *b;
+
+	if (!IS_ENABLED(CONFIG_PCI_P2PDMA) ||
+	    !IS_ENABLED(CONFIG_DMA_SHARED_BUFFER))
+		kunit_skip(test, "dma_buf_phys_vec_to_sgt() needs P2PDMA and DMA_SHARED_BUFFER");
+	b = phyr_bench_p2p_get(test);
+	phyr_bench_p2p_one(test, b, PHYR_MAP_BUS_ADDR, "bus address");
+	phyr_bench_p2p_one(test, b, PHYR_MAP_THRU_HOST_BRIDGE, "host bridge");
+}
+
 static void phyr_bench_pages_4k(struct kunit *test)
 {
 	phyr_bench_run(test, 0, "discontiguous 4 KiB pages");
@@ -755,6 +1140,7 @@ static void phyr_bench_blocks_2m(struct kunit *test)
 static struct kunit_case phyr_bench_cases[] = {
 	KUNIT_CASE_SLOW(phyr_bench_pages_4k),
 	KUNIT_CASE_SLOW(phyr_bench_blocks_2m),
+	KUNIT_CASE_SLOW(phyr_bench_p2p_bar),
 	{}
 };
 

@@ -1,12 +1,14 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# bench.sh [uml|rig] - build and run the phyr_bench KUnit suite (phyr against
-# scatterlist, lib/phyr/phyr_bench.c) on UML (dma-direct, build/bench-uml)
-# and in the QEMU rig (intel-iommu, build/bench-x86_64), with kernels built
+# bench.sh [uml|rig|rig-strict|rig-lazy|rig-pt] - build and run the
+# phyr_bench KUnit suite (phyr against scatterlist and against
+# dma_buf_phys_vec_to_sgt(), lib/phyr/phyr_bench.c) on UML (dma-direct,
+# build/bench-uml) and in the QEMU rig (build/bench-x86_64) three times:
+# intel-iommu strict, intel-iommu lazy and iommu=pt. The kernels are built
 # without debugging options (bench-uml.kunitconfig, bench-x86_64.kunitconfig).
-# Prints both tables and saves them in build/logs/bench.txt; the raw
-# consoles are in build/logs/bench-uml.log and bench-rig.log.
+# Prints the tables and saves them in build/logs/bench.txt; the raw
+# consoles are in build/logs/bench-uml.log and bench-rig-MODE.log.
 #
 # PHYR_BENCH_UML_ARGS and PHYR_BENCH_RIG_ARGS: kernel arguments for the
 # suite, e.g. 'phyr_bench.mib=256 phyr_bench.runs=7'. UML runs with kunit.py's
@@ -46,11 +48,16 @@ verdict() {
 	fi
 }
 
+# When a console was written: a table may come from an earlier run of
+# another kind (bench.sh uml, then bench.sh rig).
+when() {
+	date -u -r "$1" '+%Y-%m-%d %H:%M UTC'
+}
+
 "$PHYR_TOOLS/tree.sh" || exit
 mkdir -p "$PHYR_LOGS"
 rc=0
 uml_log=$PHYR_LOGS/bench-uml.log
-rig_log=$PHYR_LOGS/bench-rig.log
 
 if [ "$which" = all ] || [ "$which" = uml ]; then
 	echo "bench: UML (dma-direct), build/bench-uml..."
@@ -66,25 +73,36 @@ if [ "$which" = all ] || [ "$which" = uml ]; then
 	verdict "$uml_log" || rc=1
 fi
 
-if [ "$which" = all ] || [ "$which" = rig ]; then
-	echo "bench: rig (intel-iommu), build/bench-x86_64..."
-	rm -f "$rig_log"
+# The rig, once per IOMMU mode (qemu_configs/phyr_rig.py, PHYR_RIG_IOMMU):
+# the kernel is built once, by the first boot.
+rig_modes=
+case $which in
+all|rig) rig_modes="strict lazy pt" ;;
+rig-strict|rig-lazy|rig-pt) rig_modes=${which#rig-} ;;
+uml) ;;
+*) echo "bench: usage: bench.sh [uml|rig|rig-strict|rig-lazy|rig-pt]" >&2; exit 2 ;;
+esac
+for mode in $rig_modes; do
+	log=$PHYR_LOGS/bench-rig-$mode.log
+	echo "bench: rig, IOMMU $mode, build/bench-x86_64..."
+	rm -f "$log"
 	mapfile -t extra < <(kargs "$RIG_ARGS")
 	(
 		# The rig images are shared: one rig boot at a time.
 		exec 9>"$PHYR_ROOT/build/.rig.lock"
 		flock 9
 		"$PHYR_TOOLS/mkrig.py" || exit
-		cd "$PHYR_TREE" && PHYR_NO_TAIL=1 phyr_run "$PHYR_LOGS/bench-rig.run.log" \
+		cd "$PHYR_TREE" && PHYR_RIG_IOMMU=$mode PHYR_NO_TAIL=1 \
+			phyr_run "$PHYR_LOGS/bench-rig-$mode.run.log" \
 			phyr_tcg "$PHYR_KUNIT" run --arch=x86_64 --build_dir=../bench-x86_64 \
 			--kunitconfig="$PHYR_TOOLS/bench-x86_64.kunitconfig" \
 			--qemu_config="$PHYR_TOOLS/qemu_configs/phyr_rig.py" \
 			--jobs="${PHYR_JOBS:-2}" --timeout="$TIMEOUT" \
 			--raw_output=all "${extra[@]}" 'phyr_bench'
 	)
-	cp "$PHYR_LOGS/bench-rig.run.log" "$rig_log"
-	verdict "$rig_log" || rc=1
-fi
+	cp "$PHYR_LOGS/bench-rig-$mode.run.log" "$log"
+	verdict "$log" || rc=1
+done
 
 {
 	echo "phyr_bench, $(date -u '+%Y-%m-%d %H:%M UTC'); ratio: sg_table/phyr for time (a speedup), phyr/sg_table for bytes"
@@ -92,14 +110,20 @@ fi
 	echo "machine: $(uname -m), $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)), shared with other jobs; the rig's times are TCG times, only its ratios mean anything"
 	if [ -f "$uml_log" ]; then
 		echo
-		echo "== UML, dma-direct ($UML_ARGS) =="
+		echo "== UML, dma-direct ($UML_ARGS; $(when "$uml_log")) =="
 		table "$uml_log"
 	fi
-	if [ -f "$rig_log" ]; then
+	for mode in strict lazy pt; do
+		log=$PHYR_LOGS/bench-rig-$mode.log
+		[ -f "$log" ] || continue
 		echo
-		echo "== QEMU rig, intel-iommu ($RIG_ARGS) =="
-		table "$rig_log"
-	fi
+		case $mode in
+		strict) echo "== QEMU rig, intel-iommu strict (iommu.strict=1; $RIG_ARGS; $(when "$log")) ==" ;;
+		lazy) echo "== QEMU rig, intel-iommu lazy (iommu.strict=0, flush queue; $RIG_ARGS; $(when "$log")) ==" ;;
+		pt) echo "== QEMU rig, iommu=pt (identity domains: dma-direct; $RIG_ARGS; $(when "$log")) ==" ;;
+		esac
+		table "$log"
+	done
 } > "$OUT"
 cat "$OUT"
 echo "bench: saved in ${OUT#"$PHYR_ROOT"/}"

@@ -24,6 +24,17 @@ def _path(name):
 	# QEMU option values escape a comma by doubling it.
 	return os.path.join(_RIG, name).replace(',', ',,')
 
+# PHYR_RIG_IOMMU picks how iommu-dma translates (make bench runs all
+# three): strict (the default: an IOTLB invalidation with every unmap), lazy
+# (iommu.strict=0: unmaps go through the flush queue) or pt (iommu=pt:
+# identity domains, so DMA is dma-direct). kunit.py puts its own arguments
+# before this command line, so the mode cannot be given with --kernel_args.
+_IOMMU = {
+	'strict': 'iommu.strict=1',
+	'lazy': 'iommu.strict=0',
+	'pt': 'iommu=pt',
+}[os.environ.get('PHYR_RIG_IOMMU', 'strict')]
+
 # nokaslr: under TCG with -cpu EPYC, 7.3's relocated (KASLR) kernel hangs
 # right after decompression, before its first message; -cpu max boots, and
 # so does EPYC without KASLR. The rig needs EPYC (SVM for the guest's KVM).
@@ -33,7 +44,8 @@ CONFIG_SERIAL_8250=y
 CONFIG_SERIAL_8250_CONSOLE=y''',
 			   qemu_arch='x86_64',
 			   kernel_path='arch/x86/boot/bzImage',
-			   kernel_command_line='console=ttyS0 nokaslr intel_iommu=on iommu.strict=1 kmemleak.verbose=1',
+			   kernel_command_line='console=ttyS0 nokaslr intel_iommu=on ' + _IOMMU +
+					   ' kmemleak.verbose=1',
 			   extra_qemu_params=[
 				'-bios', 'qboot.rom',
 				# After kunit.py's own '-m 1024': the last -m wins.
