@@ -730,6 +730,38 @@ static size_t rig_edu_read_mmio(struct kunit *test, struct rig_edu *edu,
 }
 
 /*
+ * The other way: have the edu write RIG_MMIO_LEN bytes of the complement
+ * of rig_byte(), taken from a RAM page, to bus address @addr, and return
+ * how many of them the CPU does not read at @cpu, its own kernel mapping
+ * of the memory @addr was mapped from. The mapping must let the device
+ * write (DMA_BIDIRECTIONAL or DMA_FROM_DEVICE).
+ */
+static size_t rig_edu_write_mmio(struct kunit *test, struct rig_edu *edu,
+				 dma_addr_t addr, const u8 *cpu)
+{
+	struct page *page = rig_lone_page(test, 0);
+	struct device *dev = &edu->pdev->dev;
+	size_t i, bad = 0;
+	dma_addr_t ram;
+	u8 *va;
+
+	va = page_address(page);
+	for (i = 0; i < RIG_MMIO_LEN; i++)
+		va[i] = ~rig_byte(i);
+	ram = dma_map_page(dev, page, 0, PAGE_SIZE, DMA_TO_DEVICE);
+	KUNIT_EXPECT_FALSE(test, dma_mapping_error(dev, ram));
+	if (dma_mapping_error(dev, ram))
+		return RIG_MMIO_LEN;
+	if (!rig_edu_dma(test, edu, ram, 0, RIG_MMIO_LEN, false))
+		rig_edu_dma(test, edu, addr, 0, RIG_MMIO_LEN, true);
+	dma_unmap_page(dev, ram, PAGE_SIZE, DMA_TO_DEVICE);
+
+	for (i = 0; i < RIG_MMIO_LEN; i++)
+		bad += READ_ONCE(cpu[i]) != (u8)~rig_byte(i);
+	return bad;
+}
+
+/*
  * P2P through the host bridge: the NVMe CMB linked into an IOVA of the edu
  * on its own root port as MMIO (IOMMU_MMIO, not IOMMU_CACHE, seen at the
  * VT-d driver), then the edu reads the CMB through that IOVA and writes
@@ -761,7 +793,8 @@ static void phyr_rig_dma_mmio_host_bridge(struct kunit *test)
 	KUNIT_ASSERT_TRUE(test, dma_iova_try_alloc(dev, &state, paddr,
 						   RIG_MMIO_LEN));
 	KUNIT_ASSERT_EQ(test, dma_iova_link(dev, &state, paddr, 0, RIG_MMIO_LEN,
-					    DMA_TO_DEVICE, DMA_ATTR_MMIO), 0);
+					    DMA_BIDIRECTIONAL, DMA_ATTR_MMIO),
+			0);
 	prot = READ_ONCE(rig_map_prot);
 	KUNIT_EXPECT_EQ(test, dma_iova_sync(dev, &state, 0, RIG_MMIO_LEN), 0);
 	rig_info(test, "NVMe CMB %pap -> edu %s through the host bridge: IOVA %pad, prot %#x%s%s",
@@ -775,9 +808,14 @@ static void phyr_rig_dma_mmio_host_bridge(struct kunit *test)
 			paddr + 100);
 
 	bad = rig_edu_read_mmio(test, edu, state.addr);
-	dma_iova_destroy(dev, &state, RIG_MMIO_LEN, DMA_TO_DEVICE,
-			 DMA_ATTR_MMIO);
 	rig_info(test, "edu %s read %d bytes of the NVMe CMB through the IOMMU, %zu wrong",
+		 pci_name(pdev), RIG_MMIO_LEN, bad);
+	KUNIT_EXPECT_EQ(test, bad, 0);
+	/* BEHAVIOURS: M3 (writes through the mapping land in the CMB) */
+	bad = rig_edu_write_mmio(test, edu, state.addr, phys_to_virt(paddr));
+	dma_iova_destroy(dev, &state, RIG_MMIO_LEN, DMA_BIDIRECTIONAL,
+			 DMA_ATTR_MMIO);
+	rig_info(test, "edu %s wrote %d bytes to the NVMe CMB through the IOMMU, %zu not read back by the CPU",
 		 pci_name(pdev), RIG_MMIO_LEN, bad);
 	KUNIT_EXPECT_EQ(test, bad, 0);
 }
@@ -946,7 +984,8 @@ static void phyr_rig_dma_phyr_cmb(struct kunit *test)
 			PHYR_MAP_THRU_HOST_BRIDGE);
 	map = phyr_dma_map_create(phyr, 0, RIG_MMIO_LEN,
 				  &(struct phyr_dma_params){
-					.dev = &rp->dev, .dir = DMA_TO_DEVICE },
+					.dev = &rp->dev,
+					.dir = DMA_BIDIRECTIONAL },
 				  GFP_KERNEL);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, map);
 	KUNIT_EXPECT_EQ(test, map->nr_vecs, 1);
@@ -957,8 +996,13 @@ static void phyr_rig_dma_phyr_cmb(struct kunit *test)
 		 READ_ONCE(rig_map_prot));
 
 	bad = rig_edu_read_mmio(test, edu, map->vecs[0].dma_addr);
-	phyr_dma_map_destroy(map);
 	rig_info(test, "edu %s read %d bytes of the CMB through a phyr mapping, %zu wrong",
+		 pci_name(rp), RIG_MMIO_LEN, bad);
+	KUNIT_EXPECT_EQ(test, bad, 0);
+	bad = rig_edu_write_mmio(test, edu, map->vecs[0].dma_addr,
+				 phys_to_virt(paddr));
+	phyr_dma_map_destroy(map);
+	rig_info(test, "edu %s wrote %d bytes to the CMB through a phyr mapping, %zu not read back by the CPU",
 		 pci_name(rp), RIG_MMIO_LEN, bad);
 	KUNIT_EXPECT_EQ(test, bad, 0);
 }

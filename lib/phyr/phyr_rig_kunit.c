@@ -5,8 +5,10 @@
  * BAR of an ivshmem device, whose content the host wrote before boot, and
  * over P2PDMA memory of an NVMe controller memory buffer, then sliced; every
  * byte the iterator yields is read back through ioremap() of the yielded
- * CPU physical address and compared with the pattern expected there. Each
- * test skips when its device is absent.
+ * CPU physical address and compared with the pattern expected there, and
+ * the ends of each piece are written through that mapping and read back at
+ * the address the test appended, mapped apart. Each test skips when its
+ * device is absent.
  *
  * Lines starting with "phyr-rig: " describe the topology and every phyr
  * built from a device, for the human report (tools/testing/phyr/report.sh).
@@ -167,6 +169,79 @@ static u64 rig_compare(const void __iomem *io, const u8 *mem, size_t len,
 }
 
 /*
+ * Bytes written through at each end of a piece of a segment: enough to see
+ * a write land off by any offset the read-back would miss, few enough to be
+ * quick on the CMB, whose accesses QEMU emulates one by one.
+ */
+#define RIG_WRITE_SPAN	256
+
+static void rig_put_byte(void __iomem *io, u8 *mem, size_t i, u8 v)
+{
+	if (io)
+		writeb(v, io + i);
+	else
+		WRITE_ONCE(mem[i], v);
+}
+
+/*
+ * Write the complement of the pattern over @n bytes of a segment through
+ * its own mapping (@io, an ioremap() of the yielded address, or @mem, the
+ * direct map of it), then read them at @expect, the CPU physical address
+ * the test appended there, mapped on its own; put the pattern back. The
+ * yielded address must be where writes land, not only where reads come
+ * from. Return how many bytes were not read back.
+ */
+static size_t rig_write_through(void __iomem *io, u8 *mem, phys_addr_t expect,
+				size_t n, u64 pattern_offset)
+{
+	void __iomem *other_io = NULL;
+	const u8 *other = NULL;
+	size_t i, bad = 0;
+	u8 v;
+
+	if (io) {
+		other_io = ioremap(expect, n);
+		if (!other_io)
+			return n;
+	} else {
+		other = phys_to_virt(expect);
+	}
+	for (i = 0; i < n; i++)
+		rig_put_byte(io, mem, i, ~rig_pattern_byte(pattern_offset + i));
+	for (i = 0; i < n; i++) {
+		v = other_io ? readb(other_io + i) : READ_ONCE(other[i]);
+		bad += v != (u8)~rig_pattern_byte(pattern_offset + i);
+	}
+	for (i = 0; i < n; i++)
+		rig_put_byte(io, mem, i, rig_pattern_byte(pattern_offset + i));
+	if (other_io)
+		iounmap(other_io);
+	return bad;
+}
+
+/*
+ * Write through the first and the last RIG_WRITE_SPAN bytes of @n bytes at
+ * @done in a segment (all of them if fewer); return how many were not read
+ * back at @expect.
+ */
+static size_t rig_write_ends(void __iomem *io, u8 *mem, size_t done,
+			     phys_addr_t expect, size_t n, u64 pattern_offset)
+{
+	size_t head = min_t(size_t, n, RIG_WRITE_SPAN), tail, bad;
+
+	bad = rig_write_through(io ? io + done : NULL, mem ? mem + done : NULL,
+				expect, head, pattern_offset);
+	if (n <= head)
+		return bad;
+	tail = min_t(size_t, n - head, RIG_WRITE_SPAN);
+	done += n - tail;
+	return bad + rig_write_through(io ? io + done : NULL,
+				       mem ? mem + done : NULL,
+				       expect + n - tail, tail,
+				       pattern_offset + n - tail);
+}
+
+/*
  * Check one yielded segment against the pieces it should cover, from
  * piece *@piece at byte *@inner, and advance them. The segment's bytes
  * are read at seg->paddr: through ioremap() for MMIO, the direct map for
@@ -174,12 +249,14 @@ static u64 rig_compare(const void __iomem *io, const u8 *mem, size_t len,
  */
 static void rig_check_seg(struct kunit *test, const struct phyr_seg *seg,
 			  const struct rig_piece *pieces, unsigned int nr_pieces,
-			  unsigned int *piece, size_t *inner, u64 *verified)
+			  unsigned int *piece, size_t *inner, u64 *verified,
+			  u64 *written)
 {
 	const struct rig_piece *p;
 	void __iomem *io = NULL;
-	const u8 *mem = NULL;
-	size_t done = 0;
+	size_t done = 0, wrong;
+	phys_addr_t expect;
+	u8 *mem = NULL;
 
 	if (seg->attrs & PHYR_ATTR_MMIO) {
 		io = ioremap(seg->paddr, seg->len);
@@ -211,6 +288,14 @@ static void rig_check_seg(struct kunit *test, const struct phyr_seg *seg,
 				    "pattern mismatch at paddr %pap + %#zx",
 				    &seg->paddr, done + good);
 		*verified += good;
+
+		expect = p->paddr + *inner;
+		wrong = rig_write_ends(io, mem, done, expect, n,
+				       seg->paddr + done - p->pattern_base);
+		KUNIT_EXPECT_EQ_MSG(test, wrong, 0,
+				    "%zu bytes written at paddr %pap + %#zx not read back at %pap",
+				    wrong, &seg->paddr, done, &expect);
+		*written += min_t(size_t, n, 2 * RIG_WRITE_SPAN);
 		done += n;
 		*inner += n;
 		if (*inner == p->len) {
@@ -231,7 +316,7 @@ static void rig_check_slices(struct kunit *test, const char *name,
 			     const struct rig_slice *slices,
 			     unsigned int nr_slices)
 {
-	u64 total = 0, all_verified = 0;
+	u64 total = 0, all_verified = 0, all_written = 0;
 	unsigned int s, i;
 
 	for (i = 0; i < nr_pieces; i++)
@@ -242,7 +327,7 @@ static void rig_check_slices(struct kunit *test, const char *name,
 		u64 offset = slices[s].offset;
 		u64 len = slices[s].len ?: total - offset;
 		unsigned int piece = 0, nr_segs = 0;
-		u64 verified = 0, yielded = 0;
+		u64 verified = 0, written = 0, yielded = 0;
 		struct phyr_iter iter;
 		struct phyr_seg seg;
 		size_t inner;
@@ -257,15 +342,16 @@ static void rig_check_slices(struct kunit *test, const char *name,
 		phyr_for_each_seg(&seg, &iter) {
 			KUNIT_ASSERT_GT(test, seg.len, 0);
 			rig_check_seg(test, &seg, pieces, nr_pieces, &piece,
-				      &inner, &verified);
+				      &inner, &verified, &written);
 			yielded += seg.len;
 			nr_segs++;
 		}
 		KUNIT_EXPECT_EQ(test, yielded, len);
-		rig_info(test, "check %s slice [%#llx, +%#llx) %s: %u segments, %llu bytes verified: %s",
+		rig_info(test, "check %s slice [%#llx, +%#llx) %s: %u segments, %llu bytes verified, %llu written through: %s",
 			 name, offset, len, slices[s].what, nr_segs, verified,
-			 verified == len ? "ok" : "FAILED");
+			 written, verified == len ? "ok" : "FAILED");
 		all_verified += verified;
+		all_written += written;
 	}
 
 	/* BEHAVIOURS: P3 (a slice past the end is an error) */
@@ -273,8 +359,8 @@ static void rig_check_slices(struct kunit *test, const char *name,
 					      total, 1), 0);
 	KUNIT_EXPECT_LT(test, phyr_iter_start(&(struct phyr_iter){}, phyr,
 					      1, total), 0);
-	rig_info(test, "check %s: %u slices, %llu bytes verified in total",
-		 name, nr_slices, all_verified);
+	rig_info(test, "check %s: %u slices, %llu bytes verified and %llu written through in total",
+		 name, nr_slices, all_verified, all_written);
 }
 
 static void rig_append_pieces(struct kunit *test, struct phyr *phyr,
