@@ -4,7 +4,7 @@
 # Build the x86_64 rig kernel and run its KUnit suites in QEMU (the rig of
 # qemu_configs/phyr_rig.py), with kunit.py.
 #
-#   tools/testing/phyr/kunit-rig.sh [--swiotlb] [kunit.py run options...]
+#   tools/testing/phyr/kunit-rig.sh [--swiotlb|--kcsan] [kunit.py run options...]
 #   e.g. tools/testing/phyr/kunit-rig.sh 'phyr_rig*'    (a filter glob)
 #
 # --swiotlb boots the same kernel with swiotlb forced and the IOMMU in
@@ -13,6 +13,12 @@
 # dma-direct with every buffer bounced; it runs the DMA suite and the
 # kmemleak scan (filter 'phyr_rig_[dk]*' unless one is given) and writes
 # rig-swiotlb.log and rig-swiotlb.summary instead.
+#
+# --kcsan builds a kernel of its own (build/kcsan-x86_64, about 11 min the
+# first time): the rig's options with KCSAN (kcsan.kunitconfig) in place of
+# KASAN and kmemleak, and runs the dma-buf suites, whose revoke race runs its
+# two sides on both CPUs (filter 'dma_buf_phyr*' unless one is given); it
+# writes rig-kcsan.log and rig-kcsan.summary. make check-full runs it.
 #
 # Writes build/logs/rig.log (kunit.py's messages and the whole console) and
 # build/logs/rig.summary (kunit.py's parsed results). Exit status: kunit.py's
@@ -34,6 +40,24 @@ if [ "${1:-}" = --swiotlb ]; then
 	EXTRA=(--kernel_args=swiotlb=force --kernel_args=iommu=soft,pt)
 	[ $# -gt 0 ] || set -- 'phyr_rig_[dk]*'
 fi
+BUILD_DIR=../x86_64
+KUNITCONFIG=$PHYR/x86_64.kunitconfig
+if [ "${1:-}" = --kcsan ]; then
+	shift
+	NAME=rig-kcsan
+	BUILD_DIR=../kcsan-x86_64
+	# The rig's options with KCSAN instead of KASAN and kmemleak (KCSAN
+	# cannot be combined with KASAN), in a kernel of its own.
+	KUNITCONFIG=$ROOT/build/kcsan.kunitconfig
+	mkdir -p "$ROOT/build"
+	{
+		grep -vE '^CONFIG_(KASAN|DEBUG_KMEMLEAK)' "$PHYR/x86_64.kunitconfig"
+		cat "$PHYR/kcsan.kunitconfig"
+	} >"$KUNITCONFIG.tmp"
+	cmp -s "$KUNITCONFIG.tmp" "$KUNITCONFIG" || mv "$KUNITCONFIG.tmp" "$KUNITCONFIG"
+	rm -f "$KUNITCONFIG.tmp"
+	[ $# -gt 0 ] || set -- 'dma_buf_phyr*'
+fi
 LOG=$LOGS/$NAME.log
 SUMMARY=$LOGS/$NAME.summary
 TIMEOUT=${PHYR_RIG_TIMEOUT:-600}
@@ -46,7 +70,7 @@ flock 9
 mkdir -p "$LOGS"
 
 
-if [ -f "$ROOT/build/x86_64/vmlinux" ]; then
+if [ -f "$ROOT/build/${BUILD_DIR#../}/vmlinux" ]; then
 	echo "rig: building x86_64 kernel (incremental)..."
 else
 	echo "rig: building x86_64 kernel (about 8-10 min the first time on 2 cores)..."
@@ -56,8 +80,8 @@ start=$(date +%s)
 # --raw_output=all makes kunit.py print the raw console and always report
 # success, so the results are parsed from the saved log afterwards.
 cd "$ROOT/build/linux" || exit
-phyr_tcg ./tools/testing/kunit/kunit.py run --arch=x86_64 --build_dir=../x86_64 \
-	--kunitconfig="$PHYR/x86_64.kunitconfig" \
+phyr_tcg ./tools/testing/kunit/kunit.py run --arch=x86_64 --build_dir="$BUILD_DIR" \
+	--kunitconfig="$KUNITCONFIG" \
 	--qemu_config="$PHYR/qemu_configs/phyr_rig.py" \
 	--jobs=2 --timeout="$TIMEOUT" --raw_output=all "${EXTRA[@]}" "$@" 2>&1 |
 	tee "$LOG" |
