@@ -516,8 +516,8 @@ phyr_page_run_end(struct page **pages, unsigned int i, unsigned int n)
 
 /*
  * The one pass of phyr_append_pages(): @len bytes from @offset in the
- * first of @n pages, into arrays with room for one more chunk and as many
- * ranges as the pages have runs. The first run goes through phyr_add(),
+ * first of @n pages, into arrays with room for as many ranges as the pages
+ * have runs, and for a chunk unless the last one is RAM. The first run goes through phyr_add(),
  * which may extend the phyr's last range or start a chunk; every later run
  * starts and ends on a page boundary in that same chunk, so it is written
  * directly, and the chunk's extent and lengths are updated once, at the
@@ -666,7 +666,7 @@ int phyr_append_pages(struct phyr *phyr, struct page **pages,
 		      gfp_t gfp)
 {
 	struct phyr_snapshot snap;
-	unsigned int i, n, nr_runs;
+	unsigned int i, n, nr_runs, new_chunk;
 	bool grown = false;
 	size_t piece;
 	u64 total;
@@ -681,6 +681,11 @@ int phyr_append_pages(struct phyr *phyr, struct page **pages,
 		return -EOVERFLOW;
 	/* Not DIV_ROUND_UP(): offset + len may be within a page of SIZE_MAX. */
 	n = (offset + len - 1) / PAGE_SIZE + 1;
+	/* RAM pages join the last chunk if it is RAM: room for no new one. */
+	new_chunk = !phyr->nr_chunks ||
+		    phyr->chunks[phyr->nr_chunks - 1].provider !=
+			&phyr_provider_ram ||
+		    phyr->chunks[phyr->nr_chunks - 1].attrs != PHYR_ATTRS_RAM;
 	phyr_snapshot_take(phyr, &snap);
 
 	/*
@@ -691,9 +696,10 @@ int phyr_append_pages(struct phyr *phyr, struct page **pages,
 	 * fails, count the runs first, as sg_alloc_table_from_pages() does,
 	 * and grow by exactly that: no copy of the ranges already there.
 	 */
-	if (!phyr_has_room(phyr, 1, n) && !phyr->nr_ranges)
-		grown = !phyr_grow_exact(phyr, 1, n, gfp | __GFP_NOWARN);
-	if (phyr_has_room(phyr, 1, n)) {
+	if (!phyr_has_room(phyr, new_chunk, n) && !phyr->nr_ranges)
+		grown = !phyr_grow_exact(phyr, new_chunk, n,
+					 gfp | __GFP_NOWARN);
+	if (phyr_has_room(phyr, new_chunk, n)) {
 		if (phyr_add_page_runs(phyr, pages, n, offset, len))
 			goto out;
 		phyr_snapshot_restore(phyr, &snap);
@@ -702,7 +708,7 @@ int phyr_append_pages(struct phyr *phyr, struct page **pages,
 	nr_runs = phyr_page_runs(pages, n);
 	if (!nr_runs)
 		goto slow;
-	ret = phyr_grow_exact(phyr, 1, nr_runs, gfp);
+	ret = phyr_grow_exact(phyr, new_chunk, nr_runs, gfp);
 	if (ret)
 		return ret;
 	phyr_add_page_runs(phyr, pages, n, offset, len);
