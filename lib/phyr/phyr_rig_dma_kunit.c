@@ -17,7 +17,10 @@
 #include <kunit/device.h>
 #include <kunit/test.h>
 #include <linux/bvec.h>
+#include <linux/dma-buf.h>
+#include <linux/dma-buf-mapping.h>
 #include <linux/dma-mapping.h>
+#include <linux/dma-resv.h>
 #include <linux/io.h>
 #include <linux/iommu.h>
 #include <linux/iopoll.h>
@@ -1007,6 +1010,105 @@ static void phyr_rig_dma_phyr_cmb(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, bad, 0);
 }
 
+/* A dma-buf whose only use is an attachment to map ranges for. */
+static struct sg_table *rig_exp_map(struct dma_buf_attachment *attach,
+				    enum dma_data_direction dir)
+{
+	return ERR_PTR(-EOPNOTSUPP);
+}
+
+static void rig_exp_unmap(struct dma_buf_attachment *attach,
+			  struct sg_table *sgt, enum dma_data_direction dir)
+{
+}
+
+static void rig_exp_release(struct dma_buf *dmabuf)
+{
+}
+
+static const struct dma_buf_ops rig_exp_ops = {
+	.map_dma_buf = rig_exp_map,
+	.unmap_dma_buf = rig_exp_unmap,
+	.release = rig_exp_release,
+};
+
+KUNIT_DEFINE_ACTION_WRAPPER(rig_dma_buf_put, dma_buf_put, struct dma_buf *);
+
+static void rig_dma_buf_detach(void *data)
+{
+	struct dma_buf_attachment *attach = data;
+
+	dma_buf_detach(attach->dmabuf, attach);
+}
+
+/*
+ * Upstream's dma_buf_phys_vec_to_sgt(), which 7.3's vfio-pci exporter maps
+ * its BAR ranges with for sg_table importers: two ranges of the NVMe CMB,
+ * for the edu across the host bridge, go into one IOVA, each at its own
+ * offset. 7.3.4 linked every range at offset 0, so the second one failed
+ * with -EADDRINUSE (patches/dma-buf-mapping-iova-offset.patch).
+ */
+static void phyr_rig_dma_to_sgt_ranges(struct kunit *test)
+{
+	struct pci_dev *nvme = phyr_rig_get_nvme(test);
+	struct pci_dev *rp = rig_get_edu(test, false);
+	DEFINE_DMA_BUF_EXPORT_INFO(info);
+	struct dma_buf_attachment *attach;
+	struct p2pdma_provider *p2p;
+	struct iommu_domain *domain;
+	struct phys_vec ranges[2];
+	struct dma_buf *dmabuf;
+	struct sg_table *sgt;
+	phys_addr_t paddr;
+	dma_addr_t iova;
+	int bar;
+
+	if (!rig_behind_iommu_dma(&rp->dev))
+		kunit_skip(test, "%s is not translated by iommu-dma in this boot",
+			   pci_name(rp));
+	domain = iommu_get_domain_for_dev(&rp->dev);
+	paddr = phyr_rig_p2pmem_alloc(test, nvme, 3 * PAGE_SIZE, rig_zero_word,
+				      &bar);
+	p2p = pcim_p2pdma_provider(nvme, bar);
+	KUNIT_ASSERT_NOT_NULL(test, p2p);
+	KUNIT_ASSERT_EQ(test, pci_p2pdma_map_type(p2p, &rp->dev),
+			PCI_P2PDMA_MAP_THRU_HOST_BRIDGE);
+	/* Not contiguous: the third page, then the first. */
+	ranges[0] = (struct phys_vec){ paddr + 2 * PAGE_SIZE, PAGE_SIZE };
+	ranges[1] = (struct phys_vec){ paddr, PAGE_SIZE };
+
+	info.ops = &rig_exp_ops;
+	info.size = 2 * PAGE_SIZE;
+	dmabuf = dma_buf_export(&info);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, dmabuf);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, rig_dma_buf_put,
+							dmabuf), 0);
+	attach = dma_buf_attach(dmabuf, &rp->dev);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, attach);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test,
+							rig_dma_buf_detach,
+							attach), 0);
+
+	dma_resv_lock(dmabuf->resv, NULL);
+	sgt = dma_buf_phys_vec_to_sgt(attach, p2p, ranges, 2, 2 * PAGE_SIZE,
+				      DMA_TO_DEVICE);
+	if (!IS_ERR(sgt)) {
+		iova = sg_dma_address(sgt->sgl);
+		KUNIT_EXPECT_EQ(test, sgt->nents, 1);
+		KUNIT_EXPECT_EQ(test, sg_dma_len(sgt->sgl), 2 * PAGE_SIZE);
+		KUNIT_EXPECT_EQ(test, iommu_iova_to_phys(domain, iova),
+				ranges[0].paddr);
+		KUNIT_EXPECT_EQ(test, iommu_iova_to_phys(domain,
+							 iova + PAGE_SIZE),
+				ranges[1].paddr);
+		rig_info(test, "dma_buf_phys_vec_to_sgt(): 2 CMB ranges for edu %s at IOVA %pad, one entry of %u bytes",
+			 pci_name(rp), &iova, sg_dma_len(sgt->sgl));
+		dma_buf_free_sgt(attach, sgt, DMA_TO_DEVICE);
+	}
+	dma_resv_unlock(dmabuf->resv);
+	KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(sgt), 0);
+}
+
 /*
  * MMIO and RAM never share an IOVA: an MMIO-only phyr goes into one IOVA
  * linked and destroyed with DMA_ATTR_MMIO (IOMMU_MMIO, no cache
@@ -1894,6 +1996,7 @@ static struct kunit_case phyr_rig_dma_cases[] = {
 	KUNIT_CASE(phyr_rig_dma_phyr_ram),
 	KUNIT_CASE(phyr_rig_dma_phyr_cmb),
 	KUNIT_CASE(phyr_rig_dma_mmio_apart),
+	KUNIT_CASE(phyr_rig_dma_to_sgt_ranges),
 	KUNIT_CASE(phyr_rig_dma_p2pdma_pages),
 	KUNIT_CASE(phyr_rig_dma_bus_addr_mask),
 	KUNIT_CASE(phyr_rig_dma_bus_offset),
@@ -1924,3 +2027,4 @@ kunit_test_suites(&phyr_rig_dma_suite, &phyr_rig_dma_fail_nth_suite);
 MODULE_DESCRIPTION("KUnit tests of phyr's DMA pieces on the rig's PCI devices");
 MODULE_LICENSE("GPL");
 MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
+MODULE_IMPORT_NS("DMA_BUF");
