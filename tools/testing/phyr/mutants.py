@@ -76,6 +76,21 @@ MUTANTS = [
      '\t\treturn -EACCES;\n',
      '',
      ('uml', 'phyr_dma*')),
+    ('phyr-pages-slack-kept',
+     'lib/phyr: phyr_append_pages() keeps the one range per page it sized an '
+     'empty phyr for, instead of giving back what the runs did not use',
+     'lib/phyr/phyr.c',
+     '\tif (grown)\n\t\tphyr_trim_ranges(phyr, gfp);\n',
+     '',
+     ('uml', 'phyr.*')),
+    ('phyr-mmio-link-read-only',
+     'lib/phyr: MMIO is linked into the IOVA read-only (DMA_TO_DEVICE) '
+     'whatever the direction, so a device cannot write through it',
+     'lib/phyr/dma.c',
+     '\t\t\t\t    state->iova_len, seg.len, p->dir, attrs);\n',
+     '\t\t\t\t    state->iova_len, seg.len,\n'
+     '\t\t\t\t    state->mmio ? DMA_TO_DEVICE : p->dir, attrs);\n',
+     ('rig', 'phyr_rig_dma.phyr_rig_dma_phyr_cmb')),
     ('phyr-sgt-4g',
      'lib/phyr: sg_table segments cut at the device\'s maximum, not at '
      '2 GiB page aligned (C6)',
