@@ -1079,6 +1079,7 @@ static void phyr_rig_dma_to_sgt_ranges(struct kunit *test)
 
 	info.ops = &rig_exp_ops;
 	info.size = 2 * PAGE_SIZE;
+	info.priv = nvme;
 	dmabuf = dma_buf_export(&info);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, dmabuf);
 	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, rig_dma_buf_put,
