@@ -91,6 +91,13 @@ MUTANTS = [
      '\t\t\t\t    state->iova_len, seg.len,\n'
      '\t\t\t\t    state->mmio ? DMA_TO_DEVICE : p->dir, attrs);\n',
      ('rig', 'phyr_rig_dma.phyr_rig_dma_phyr_cmb')),
+    ('dma-buf-iova-offset-zero',
+     'dma-buf: dma_buf_phys_vec_to_sgt() links every range at IOVA offset 0, '
+     'as 7.3.4 did',
+     'drivers/dma-buf/dma-buf-mapping.c',
+     '\t\t\t\t\t    phys_vec[i].paddr, mapped_len,\n',
+     '\t\t\t\t\t    phys_vec[i].paddr, 0,\n',
+     ('rig', 'phyr_rig_dma.phyr_rig_dma_to_sgt*')),
     ('phyr-sgt-4g',
      'lib/phyr: sg_table segments cut at the device\'s maximum, not at '
      '2 GiB page aligned (C6)',
