@@ -121,7 +121,9 @@ struct phyr_dma_state {
  * @map_type: private: the cached decision for @provider.
  * @chunk: private: the chunk @direct was decided for.
  * @direct_ok: private: the device takes computed dma-direct addresses.
- * @direct: private: the current chunk's RAM takes them.
+ * @direct: private: the current chunk's addresses are computed, with no
+ *	call and nothing to unmap: its RAM's dma-direct addresses, or its PCI
+ *	bus addresses.
  * @max_seg: private: largest segment, in bytes.
  * @boundary: private: the device's segment boundary mask.
  * @len: private: length of the slice, in bytes.

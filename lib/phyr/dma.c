@@ -574,8 +574,30 @@ static void phyr_dma_enter_chunk(struct phyr_dma_iter *iter)
 						   iter->params.dev,
 						   iter->params.interconnect_id);
 	}
-	iter->direct = iter->direct_ok && iter->map_type == PHYR_MAP_DMA &&
-		       phyr_dma_chunk_direct(iter->params.dev, chunk);
+	/*
+	 * Bus addresses are computed whatever the device: the slice's check
+	 * put every one of them within its DMA mask.
+	 */
+	iter->direct = iter->map_type == PHYR_MAP_BUS_ADDR ||
+		       (iter->direct_ok && iter->map_type == PHYR_MAP_DMA &&
+			phyr_dma_chunk_direct(iter->params.dev, chunk));
+}
+
+/*
+ * The address the device uses for @paddr of the current chunk, which
+ * phyr_dma_enter_chunk() found direct: a PCI bus address for P2P under a
+ * shared switch, else dma-direct's address of RAM.
+ */
+static __always_inline dma_addr_t
+phyr_dma_direct_addr(const struct phyr_dma_iter *iter, phys_addr_t paddr,
+		     u32 *flags)
+{
+	if (iter->map_type == PHYR_MAP_BUS_ADDR) {
+		*flags = PHYR_DMA_VEC_BUS_ADDR;
+		return pci_p2pdma_bus_addr_map(iter->provider->p2p, paddr);
+	}
+	*flags = PHYR_DMA_VEC_DIRECT;
+	return phys_to_dma_encrypted(iter->params.dev, paddr);
 }
 
 /* phyr_dma_iter_next(), inline in the list and batch loops. */
@@ -614,10 +636,10 @@ static __always_inline int phyr_dma_next(struct phyr_dma_iter *iter,
 
 	len = min_t(size_t, seg->len, iter->max_seg);
 	if (likely(iter->direct)) {
-		addr = phys_to_dma_encrypted(iter->params.dev, seg->paddr);
+		addr = phyr_dma_direct_addr(iter, seg->paddr, &flags);
 		vec->dma_addr = addr;
 		vec->len = phyr_dma_fit(addr, len, iter->boundary);
-		vec->flags = PHYR_DMA_VEC_DIRECT;
+		vec->flags = flags;
 		goto out;
 	}
 	switch (iter->map_type) {
@@ -627,17 +649,10 @@ static __always_inline int phyr_dma_next(struct phyr_dma_iter *iter,
 		if (ret)
 			return ret;
 		break;
-	case PHYR_MAP_BUS_ADDR:
 	case PHYR_MAP_PRIVATE:
-		flags = PHYR_DMA_VEC_PRIVATE;
 		vec->dma_addr = seg->paddr;
-		if (iter->map_type == PHYR_MAP_BUS_ADDR) {
-			flags = PHYR_DMA_VEC_BUS_ADDR;
-			vec->dma_addr = pci_p2pdma_bus_addr_map(seg->provider->p2p,
-								seg->paddr);
-		}
 		vec->len = phyr_dma_fit(vec->dma_addr, len, iter->boundary);
-		vec->flags = flags;
+		vec->flags = PHYR_DMA_VEC_PRIVATE;
 		break;
 	default:
 		/* phyr_dma_iter_start() refused the slice already. */
@@ -684,12 +699,12 @@ int phyr_dma_iter_next(struct phyr_dma_iter *iter, struct phyr_dma_vec *vec)
 EXPORT_SYMBOL_GPL(phyr_dma_iter_next);
 
 /*
- * The dma-direct fast path's inner loop: whole ranges of the current chunk,
- * each one segment, bus address computed, until a range needs cutting (the
- * slice's end, the max segment size, a segment boundary), which the
- * general path then takes. Called only at a range's start (no piece left,
- * no offset into it) inside a chunk that phyr_dma_enter_chunk() found
- * direct.
+ * The fast path's inner loop (dma-direct RAM, PCI bus addresses): whole
+ * ranges of the current chunk, each one segment, its address computed by
+ * phyr_dma_direct_addr(), until a range needs cutting (the slice's end,
+ * the max segment size, a segment boundary), which the general path then
+ * takes. Called only at a range's start (no piece left, no offset into it)
+ * inside a chunk that phyr_dma_enter_chunk() found direct.
  */
 static unsigned int phyr_dma_fill_direct(struct phyr_dma_iter *iter,
 					 struct phyr_dma_vec *vecs,
@@ -698,23 +713,23 @@ static unsigned int phyr_dma_fill_direct(struct phyr_dma_iter *iter,
 	const struct phyr *phyr = iter->src.phyr;
 	const struct phyr_chunk *chunk = &phyr->chunks[iter->chunk];
 	unsigned int r = iter->src.range, end = chunk->first + chunk->nr_ranges;
-	struct device *dev = iter->params.dev;
 	u64 remaining = iter->src.remaining;
 	const struct phys_vec *pv;
 	unsigned int n = 0;
 	dma_addr_t addr;
+	u32 flags;
 
 	for (; n < max_vecs && r < end; n++, r++) {
 		pv = &phyr->ranges[r];
 		if (pv->len > remaining || pv->len > iter->max_seg)
 			break;
-		addr = phys_to_dma_encrypted(dev, pv->paddr);
+		addr = phyr_dma_direct_addr(iter, pv->paddr, &flags);
 		if (phyr_dma_fit(addr, pv->len, iter->boundary) != pv->len)
 			break;
 		vecs[n] = (struct phyr_dma_vec){
 			.dma_addr = addr,
 			.len = pv->len,
-			.flags = PHYR_DMA_VEC_DIRECT,
+			.flags = flags,
 		};
 		remaining -= pv->len;
 	}

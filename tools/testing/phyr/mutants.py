@@ -149,9 +149,8 @@ MUTANTS = [
      'lib/phyr: a P2P range reached through a PCI switch is given its CPU '
      'physical address, not its bus address (the bus offset dropped)',
      'lib/phyr/dma.c',
-     '\t\t\tvec->dma_addr = pci_p2pdma_bus_addr_map(seg->provider->p2p,\n'
-     '\t\t\t\t\t\t\t\tseg->paddr);\n',
-     '\t\t\tvec->dma_addr = seg->paddr;\n',
+     '\t\treturn pci_p2pdma_bus_addr_map(iter->provider->p2p, paddr);\n',
+     '\t\treturn paddr;\n',
      ('rig', 'phyr_rig_dma*')),
     ('kvm-bind-keeps-attachment',
      'KVM: a KVM_MEM_DMABUF slot that fails to be created after its bind '
