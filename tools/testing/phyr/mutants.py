@@ -83,13 +83,14 @@ MUTANTS = [
      '\tif (grown)\n\t\tphyr_trim_ranges(phyr, gfp);\n',
      '',
      ('uml', 'phyr.*')),
-    ('phyr-mmio-link-read-only',
-     'lib/phyr: MMIO is linked into the IOVA read-only (DMA_TO_DEVICE) '
-     'whatever the direction, so a device cannot write through it',
+    ('phyr-mmio-map-read-only',
+     'lib/phyr: MMIO through the host bridge is mapped read-only '
+     '(DMA_TO_DEVICE) whatever the direction, so a device cannot write '
+     'through it',
      'lib/phyr/dma.c',
-     '\t\t\t\t    state->iova_len, seg.len, p->dir, attrs);\n',
-     '\t\t\t\t    state->iova_len, seg.len,\n'
-     '\t\t\t\t    state->mmio ? DMA_TO_DEVICE : p->dir, attrs);\n',
+     '\t\taddr = dma_map_phys(p->dev, paddr, len, p->dir,\n',
+     '\t\taddr = dma_map_phys(p->dev, paddr, len,\n'
+     '\t\t\t\t    flags ? DMA_TO_DEVICE : p->dir,\n',
      ('rig', 'phyr_rig_dma.phyr_rig_dma_phyr_cmb')),
     ('dma-buf-iova-offset-zero',
      'dma-buf: dma_buf_phys_vec_to_sgt() links every range at IOVA offset 0, '
