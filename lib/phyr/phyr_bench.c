@@ -539,6 +539,44 @@ static int phyr_bench_stream(const struct phyr *phyr,
 	return 0;
 }
 
+/* The streaming map alone: the number of segments, or an error. */
+static int phyr_bench_stream_map(struct phyr_dma_iter *iter,
+				 const struct phyr *phyr,
+				 const struct phyr_dma_params *params,
+				 struct phyr_dma_vec *vecs, unsigned int max_vecs)
+{
+	unsigned int n = 0;
+	int ret;
+
+	ret = phyr_dma_iter_start(iter, phyr, 0, phyr_len(phyr), params);
+	while (!ret && n < max_vecs) {
+		ret = phyr_dma_iter_fill(iter, vecs + n, max_vecs - n);
+		if (ret > 0) {
+			n += ret;
+			ret = 0;
+		} else if (!ret) {
+			break;
+		}
+	}
+	if (ret < 0) {
+		phyr_dma_unmap_vecs(params->dev, vecs, n, params->dir,
+				    params->attrs);
+		phyr_dma_unmap_state(params->dev, &iter->state, params->dir,
+				     params->attrs);
+		return ret;
+	}
+	return n;
+}
+
+static void phyr_bench_stream_unmap(struct phyr_dma_iter *iter,
+				    const struct phyr_dma_params *params,
+				    struct phyr_dma_vec *vecs, unsigned int n)
+{
+	phyr_dma_unmap_vecs(params->dev, vecs, n, params->dir, params->attrs);
+	phyr_dma_unmap_state(params->dev, &iter->state, params->dir,
+			     params->attrs);
+}
+
 /*
  * The time of one run of @stmt, in ns, as outside KUnit: with the test
  * hidden from current, nothing that looks for the running test (a KUnit
@@ -557,12 +595,39 @@ static int phyr_bench_stream(const struct phyr *phyr,
 		current->kunit_test = __test;			\
 	} while (0)
 
+/*
+ * Map and unmap each timed alone, once: dma_map_sgtable() and
+ * dma_unmap_sgtable() against the streaming map into @vecs and its unmap.
+ */
+static int phyr_bench_halves(struct sg_table *sgt, const struct phyr *phyr,
+			     const struct phyr_dma_params *p,
+			     struct phyr_dma_vec *vecs, unsigned int max_vecs,
+			     u64 *map_sg, u64 *unmap_sg, u64 *map_phyr,
+			     u64 *unmap_phyr)
+{
+	struct phyr_dma_iter iter;
+	int ret, n;
+
+	PHYR_BENCH_TIME(*map_sg, ret = dma_map_sgtable(p->dev, sgt, p->dir, 0));
+	if (ret)
+		return ret;
+	PHYR_BENCH_TIME(*unmap_sg, dma_unmap_sgtable(p->dev, sgt, p->dir, 0));
+	PHYR_BENCH_TIME(*map_phyr, n = phyr_bench_stream_map(&iter, phyr, p,
+							     vecs, max_vecs));
+	if (n < 0)
+		return n;
+	PHYR_BENCH_TIME(*unmap_phyr,
+			phyr_bench_stream_unmap(&iter, p, vecs, n));
+	return 0;
+}
+
 struct phyr_bench_times {
 	u64	build_sg, build_phyr;
 	u64	map_sg, map_list, map_stream;
 	u64	iter_sg, iter_phyr, iter_sg_dma, iter_vecs;
 	u64	alloc_sg, alloc_phyr, fill_phyr;
 	u64	write_sg, write_phyr, scan;
+	u64	map_sg_half, unmap_sg_half, map_phyr_half, unmap_phyr_half;
 };
 
 /*
@@ -658,7 +723,7 @@ static void phyr_bench_run(struct kunit *test, unsigned int order,
 	bool probes, iommu;
 	int ret;
 
-	t = kunit_kcalloc(test, 15, sizeof(*t), GFP_KERNEL);
+	t = kunit_kcalloc(test, 19, sizeof(*t), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, t);
 	bdev = phyr_bench_get_dev(test);
 	p.dev = bdev->dev;
@@ -789,6 +854,17 @@ static void phyr_bench_run(struct kunit *test, unsigned int order,
 		phyr_bench_probes_off();
 	}
 
+	/* Where map+unmap goes: each half timed alone. */
+	vecs = kvcalloc(nr_vecs, sizeof(*vecs), GFP_KERNEL);
+	ret = vecs ? 0 : -ENOMEM;
+	for (i = 0; i < runs && !ret; i++)
+		ret = phyr_bench_halves(&sgt, &phyr, &p, vecs, nr_vecs,
+					&t[15][i], &t[16][i], &t[17][i],
+					&t[18][i]);
+	kvfree(vecs);
+	if (ret)
+		goto fail_phyr;
+
 	m.build_sg = phyr_bench_median(t[0], runs);
 	m.build_phyr = phyr_bench_median(t[1], runs);
 	m.iter_sg = phyr_bench_median(t[2], runs);
@@ -804,6 +880,10 @@ static void phyr_bench_run(struct kunit *test, unsigned int order,
 	m.write_sg = phyr_bench_median(t[12], runs);
 	m.write_phyr = phyr_bench_median(t[13], runs);
 	m.scan = phyr_bench_median(t[14], runs);
+	m.map_sg_half = phyr_bench_median(t[15], runs);
+	m.unmap_sg_half = phyr_bench_median(t[16], runs);
+	m.map_phyr_half = phyr_bench_median(t[17], runs);
+	m.unmap_phyr_half = phyr_bench_median(t[18], runs);
 
 	kunit_info(test, "phyr-bench: %s: %u ranges (phyr) / %u entries + %u chain entries (sg_table); mapped: %u DMA segments (sg_table) / %u (phyr)\n",
 		   shape, nr_ranges, sgt.orig_nents, nr_chains, dma_nents,
@@ -817,6 +897,12 @@ static void phyr_bench_run(struct kunit *test, unsigned int order,
 	phyr_bench_row(test, metric, phyr_bench_per(m.map_sg, nr_ranges),
 		       phyr_bench_per(m.map_stream, nr_ranges), true,
 		       iommu ? 100 : 150);
+	phyr_bench_row(test, "map alone (ns)",
+		       phyr_bench_per(m.map_sg_half, nr_ranges),
+		       phyr_bench_per(m.map_phyr_half, nr_ranges), true, 0);
+	phyr_bench_row(test, "unmap alone (ns)",
+		       phyr_bench_per(m.unmap_sg_half, nr_ranges),
+		       phyr_bench_per(m.unmap_phyr_half, nr_ranges), true, 0);
 	phyr_bench_row(test, "map+unmap, list allocated (ns)",
 		       phyr_bench_per(m.map_sg, nr_ranges),
 		       phyr_bench_per(m.map_list, nr_ranges), true, 0);
