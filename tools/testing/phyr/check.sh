@@ -89,6 +89,17 @@ checks_stage() {
 
 step() { echo "[$1/11] $2"; }
 
+# One console scan, counted: scan_one FILE LABEL.
+scan_one() {
+	if "$PHYR_TOOLS/scan-console.sh" "$1" >"$PHYR_LOGS/scan.out" 2>&1; then
+		result PASS "scan: $2"
+	else
+		result FAIL "scan: $2"
+		sed 's/^/      /' "$PHYR_LOGS/scan.out" | head -n 60
+	fi
+	rm -f "$PHYR_LOGS/scan.out"
+}
+
 finish() {
 	local p f s
 	p=$(count PASS) f=$(count FAIL) s=$(count SKIP)
@@ -184,14 +195,8 @@ for r in rig rig-swiotlb; do
 done
 for c in uml.log ${PHYR_CHECK_FULL:+uml-nodebug.log} rig.console.log \
 	 rig-swiotlb.console.log rig-user.log; do
-	if "$PHYR_TOOLS/scan-console.sh" "$PHYR_LOGS/$c" >"$PHYR_LOGS/scan.out" 2>&1; then
-		result PASS "scan: build/logs/$c"
-	else
-		result FAIL "scan: build/logs/$c"
-		sed 's/^/      /' "$PHYR_LOGS/scan.out" | head -n 60
-	fi
+	scan_one "$PHYR_LOGS/$c" "build/logs/$c"
 done
-rm -f "$PHYR_LOGS/scan.out"
 stage_counts "scan:"
 
 step 7 "static checks (checkpatch, kernel-doc, Sphinx, sparse, W=1; ~1 min)"
@@ -221,13 +226,7 @@ if [ $rc != 0 ] && ! grep -q '^FAIL ' <<<"$out"; then
 	echo "$out" | tail -n 20 | sed 's/^/      /'
 fi
 # The UML console of the samples' KUnit run (kunit.py keeps it as test.log).
-if "$PHYR_TOOLS/scan-console.sh" "$PHYR_ROOT/build/uml-cocci/test.log" >"$PHYR_LOGS/scan.out" 2>&1; then
-	result PASS "scan: build/uml-cocci/test.log"
-else
-	result FAIL "scan: build/uml-cocci/test.log"
-	sed 's/^/      /' "$PHYR_LOGS/scan.out" | head -n 60
-fi
-rm -f "$PHYR_LOGS/scan.out"
+scan_one "$PHYR_ROOT/build/uml-cocci/test.log" build/uml-cocci/test.log
 stage_counts "cocci:"
 
 step 10 "the exported series (make series; git am onto a clean 7.3.4; ~4 min the first time)"
@@ -247,13 +246,7 @@ PHYR_SHOW=1 PHYR_PROGRESS="find '$PHYR_ROOT/build/kcsan-x86_64' -name '*.o' 2>/d
 rc=$?
 kunit_results rig-kcsan "$PHYR_LOGS/rig-kcsan.log" $rc
 sed -n '/Starting KUnit Kernel/,$p' "$PHYR_LOGS/rig-kcsan.log" >"$PHYR_LOGS/rig-kcsan.console.log" 2>/dev/null
-if "$PHYR_TOOLS/scan-console.sh" "$PHYR_LOGS/rig-kcsan.console.log" >"$PHYR_LOGS/scan.out" 2>&1; then
-	result PASS "scan: build/logs/rig-kcsan.console.log"
-else
-	result FAIL "scan: build/logs/rig-kcsan.console.log"
-	sed 's/^/      /' "$PHYR_LOGS/scan.out" | head -n 60
-fi
-rm -f "$PHYR_LOGS/scan.out"
+scan_one "$PHYR_LOGS/rig-kcsan.console.log" build/logs/rig-kcsan.console.log
 stage_counts "rig-kcsan:"
 
 finish
