@@ -99,6 +99,13 @@ MUTANTS = [
      '\t\t\t\t\t    phys_vec[i].paddr, mapped_len,\n',
      '\t\t\t\t\t    phys_vec[i].paddr, 0,\n',
      ('rig', 'phyr_rig_dma.phyr_rig_dma_to_sgt*')),
+    ('dma-buf-free-sgt-leak',
+     'dma-buf: dma_buf_free_sgt() frees orig_nents entries, which '
+     'dma_buf_phys_vec_to_sgt() set to 0, as 7.3.4 does',
+     'drivers/dma-buf/dma-buf-mapping.c',
+     '\tsgt->orig_nents = sgt->nents;\n\tsg_free_table(sgt);\n',
+     '\tsg_free_table(sgt);\n',
+     ('rig', 'phyr_rig*')),
     ('phyr-sgt-4g',
      'lib/phyr: sg_table segments cut at the device\'s maximum, not at '
      '2 GiB page aligned (C6)',
