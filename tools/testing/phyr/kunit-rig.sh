@@ -4,7 +4,7 @@
 # Build the x86_64 rig kernel and run its KUnit suites in QEMU (the rig of
 # qemu_configs/phyr_rig.py), with kunit.py.
 #
-#   tools/testing/phyr/kunit-rig.sh [--swiotlb|--kcsan] [kunit.py run options...]
+#   tools/testing/phyr/kunit-rig.sh [--swiotlb|--lazy|--kcsan] [kunit.py run options...]
 #   e.g. tools/testing/phyr/kunit-rig.sh 'phyr_rig*'    (a filter glob)
 #
 # --swiotlb boots the same kernel with swiotlb forced and the IOMMU in
@@ -13,6 +13,13 @@
 # dma-direct with every buffer bounced; it runs the DMA suite and the
 # kmemleak scan (filter 'phyr_rig_[dk]*' unless one is given) and writes
 # rig-swiotlb.log and rig-swiotlb.summary instead.
+#
+# --lazy boots the same kernel with intel-iommu in lazy mode
+# (PHYR_RIG_IOMMU=lazy in qemu_configs/phyr_rig.py: iommu.strict=0, no
+# caching mode, so domains have a flush queue) and runs the IOTLB flush
+# count case (filter 'phyr_rig_dma.phyr_rig_dma_iova_flushes' unless one is
+# given); it writes rig-lazy.log and rig-lazy.summary. make check-full runs
+# it.
 #
 # --kcsan builds a kernel of its own (build/kcsan-x86_64, about 11 min the
 # first time): the rig's options with KCSAN (kcsan.kunitconfig) in place of
@@ -42,7 +49,12 @@ if [ "${1:-}" = --swiotlb ]; then
 fi
 BUILD_DIR=../x86_64
 KUNITCONFIG=$PHYR/x86_64.kunitconfig
-if [ "${1:-}" = --kcsan ]; then
+if [ "${1:-}" = --lazy ]; then
+	shift
+	NAME=rig-lazy
+	export PHYR_RIG_IOMMU=lazy
+	[ $# -gt 0 ] || set -- 'phyr_rig_dma.phyr_rig_dma_iova_flushes'
+elif [ "${1:-}" = --kcsan ]; then
 	shift
 	NAME=rig-kcsan
 	BUILD_DIR=../kcsan-x86_64

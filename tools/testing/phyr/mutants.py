@@ -15,6 +15,7 @@
 # A mutant: an id, what it breaks, the file (a path in the kernel tree), a
 # string that must occur exactly once in it, what replaces it, and the
 # suite: ('uml', FILTER) runs kunit-uml.sh, ('rig', FILTER) kunit-rig.sh,
+# ('rig-lazy', FILTER) kunit-rig.sh --lazy (the rig with a flush queue),
 # ('user', PROGRAMS) rig-user.sh with PHYR_RIG_USER_ONLY.
 
 import os
@@ -106,6 +107,13 @@ MUTANTS = [
      '\tsgt->orig_nents = sgt->nents;\n\tsg_free_table(sgt);\n',
      '\tsg_free_table(sgt);\n',
      ('rig', 'phyr_rig*')),
+    ('iommu-dma-iova-destroy-sync',
+     'iommu/dma: dma_iova_destroy() syncs the IOTLB and frees the IOVA at '
+     'once in a flush-queue domain, as 7.3.4 does',
+     'drivers/iommu/dma-iommu.c',
+     '\tiotlb_gather.queued = free_iova && READ_ONCE(cookie->fq_domain);\n',
+     '\tiotlb_gather.queued = false;\n',
+     ('rig-lazy', 'phyr_rig_dma.phyr_rig_dma_iova_flushes')),
     ('phyr-sgt-4g',
      'lib/phyr: sg_table segments cut at the device\'s maximum, not at '
      '2 GiB page aligned (C6)',
@@ -178,6 +186,8 @@ def run_suite(suite, tag):
         cmd = [os.path.join(PHYR, 'kunit-uml.sh'), arg]
     elif kind == 'rig':
         cmd = [os.path.join(PHYR, 'kunit-rig.sh'), arg]
+    elif kind == 'rig-lazy':
+        cmd = [os.path.join(PHYR, 'kunit-rig.sh'), '--lazy', arg]
     else:
         cmd = [os.path.join(PHYR, 'rig-user.sh')]
         env['PHYR_RIG_USER_ONLY'] = arg
@@ -186,10 +196,11 @@ def run_suite(suite, tag):
     with open(log, 'w') as f:
         rc = subprocess.call(cmd, stdout=f, stderr=subprocess.STDOUT,
                              env=env, cwd=ROOT)
-    if kind in ('uml', 'rig'):
+    if kind in ('uml', 'rig', 'rig-lazy'):
         # kunit.py's parsed results, for caught_by().
-        summary = os.path.join(LOGS, 'rig.summary' if kind == 'rig' else
-                               'uml.run.log')
+        summary = os.path.join(LOGS, {'rig': 'rig.summary',
+                                      'rig-lazy': 'rig-lazy.summary',
+                                      'uml': 'uml.run.log'}[kind])
         if os.path.exists(summary):
             with open(log, 'a') as f, open(summary, errors='replace') as g:
                 f.write(g.read())
