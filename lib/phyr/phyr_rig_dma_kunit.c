@@ -194,24 +194,27 @@ static void phyr_rig_dma_map_type(struct kunit *test)
  * IOTLB flushes, counted where intel-iommu does them: iotlb_sync_map
  * (needed in caching mode, as in the rig) flushes through
  * cache_tag_flush_range_np(), iotlb_sync through cache_tag_flush_range().
- * Only calls made in task context by the test's own task count, so that
+ * Only calls made by the test's own task, outside softirq, count, so that
  * another task's DMA cannot change the numbers, nor can the flush queue's
- * timer, which flushes from softirq context, perhaps on the test's CPU
- * (the rig's other devices are idle: no interrupt handler maps or unmaps).
+ * timer, which flushes in softirq context, perhaps on the test's CPU and
+ * while it is current (the rig's other devices are idle: no interrupt
+ * handler maps or unmaps). Not in_task(): a kprobe handler runs in the
+ * int3 trap's NMI-like context, which keeps the softirq count of the
+ * context it interrupted.
  */
 static struct task_struct *rig_flush_task;
 static atomic_t rig_map_flushes, rig_unmap_flushes;
 
 static int rig_map_flush_pre(struct kprobe *kp, struct pt_regs *regs)
 {
-	if (in_task() && current == READ_ONCE(rig_flush_task))
+	if (!in_serving_softirq() && current == READ_ONCE(rig_flush_task))
 		atomic_inc(&rig_map_flushes);
 	return 0;
 }
 
 static int rig_unmap_flush_pre(struct kprobe *kp, struct pt_regs *regs)
 {
-	if (in_task() && current == READ_ONCE(rig_flush_task))
+	if (!in_serving_softirq() && current == READ_ONCE(rig_flush_task))
 		atomic_inc(&rig_unmap_flushes);
 	return 0;
 }
