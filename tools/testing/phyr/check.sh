@@ -9,7 +9,9 @@
 #   3. KUnit in the x86_64 QEMU rig (kunit-rig.sh): one test per case
 #   4. the rig booted again with swiotlb forced and an identity domain
 #      (kunit-rig.sh --swiotlb, the DMA suite and kmemleak): one test per
-#      case, plus "M9 ran": the swiotlb case must pass there, not skip
+#      case, plus "M9 ran": the swiotlb case must pass there, not skip; and
+#      once more with intel-iommu in lazy mode (kunit-rig.sh --lazy: a flush
+#      queue, no caching mode), the IOTLB flush counts: one test per case
 #   5. userspace in the rig (rig-user.sh: the same kernel and devices, KUnit
 #      off, an initramfs running the udmabuf, vfio and KVM kselftests): one
 #      test per kselftest case; a boot that does not reach the end fails
@@ -22,19 +24,17 @@
 #      each architecture, one test each
 #   With PHYR_CHECK_FULL=1 (make check-full), steps 2 and 5 also run the
 #   DMA fast-path cases on a UML kernel without DMA_API_DEBUG and upstream's
-#   iommufd selftest, and steps 9 to 12 run:
+#   iommufd selftest, and steps 9 to 11 run:
 #   9. the semantic patches (cocci-check.sh): the conversion and the report
 #      rule on their samples, the samples built and run as KUnit suites on
 #      UML, coccicheck on the project's files: one test per check
 #  10. the exported series (series.sh --check): git am onto a clean
 #      7.3.4 tree gives build/linux: one test
-#  11. the rig booted in lazy mode (kunit-rig.sh --lazy): the IOTLB flush
-#      counts with a flush queue: one test per case, plus its console scan
-#  12. the KCSAN boot (kunit-rig.sh --kcsan): the dma-buf suites, the revoke
+#  11. the KCSAN boot (kunit-rig.sh --kcsan): the dma-buf suites, the revoke
 #      race on both CPUs, in a rig kernel with KCSAN instead of KASAN: one
 #      test per case, plus its console scan
 #
-# Steps 9 to 12 run only with PHYR_CHECK_FULL=1 (`make check-full`).
+# Steps 9 to 11 run only with PHYR_CHECK_FULL=1 (`make check-full`).
 #
 # A skipped KUnit case counts as skipped, not passed. A stage that cannot
 # run, crashes or leaves no results counts as a failure. Ends with one line
@@ -89,7 +89,7 @@ checks_stage() {
 	stage_counts "$label:"
 }
 
-step() { echo "[$1/12] $2"; }
+step() { echo "[$1/11] $2"; }
 
 # One console scan, counted: scan_one FILE LABEL.
 scan_one() {
@@ -165,7 +165,7 @@ rc=$?
 kunit_results rig "$PHYR_LOGS/rig.log" $rc
 stage_counts "rig:"
 
-step 4 "the rig again, swiotlb=force iommu=soft,pt (~1 min) -> build/logs/rig-swiotlb.log"
+step 4 "the rig again, swiotlb=force iommu=soft,pt, then intel-iommu lazy (~2 min) -> build/logs/rig-swiotlb.log, rig-lazy.log"
 rm -f "$PHYR_LOGS/rig-swiotlb.log" "$PHYR_LOGS/rig-swiotlb.summary"
 PHYR_SHOW=1 phyr_run "$PHYR_LOGS/rig-swiotlb.run.log" "$PHYR_TOOLS/kunit-rig.sh" --swiotlb
 rc=$?
@@ -177,6 +177,13 @@ else
 	result FAIL "rig-swiotlb: M9 ran: phyr_rig_dma_swiotlb did not pass in the swiotlb boot"
 fi
 stage_counts "rig-swiotlb:"
+# The flush queue: caching mode, which the rig's other boots need to count
+# the flushes of a map, forces strict invalidation.
+rm -f "$PHYR_LOGS/rig-lazy.log" "$PHYR_LOGS/rig-lazy.summary"
+PHYR_SHOW=1 phyr_run "$PHYR_LOGS/rig-lazy.run.log" "$PHYR_TOOLS/kunit-rig.sh" --lazy
+rc=$?
+kunit_results rig-lazy "$PHYR_LOGS/rig-lazy.log" $rc
+stage_counts "rig-lazy:"
 
 step 5 "userspace in the rig: udmabuf, vfio, KVM (and in check-full iommufd) selftests (~10 min) -> build/logs/rig-user.log"
 # kunit-rig.sh built the kernel if kunit.py got as far as booting it.
@@ -192,11 +199,11 @@ step 6 "console scan (WARN, BUG, KASAN, lockdep, kmemleak, DMA-API, ...)"
 	result FAIL "scan: scanner self-test (see build/logs/scan-selftest.log)"
 # rig.log also holds kunit.py's messages and build warnings: scan the
 # console only, from the boot on.
-for r in rig rig-swiotlb; do
+for r in rig rig-swiotlb rig-lazy; do
 	sed -n '/Starting KUnit Kernel/,$p' "$PHYR_LOGS/$r.log" >"$PHYR_LOGS/$r.console.log" 2>/dev/null
 done
 for c in uml.log ${PHYR_CHECK_FULL:+uml-nodebug.log} rig.console.log \
-	 rig-swiotlb.console.log rig-user.log; do
+	 rig-swiotlb.console.log rig-lazy.console.log rig-user.log; do
 	scan_one "$PHYR_LOGS/$c" "build/logs/$c"
 done
 stage_counts "scan:"
@@ -207,7 +214,7 @@ checks_stage static static-checks.sh
 step 8 "cross builds: arm64 and riscv64, W=1 and sparse (~3 min the first time, ~1 min after)"
 checks_stage cross cross.sh
 
-# Steps 9 to 12 build a UML kernel, the series' step builds and a KCSAN rig
+# Steps 9 to 11 build a UML kernel, the series' step builds and a KCSAN rig
 # kernel of their own, about 30 minutes from scratch on 2 cores: they run in
 # `make check-full` (PHYR_CHECK_FULL=1), which is `make check` plus them, so
 # that `make check` stays under CI's 40 minutes. Nothing of theirs is
@@ -215,8 +222,7 @@ checks_stage cross cross.sh
 if [ -z "${PHYR_CHECK_FULL:-}" ]; then
 	step 9 "semantic patches: in make check-full only (make cocci runs them alone)"
 	step 10 "the exported series: in make check-full only (series.sh --check runs it alone)"
-	step 11 "the lazy-mode boot: in make check-full only (kunit-rig.sh --lazy runs it alone)"
-	step 12 "KCSAN boot: in make check-full only (kunit-rig.sh --kcsan runs it alone)"
+	step 11 "KCSAN boot: in make check-full only (kunit-rig.sh --kcsan runs it alone)"
 	finish
 fi
 
@@ -242,16 +248,7 @@ if [ $rc != 0 ] && ! grep -q '^FAIL ' <<<"$out"; then
 fi
 stage_counts "series:"
 
-step 11 "the rig in lazy mode (iommu.strict=0, a flush queue): the IOTLB flush counts (~1 min) -> build/logs/rig-lazy.log"
-rm -f "$PHYR_LOGS/rig-lazy.log" "$PHYR_LOGS/rig-lazy.summary"
-PHYR_SHOW=1 phyr_run "$PHYR_LOGS/rig-lazy.run.log" "$PHYR_TOOLS/kunit-rig.sh" --lazy
-rc=$?
-kunit_results rig-lazy "$PHYR_LOGS/rig-lazy.log" $rc
-sed -n '/Starting KUnit Kernel/,$p' "$PHYR_LOGS/rig-lazy.log" >"$PHYR_LOGS/rig-lazy.console.log" 2>/dev/null
-scan_one "$PHYR_LOGS/rig-lazy.console.log" build/logs/rig-lazy.console.log
-stage_counts "rig-lazy:"
-
-step 12 "KCSAN: the dma-buf suites in a rig kernel with KCSAN (~11 min the first time, ~4 min after) -> build/logs/rig-kcsan.log"
+step 11 "KCSAN: the dma-buf suites in a rig kernel with KCSAN (~11 min the first time, ~4 min after) -> build/logs/rig-kcsan.log"
 rm -f "$PHYR_LOGS/rig-kcsan.log" "$PHYR_LOGS/rig-kcsan.summary"
 PHYR_SHOW=1 PHYR_PROGRESS="find '$PHYR_ROOT/build/kcsan-x86_64' -name '*.o' 2>/dev/null | wc -l | sed 's/\$/ objects built/'" \
 	phyr_run "$PHYR_LOGS/rig-kcsan.run.log" "$PHYR_TOOLS/kunit-rig.sh" --kcsan

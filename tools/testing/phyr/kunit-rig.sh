@@ -18,8 +18,8 @@
 # (PHYR_RIG_IOMMU=lazy in qemu_configs/phyr_rig.py: iommu.strict=0, no
 # caching mode, so domains have a flush queue) and runs the IOTLB flush
 # count case (filter 'phyr_rig_dma.phyr_rig_dma_iova_flushes' unless one is
-# given); it writes rig-lazy.log and rig-lazy.summary. make check-full runs
-# it.
+# given); it writes rig-lazy.log and rig-lazy.summary. make check runs it
+# (step 4).
 #
 # --kcsan builds a kernel of its own (build/kcsan-x86_64, about 11 min the
 # first time): the rig's options with KCSAN (kcsan.kunitconfig) in place of
