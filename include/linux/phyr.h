@@ -321,8 +321,42 @@ struct phyr_iter {
 	u64			remaining;
 };
 
-int phyr_iter_start(struct phyr_iter *iter, const struct phyr *phyr,
-		    u64 offset, u64 len);
+int __phyr_iter_start(struct phyr_iter *iter, const struct phyr *phyr,
+		      u64 offset, u64 len);
+
+/**
+ * phyr_iter_start - set up a cursor over a byte slice of a phyr
+ * @iter: the cursor, on the caller's stack.
+ * @phyr: the phyr; it must not change while @iter is in use.
+ * @offset: first byte of the slice, in bytes from the start of @phyr.
+ * @len: length of the slice in bytes; 0 gives an empty slice.
+ *
+ * Positions @iter on byte @offset, skipping whole chunks, then whole
+ * ranges. phyr_iter_next() then yields the slice one range piece at a time,
+ * the first and last cut to the slice.
+ *
+ * A slice from byte 0 is set up inline, so that a loop over a whole phyr
+ * can keep @iter in registers; any other is located by __phyr_iter_start().
+ *
+ * Context: any context; allocates nothing.
+ * Return: 0 on success; -ERANGE if the slice does not lie inside @phyr
+ * (@offset + @len is beyond phyr_len() or overflows): a slice past the end
+ * is an error, never a short read.
+ */
+static inline int phyr_iter_start(struct phyr_iter *iter,
+				  const struct phyr *phyr, u64 offset, u64 len)
+{
+	if (offset || !len || len > phyr->len)
+		return __phyr_iter_start(iter, phyr, offset, len);
+
+	/* Byte 0 is the first byte of the first range of the first chunk. */
+	*iter = (struct phyr_iter){
+		.phyr = phyr,
+		.range = phyr->chunks[0].first,
+		.remaining = len,
+	};
+	return 0;
+}
 
 /**
  * phyr_iter_next - yield the next piece of the slice

@@ -864,23 +864,21 @@ static unsigned int phyr_locate(const struct phyr *phyr, u64 offset,
 }
 
 /**
- * phyr_iter_start - set up a cursor over a byte slice of a phyr
+ * __phyr_iter_start - set up a cursor over any byte slice of a phyr
  * @iter: the cursor, on the caller's stack.
  * @phyr: the phyr; it must not change while @iter is in use.
  * @offset: first byte of the slice, in bytes from the start of @phyr.
  * @len: length of the slice in bytes; 0 gives an empty slice.
  *
- * Positions @iter on byte @offset, skipping whole chunks, then whole
- * ranges. phyr_iter_next() then yields the slice one range piece at a time,
- * the first and last cut to the slice.
+ * The out-of-line part of phyr_iter_start(), which callers use: it checks
+ * the slice and finds the range holding byte @offset.
  *
  * Context: any context; allocates nothing.
  * Return: 0 on success; -ERANGE if the slice does not lie inside @phyr
- * (@offset + @len is beyond phyr_len() or overflows): a slice past the end
- * is an error, never a short read.
+ * (@offset + @len is beyond phyr_len() or overflows).
  */
-int phyr_iter_start(struct phyr_iter *iter, const struct phyr *phyr,
-		    u64 offset, u64 len)
+int __phyr_iter_start(struct phyr_iter *iter, const struct phyr *phyr,
+		      u64 offset, u64 len)
 {
 	u64 end;
 
@@ -896,7 +894,7 @@ int phyr_iter_start(struct phyr_iter *iter, const struct phyr *phyr,
 					  &iter->range_off);
 	return 0;
 }
-EXPORT_SYMBOL_GPL(phyr_iter_start);
+EXPORT_SYMBOL_GPL(__phyr_iter_start);
 
 /**
  * phyr_aligned_block - find the largest naturally aligned block at an offset
