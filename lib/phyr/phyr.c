@@ -517,16 +517,19 @@ phyr_page_run_end(struct page **pages, unsigned int i, unsigned int n)
 /*
  * The one pass of phyr_append_pages(): @len bytes from @offset in the
  * first of @n pages, into arrays with room for as many ranges as the pages
- * have runs, and for a chunk unless the last one is RAM. The first run goes through phyr_add(),
- * which may extend the phyr's last range or start a chunk; every later run
- * starts and ends on a page boundary in that same chunk, so it is written
- * directly, and the chunk's extent and lengths are updated once, at the
- * end. Returns false, with @phyr possibly changed (the caller restores
- * it), at a ZONE_DEVICE page.
+ * have runs, and for a chunk unless the last one is RAM. The first run goes
+ * through phyr_add(), which may extend the phyr's last range or start a
+ * chunk. Every later run starts on a page boundary in that same chunk: the
+ * loop reads each page's pfn once, writes a range whole pages long where a
+ * run breaks, and the last range is cut to the end of @len after it; the
+ * chunk's extent and lengths are updated once, at the end. Returns false,
+ * with @phyr possibly changed (the caller restores it), at a ZONE_DEVICE
+ * page.
  */
 static bool phyr_add_page_runs(struct phyr *phyr, struct page **pages,
 			       unsigned int n, unsigned int offset, size_t len)
 {
+	unsigned long pfn, start, next;
 	struct phys_vec *first, *v;
 	struct phyr_chunk *chunk;
 	phys_addr_t paddr, lo, hi;
@@ -546,27 +549,38 @@ static bool phyr_add_page_runs(struct phyr *phyr, struct page **pages,
 
 	chunk = &phyr->chunks[phyr->nr_chunks - 1];
 	first = &phyr->ranges[phyr->nr_ranges];
+	v = first;
 	lo = chunk->lo;
 	hi = chunk->hi;
 	added = len;
-	/*
-	 * A run that is not the last ends on a page boundary before the
-	 * end of @len: whole pages, no clamp. The last takes what is left.
-	 */
-	for (v = first, i = end; ; v++, i = end) {
-		end = phyr_page_run_end(pages, i, n);
-		if (!end)
+	if (is_zone_device_page(pages[end]))
+		return false;
+	start = page_to_pfn(pages[end]);
+	for (i = end + 1, pfn = start; i < n; i++, pfn = next) {
+		next = page_to_pfn(pages[i]);
+		if (is_zone_device_page(pages[i]))
 			return false;
-		paddr = page_to_phys(pages[i]);
-		piece = end < n ? (size_t)(end - i) << PAGE_SHIFT : len;
-		*v = (struct phys_vec){ .paddr = paddr, .len = piece };
-		lo = min(lo, paddr);
-		hi = max(hi, paddr + piece - 1);
-		if (end == n)
-			break;
-		len -= piece;
+		if (next == pfn + 1)
+			continue;
+		/* A run of whole pages ends at @pfn. */
+		*v++ = (struct phys_vec){
+			.paddr = PFN_PHYS(start),
+			.len = (size_t)(pfn + 1 - start) << PAGE_SHIFT,
+		};
+		lo = min(lo, PFN_PHYS(start));
+		hi = max(hi, PFN_PHYS(pfn + 1) - 1);
+		start = next;
 	}
-	v++;
+	/*
+	 * The last run ends with the @len bytes, which end in page @n - 1:
+	 * less than a page before its end.
+	 */
+	piece = ((size_t)(pfn + 1 - start) << PAGE_SHIFT) -
+		(size_mul(n - end, PAGE_SIZE) - len);
+	*v++ = (struct phys_vec){ .paddr = PFN_PHYS(start), .len = piece };
+	lo = min(lo, PFN_PHYS(start));
+	hi = max(hi, PFN_PHYS(start) + piece - 1);
+
 	phyr->nr_ranges += v - first;
 	chunk->nr_ranges += v - first;
 	chunk->lo = lo;
