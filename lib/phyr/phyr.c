@@ -498,6 +498,28 @@ static int phyr_append_page(struct phyr *phyr, struct page *page,
 }
 
 /*
+ * is_zone_device_page() of @page, whose pfn is @pfn, reading its struct
+ * page only where its memory section says it may be one: a page of an
+ * online section is ordinary RAM unless the section is tainted by a
+ * ZONE_DEVICE sub-section, the same test pfn_to_online_page() makes, since
+ * ZONE_DEVICE memory is never onlined. The sections are few and stay in
+ * the cache; the struct pages of a scattered page array are a cache miss
+ * each, which sg_alloc_table_from_pages() does not pay for pages that do
+ * not merge.
+ */
+static __always_inline bool phyr_page_is_device(struct page *page,
+						unsigned long pfn)
+{
+#ifdef CONFIG_ZONE_DEVICE
+	const struct mem_section *ms = __pfn_to_section(pfn);
+
+	if (online_section(ms) && !online_device_section(ms))
+		return false;
+#endif
+	return is_zone_device_page(page);
+}
+
+/*
  * The end (exclusive) of the run of physically contiguous RAM pages at @i,
  * or 0 if a page of it is a ZONE_DEVICE page, which needs its provider.
  */
@@ -506,10 +528,10 @@ phyr_page_run_end(struct page **pages, unsigned int i, unsigned int n)
 {
 	unsigned long pfn = page_to_pfn(pages[i]);
 
-	if (is_zone_device_page(pages[i]))
+	if (phyr_page_is_device(pages[i], pfn))
 		return 0;
 	while (++i < n && page_to_pfn(pages[i]) == ++pfn)
-		if (is_zone_device_page(pages[i]))
+		if (phyr_page_is_device(pages[i], pfn))
 			return 0;
 	return i;
 }
@@ -553,12 +575,12 @@ static bool phyr_add_page_runs(struct phyr *phyr, struct page **pages,
 	lo = chunk->lo;
 	hi = chunk->hi;
 	added = len;
-	if (is_zone_device_page(pages[end]))
-		return false;
 	start = page_to_pfn(pages[end]);
+	if (phyr_page_is_device(pages[end], start))
+		return false;
 	for (i = end + 1, pfn = start; i < n; i++, pfn = next) {
 		next = page_to_pfn(pages[i]);
-		if (is_zone_device_page(pages[i]))
+		if (phyr_page_is_device(pages[i], next))
 			return false;
 		if (next == pfn + 1)
 			continue;

@@ -1209,7 +1209,7 @@ static void phyr_rig_dma_p2pdma_pages(struct kunit *test)
 {
 	struct pci_dev *nvme = phyr_rig_get_nvme(test);
 	struct pci_dev *sw = rig_get_edu(test, true);
-	struct phyr *from_pages, *from_bvecs, *from_sgt;
+	struct phyr *from_pages, *from_bvecs, *from_sgt, *mixed;
 	struct phyr_dma_params params = { .dev = &sw->dev,
 					  .dir = DMA_TO_DEVICE };
 	struct phyr_dma_map *map;
@@ -1217,7 +1217,7 @@ static void phyr_rig_dma_p2pdma_pages(struct kunit *test)
 	struct sg_table sgt;
 	struct phyr_seg seg;
 	struct bio_vec bv;
-	struct page *page;
+	struct page *page, *three[3];
 	phys_addr_t paddr;
 	int bar;
 
@@ -1228,6 +1228,7 @@ static void phyr_rig_dma_p2pdma_pages(struct kunit *test)
 	from_pages = phyr_rig_phyr_alloc(test);
 	from_bvecs = phyr_rig_phyr_alloc(test);
 	from_sgt = phyr_rig_phyr_alloc(test);
+	mixed = phyr_rig_phyr_alloc(test);
 
 	/* BEHAVIOURS: M15, P8 */
 	KUNIT_ASSERT_EQ(test, phyr_append_pages(from_pages, &page, 1, 0,
@@ -1240,6 +1241,24 @@ static void phyr_rig_dma_p2pdma_pages(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, phyr_append_sgtable(from_sgt, &sgt, GFP_KERNEL),
 			0);
 	sg_free_table(&sgt);
+	/*
+	 * Behind two RAM pages that do not merge, where the builder's one
+	 * pass looks at a page's memory section before its struct page: the
+	 * P2PDMA page still starts a chunk of its own.
+	 */
+	three[0] = rig_lone_page(test, 0);
+	three[1] = rig_lone_page(test, 1);
+	three[2] = page;
+	KUNIT_ASSERT_EQ(test, phyr_append_pages(mixed, three, 3, 0,
+						3 * PAGE_SIZE, GFP_KERNEL), 0);
+	KUNIT_ASSERT_EQ(test, mixed->nr_chunks, 2);
+	KUNIT_EXPECT_PTR_EQ(test, mixed->chunks[0].provider,
+			    &phyr_provider_ram);
+	KUNIT_EXPECT_EQ(test, mixed->chunks[0].nr_ranges, 2);
+	KUNIT_EXPECT_PTR_EQ(test, mixed->chunks[1].provider->p2p,
+			    pcim_p2pdma_provider(nvme, bar));
+	KUNIT_EXPECT_EQ(test, mixed->chunks[1].attrs, PHYR_ATTRS_MMIO);
+	KUNIT_EXPECT_EQ(test, mixed->ranges[2].paddr, paddr);
 	KUNIT_ASSERT_EQ(test, phyr_iter_start(&iter, from_pages, 0, PAGE_SIZE),
 			0);
 	KUNIT_ASSERT_TRUE(test, phyr_iter_next(&iter, &seg));

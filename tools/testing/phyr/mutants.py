@@ -114,6 +114,13 @@ MUTANTS = [
      '\tiotlb_gather.queued = free_iova && READ_ONCE(cookie->fq_domain);\n',
      '\tiotlb_gather.queued = false;\n',
      ('rig-lazy', 'phyr_rig_dma.phyr_rig_dma_iova_flushes')),
+    ('phyr-pages-device-unchecked',
+     'lib/phyr: phyr_append_pages()\'s one pass takes a page after the '
+     'first run for RAM without looking at its section or struct page (P8)',
+     'lib/phyr/phyr.c',
+     '\t\tif (phyr_page_is_device(pages[i], next))\n\t\t\treturn false;\n',
+     '',
+     ('rig', 'phyr_rig_dma.phyr_rig_dma_p2pdma_pages')),
     ('phyr-sgt-4g',
      'lib/phyr: sg_table segments cut at the device\'s maximum, not at '
      '2 GiB page aligned (C6)',
