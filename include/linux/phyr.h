@@ -341,13 +341,22 @@ int __phyr_iter_start(struct phyr_iter *iter, const struct phyr *phyr,
  * Context: any context; allocates nothing.
  * Return: 0 on success; -ERANGE if the slice does not lie inside @phyr
  * (@offset + @len is beyond phyr_len() or overflows): a slice past the end
- * is an error, never a short read.
+ * is an error, never a short read. @iter is then an empty slice.
  */
 static inline int phyr_iter_start(struct phyr_iter *iter,
 				  const struct phyr *phyr, u64 offset, u64 len)
 {
-	if (offset || !len || len > phyr->len)
-		return __phyr_iter_start(iter, phyr, offset, len);
+	if (offset || !len || len > phyr->len) {
+		/*
+		 * Through a copy, so that @iter's address never escapes to
+		 * a call and the compiler may keep it in registers.
+		 */
+		struct phyr_iter at;
+		int ret = __phyr_iter_start(&at, phyr, offset, len);
+
+		*iter = at;
+		return ret;
+	}
 
 	/* Byte 0 is the first byte of the first range of the first chunk. */
 	*iter = (struct phyr_iter){

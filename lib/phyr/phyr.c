@@ -911,20 +911,19 @@ static unsigned int phyr_locate(const struct phyr *phyr, u64 offset,
  *
  * Context: any context; allocates nothing.
  * Return: 0 on success; -ERANGE if the slice does not lie inside @phyr
- * (@offset + @len is beyond phyr_len() or overflows).
+ * (@offset + @len is beyond phyr_len() or overflows), with @iter set to an
+ * empty slice.
  */
 int __phyr_iter_start(struct phyr_iter *iter, const struct phyr *phyr,
 		      u64 offset, u64 len)
 {
 	u64 end;
 
+	*iter = (struct phyr_iter){ .phyr = phyr };
 	if (check_add_overflow(offset, len, &end) || end > phyr->len)
 		return -ERANGE;
 
-	*iter = (struct phyr_iter){
-		.phyr = phyr,
-		.remaining = len,
-	};
+	iter->remaining = len;
 	if (len)
 		iter->chunk = phyr_locate(phyr, offset, &iter->range,
 					  &iter->range_off);
