@@ -621,6 +621,71 @@ static int phyr_bench_halves(struct sg_table *sgt, const struct phyr *phyr,
 	return 0;
 }
 
+/* One dma_iova_link() per range of @phyr, back to back from IOVA 0. */
+static int phyr_bench_link_each(const struct phyr *phyr,
+				const struct phyr_dma_params *p,
+				struct dma_iova_state *state, size_t *linked)
+{
+	struct phyr_iter iter;
+	struct phyr_seg seg;
+	int ret;
+
+	*linked = 0;
+	ret = phyr_iter_start(&iter, phyr, 0, phyr_len(phyr));
+	phyr_for_each_seg(&seg, &iter) {
+		ret = dma_iova_link(p->dev, state, seg.paddr, *linked,
+				    seg.len, p->dir, 0);
+		if (ret)
+			break;
+		*linked += seg.len;
+	}
+	return ret;
+}
+
+/*
+ * Under iommu-dma, the page-table part of a map, each way on the same
+ * ranges into one IOVA: @core, iommu_map_sg() of @sgt's CPU entries, the
+ * IOMMU core's own loop, which iommu_dma_map_sg() uses; @link, one
+ * dma_iova_link() per range, as phyr and dma_buf_phys_vec_to_sgt() do,
+ * then dma_iova_sync(). Each syncs once. The difference is what a
+ * dma_iova_link() call costs beyond the core's loop: upstream's API looks
+ * up the domain, coherency, swiotlb use and prot on every call.
+ */
+static int phyr_bench_link_parts(const struct sg_table *sgt,
+				 const struct phyr *phyr,
+				 const struct phyr_dma_params *p, u64 *core,
+				 u64 *link)
+{
+	struct iommu_domain *domain = iommu_get_domain_for_dev(p->dev);
+	/* What dma_info_to_prot() gives DMA_TO_DEVICE of a coherent device. */
+	int prot = IOMMU_READ | IOMMU_CACHE;
+	struct dma_iova_state state = {};
+	size_t len = phyr_len(phyr), linked;
+	ssize_t mapped;
+	int ret;
+
+	if (!dma_iova_try_alloc(p->dev, &state, phyr->ranges[0].paddr, len))
+		return -ENODEV;
+	PHYR_BENCH_TIME(*core, mapped = iommu_map_sg(domain, state.addr,
+						     sgt->sgl, sgt->orig_nents,
+						     prot, GFP_KERNEL));
+	if (mapped != len) {
+		ret = mapped < 0 ? mapped : -EIO;
+		if (mapped > 0)
+			iommu_unmap(domain, state.addr, mapped);
+		goto out;
+	}
+	iommu_unmap(domain, state.addr, len);
+	PHYR_BENCH_TIME(*link, ret = phyr_bench_link_each(phyr, p, &state,
+							  &linked) ?:
+			dma_iova_sync(p->dev, &state, 0, linked));
+	if (linked)
+		dma_iova_unlink(p->dev, &state, 0, linked, p->dir, 0);
+out:
+	dma_iova_free(p->dev, &state);
+	return ret;
+}
+
 struct phyr_bench_times {
 	u64	build_sg, build_phyr;
 	u64	map_sg, map_list, map_stream;
@@ -628,6 +693,7 @@ struct phyr_bench_times {
 	u64	alloc_sg, alloc_phyr, fill_phyr;
 	u64	write_sg, write_phyr, scan;
 	u64	map_sg_half, unmap_sg_half, map_phyr_half, unmap_phyr_half;
+	u64	link_core, link_each;
 };
 
 /*
@@ -723,7 +789,7 @@ static void phyr_bench_run(struct kunit *test, unsigned int order,
 	bool probes, iommu;
 	int ret;
 
-	t = kunit_kcalloc(test, 19, sizeof(*t), GFP_KERNEL);
+	t = kunit_kcalloc(test, 21, sizeof(*t), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, t);
 	bdev = phyr_bench_get_dev(test);
 	p.dev = bdev->dev;
@@ -864,6 +930,13 @@ static void phyr_bench_run(struct kunit *test, unsigned int order,
 	kvfree(vecs);
 	if (ret)
 		goto fail_phyr;
+	/* And the page-table part of the map under the IOMMU. */
+	iommu = strcmp(phyr_bench_dma_mode(p.dev), "dma-direct");
+	for (i = 0; i < runs && iommu && !ret; i++)
+		ret = phyr_bench_link_parts(&sgt, &phyr, &p, &t[19][i],
+					    &t[20][i]);
+	if (ret)
+		goto fail_phyr;
 
 	m.build_sg = phyr_bench_median(t[0], runs);
 	m.build_phyr = phyr_bench_median(t[1], runs);
@@ -884,6 +957,8 @@ static void phyr_bench_run(struct kunit *test, unsigned int order,
 	m.unmap_sg_half = phyr_bench_median(t[16], runs);
 	m.map_phyr_half = phyr_bench_median(t[17], runs);
 	m.unmap_phyr_half = phyr_bench_median(t[18], runs);
+	m.link_core = phyr_bench_median(t[19], runs);
+	m.link_each = phyr_bench_median(t[20], runs);
 
 	kunit_info(test, "phyr-bench: %s: %u ranges (phyr) / %u entries + %u chain entries (sg_table); mapped: %u DMA segments (sg_table) / %u (phyr)\n",
 		   shape, nr_ranges, sgt.orig_nents, nr_chains, dma_nents,
@@ -903,6 +978,10 @@ static void phyr_bench_run(struct kunit *test, unsigned int order,
 	phyr_bench_row(test, "unmap alone (ns)",
 		       phyr_bench_per(m.unmap_sg_half, nr_ranges),
 		       phyr_bench_per(m.unmap_phyr_half, nr_ranges), true, 0);
+	if (iommu)
+		phyr_bench_row(test, "map: iommu_map_sg / dma_iova_link (ns)",
+			       phyr_bench_per(m.link_core, nr_ranges),
+			       phyr_bench_per(m.link_each, nr_ranges), true, 0);
 	phyr_bench_row(test, "map+unmap, list allocated (ns)",
 		       phyr_bench_per(m.map_sg, nr_ranges),
 		       phyr_bench_per(m.map_list, nr_ranges), true, 0);
