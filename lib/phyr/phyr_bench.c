@@ -931,7 +931,8 @@ static void phyr_bench_run(struct kunit *test, unsigned int order,
 	if (ret)
 		goto fail_phyr;
 	/* And the page-table part of the map under the IOMMU. */
-	iommu = strcmp(phyr_bench_dma_mode(p.dev), "dma-direct");
+	mode = phyr_bench_dma_mode(p.dev);
+	iommu = strcmp(mode, "dma-direct");
 	for (i = 0; i < runs && iommu && !ret; i++)
 		ret = phyr_bench_link_parts(&sgt, &phyr, &p, &t[19][i],
 					    &t[20][i]);
@@ -963,8 +964,6 @@ static void phyr_bench_run(struct kunit *test, unsigned int order,
 	kunit_info(test, "phyr-bench: %s: %u ranges (phyr) / %u entries + %u chain entries (sg_table); mapped: %u DMA segments (sg_table) / %u (phyr)\n",
 		   shape, nr_ranges, sgt.orig_nents, nr_chains, dma_nents,
 		   nr_vecs);
-	mode = phyr_bench_dma_mode(p.dev);
-	iommu = strcmp(mode, "dma-direct");
 	kunit_info(test, "phyr-bench: | %-36s | %10s | %10s | %7s | %9s | %-6s |\n",
 		   "metric (per range)", "sg_table", "phyr", "ratio",
 		   "target", "");
