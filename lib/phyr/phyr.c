@@ -11,7 +11,6 @@
 #include <linux/bvec.h>
 #include <linux/export.h>
 #include <linux/log2.h>
-#include <linux/memory_hotplug.h>
 #include <linux/memremap.h>
 #include <linux/mm.h>
 #include <linux/overflow.h>
@@ -500,17 +499,25 @@ static int phyr_append_page(struct phyr *phyr, struct page *page,
 
 /*
  * is_zone_device_page() of @page, whose pfn is @pfn, reading its struct
- * page only where pfn_to_online_page() does not already say it is online
- * RAM (ZONE_DEVICE memory is never onlined): that answer comes from the
- * memory sections, which are few and stay in the cache, where the struct
- * pages of a scattered page array are a cache miss each, which
- * sg_alloc_table_from_pages() does not pay for pages that do not merge.
+ * page only where its memory section says it may be one: a page of an
+ * online section is ordinary RAM unless the section is tainted by a
+ * ZONE_DEVICE sub-section, the same test pfn_to_online_page() makes, since
+ * ZONE_DEVICE memory is never onlined. The sections are few and stay in
+ * the cache; the struct pages of a scattered page array are a cache miss
+ * each, which sg_alloc_table_from_pages() does not pay for pages that do
+ * not merge. Not pfn_to_online_page() itself: out of line, with its
+ * pfn_valid() and sub-section checks, it made the build of 2 MiB blocks
+ * 3.5 times slower (one call per page).
  */
 static __always_inline bool phyr_page_is_device(struct page *page,
 						unsigned long pfn)
 {
-	if (IS_ENABLED(CONFIG_ZONE_DEVICE) && pfn_to_online_page(pfn))
+#ifdef CONFIG_ZONE_DEVICE
+	const struct mem_section *ms = __pfn_to_section(pfn);
+
+	if (online_section(ms) && !online_device_section(ms))
 		return false;
+#endif
 	return is_zone_device_page(page);
 }
 
